@@ -1,0 +1,50 @@
+#pragma once
+// config.json and generation_config.json of a Hugging Face Qwen3 checkpoint.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace qwen3 {
+
+struct Qwen3Config {
+  std::string model_type;             // must be "qwen3"
+  std::int64_t vocab_size = 0;        // rows of embed_tokens / lm_head (may exceed the tokenizer's size)
+  std::int64_t hidden_size = 0;
+  std::int64_t intermediate_size = 0;
+  std::int64_t num_hidden_layers = 0;
+  std::int64_t num_attention_heads = 0;
+  std::int64_t num_key_value_heads = 0;
+  std::int64_t head_dim = 0;          // explicit: Qwen3 has heads*head_dim != hidden_size (0.6B: 2048 vs 1024)
+  std::int64_t max_position_embeddings = 0;
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  bool tie_word_embeddings = false;
+  std::string torch_dtype;            // informational: the tensors' own dtypes are what count
+
+  // Parses and validates. Throws qwen3::Error naming the file and field for: malformed JSON, a missing
+  // or mistyped required field, non-positive sizes, num_attention_heads % num_key_value_heads != 0,
+  // and features not implemented yet: rope_scaling (non-null), use_sliding_window: true,
+  // model_type other than "qwen3" (e.g. qwen3_moe), attention_bias: true, hidden_act other than "silu".
+  // head_dim defaults to hidden_size / num_attention_heads when absent (transformers' rule).
+  static Qwen3Config from_file(const std::filesystem::path& config_json);
+  static Qwen3Config from_json(std::string_view json_text, std::string_view source_name);
+};
+
+// Sampling defaults from generation_config.json; absent fields take transformers' defaults.
+struct GenerationConfig {
+  bool do_sample = false;
+  float temperature = 1.0f;
+  std::int32_t top_k = 50;
+  float top_p = 1.0f;
+  float min_p = 0.0f;
+  float repetition_penalty = 1.0f;
+  std::vector<std::int32_t> eos_token_ids;  // eos_token_id may be an int or a list in the file
+  std::int32_t bos_token_id = -1;
+
+  // A missing file gives the defaults; a malformed one throws qwen3::Error.
+  static GenerationConfig from_file(const std::filesystem::path& generation_config_json);
+};
+
+}  // namespace qwen3

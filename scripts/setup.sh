@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian packages qwen3_mpi builds against. Idempotent: packages already present are
+# skipped, so running it twice costs one dpkg query. Non-interactive (CI runs it with no stdin).
+#   bash scripts/setup.sh            install build + test dependencies
+#   bash scripts/setup.sh --check    only report what is missing (exit 1 if anything is)
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  nlohmann-json3-dev   # config.json, tokenizer.json, safetensors headers, --json output
+  libpcre2-dev         # the Qwen2/Qwen3 pre-tokenizer regex needs \p{L}/\p{N} and look-ahead
+  libutf8proc-dev      # NFC normalisation of input text before BPE
+  libcli11-dev         # command-line options and subcommands
+  libgtest-dev         # unit and fixture tests
+  libdnnl-dev          # oneDNN: prefill matrix products
+  libhwloc-dev         # NUMA topology (numa/)
+  libopenmpi-dev openmpi-bin  # MPI distribution (mpi/)
+  xz-utils             # the Qwen3 tokenizer test data ships as .tar.xz
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [[ "${1:-}" == "--check" ]]; then
+  if ((${#missing[@]})); then echo "missing: ${missing[*]}"; exit 1; fi
+  echo "all dependencies present"; exit 0
+fi
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "setup: done"
