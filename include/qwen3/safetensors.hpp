@@ -84,7 +84,8 @@ class Checkpoint {
  private:
   std::filesystem::path dir_;
   std::vector<SafetensorsFile> files_;
-  std::map<std::string, const TensorView*, std::less<>> index_;
+  // name -> (index into files_, index into that file's tensors()): stays valid across copies and moves.
+  std::map<std::string, std::pair<std::size_t, std::size_t>, std::less<>> index_;
 };
 
 }  // namespace qwen3

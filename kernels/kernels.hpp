@@ -1,0 +1,59 @@
+#pragma once
+// The kernel interface: small typed operations whose SIMD variants (scalar, AVX2, AVX-512) live in
+// kernels/scalar/ and kernels/x86/<isa>/, chosen once at startup by select_kernels(). Callers hold a
+// `const KernelTable&` and never see intrinsics.
+//
+// Numerics: every variant widens bf16/f16 operands to f32 exactly and accumulates in f32, so variants
+// differ from the scalar reference only by summation order (tests bound that at 1e-5 + 1e-5*|ref|).
+#include <cstdint>
+#include <string_view>
+
+#include "qwen3/dtype.hpp"
+
+namespace qwen3::kernels {
+
+enum class Isa { Scalar, Avx2, Avx512 };
+std::string_view isa_name(Isa isa);
+
+// A row-major matrix [rows][cols] in its storage dtype (F32, F16 or BF16), e.g. a weight inside the
+// mapped checkpoint. `row_stride` is in elements. Slicing rows is a view, never a copy.
+struct MatrixView {
+  const void* data = nullptr;
+  DType dtype = DType::F32;
+  std::int64_t rows = 0;
+  std::int64_t cols = 0;
+  std::int64_t row_stride = 0;
+
+  const void* row(std::int64_t r) const;
+  MatrixView slice_rows(std::int64_t r0, std::int64_t r1) const;
+};
+
+// Element type of the KV cache.
+enum class KvType { F32, BF16 };
+
+struct KernelTable {
+  Isa isa = Isa::Scalar;
+
+  // y[t*y_stride + r] = dot(W[r, :], x[t*x_stride + :]) for t in [0, n_tokens), r in [r0, r1).
+  // One call serves decode (n_tokens = 1, memory bound) and prefill (tokens tiled so each weight row
+  // is loaded once per tile).
+  void (*matmul)(const MatrixView& w, const float* x, std::int64_t x_stride, std::int64_t n_tokens,
+                 float* y, std::int64_t y_stride, std::int64_t r0, std::int64_t r1) = nullptr;
+
+  // scores[i*n_keys + j] = scale * dot(q[i*head_dim + :], K[j*head_dim + :]) for n_q query rows and
+  // n_keys consecutive keys of one KV head (GQA: the query heads of one group share each key load).
+  void (*attention_scores)(const float* q, std::int64_t n_q, const void* k, KvType kv_type,
+                           std::int64_t n_keys, std::int64_t head_dim, float scale, float* scores) = nullptr;
+
+  // o[i*o_stride + :] += sum_j p[i*n_keys + j] * V[j*head_dim + :] for n_q rows. The stride lets o be
+  // the output part of packed online-softmax state rows.
+  void (*attention_accumulate)(const float* p, std::int64_t n_q, const void* v, KvType kv_type,
+                               std::int64_t n_keys, std::int64_t head_dim, float* o, std::int64_t o_stride) = nullptr;
+};
+
+// The scalar table: always compiled, the in-process referee for every other variant.
+const KernelTable& scalar_kernels();
+const KernelTable* avx2_kernels();    // nullptr if not compiled in
+const KernelTable* avx512_kernels();  // nullptr if not compiled in
+
+}  // namespace qwen3::kernels

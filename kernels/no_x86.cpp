@@ -1,0 +1,7 @@
+// Non-x86 builds: only the scalar kernels exist.
+#include "kernels/kernels.hpp"
+
+namespace qwen3::kernels {
+const KernelTable* avx2_kernels() { return nullptr; }
+const KernelTable* avx512_kernels() { return nullptr; }
+}  // namespace qwen3::kernels

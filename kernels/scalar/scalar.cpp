@@ -1,0 +1,86 @@
+// Scalar reference kernels: plain loops in the order the math is written. Every SIMD variant is
+// tested against these. They are also the fallback on CPUs without AVX2.
+#include <cstdint>
+
+#include "kernels/convert.hpp"
+#include "kernels/kernels.hpp"
+
+namespace qwen3::kernels {
+namespace {
+
+struct Bf16 { const std::uint16_t* p; };
+struct F16 { const std::uint16_t* p; };
+
+template <class Row>
+float dot_row(Row row, const float* x, std::int64_t n);
+
+template <>
+float dot_row<const float*>(const float* w, const float* x, std::int64_t n) {
+  float s = 0.f;
+  for (std::int64_t i = 0; i < n; ++i) s += w[i] * x[i];
+  return s;
+}
+template <>
+float dot_row<Bf16>(Bf16 w, const float* x, std::int64_t n) {
+  float s = 0.f;
+  for (std::int64_t i = 0; i < n; ++i) s += bf16_to_f32(w.p[i]) * x[i];
+  return s;
+}
+template <>
+float dot_row<F16>(F16 w, const float* x, std::int64_t n) {
+  float s = 0.f;
+  for (std::int64_t i = 0; i < n; ++i) s += f16_to_f32(w.p[i]) * x[i];
+  return s;
+}
+
+void matmul(const MatrixView& w, const float* x, std::int64_t x_stride, std::int64_t n_tokens, float* y,
+            std::int64_t y_stride, std::int64_t r0, std::int64_t r1) {
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const void* row = w.row(r);
+    for (std::int64_t t = 0; t < n_tokens; ++t) {
+      const float* xt = x + t * x_stride;
+      float s = 0.f;
+      switch (w.dtype) {
+        case DType::BF16: s = dot_row(Bf16{static_cast<const std::uint16_t*>(row)}, xt, w.cols); break;
+        case DType::F16: s = dot_row(F16{static_cast<const std::uint16_t*>(row)}, xt, w.cols); break;
+        default: s = dot_row(static_cast<const float*>(row), xt, w.cols); break;
+      }
+      y[t * y_stride + r] = s;
+    }
+  }
+}
+
+float kv_at(const void* base, KvType t, std::int64_t i) {
+  return t == KvType::F32 ? static_cast<const float*>(base)[i]
+                          : bf16_to_f32(static_cast<const std::uint16_t*>(base)[i]);
+}
+
+void attention_scores(const float* q, std::int64_t n_q, const void* k, KvType kv_type, std::int64_t n_keys,
+                      std::int64_t head_dim, float scale, float* scores) {
+  for (std::int64_t i = 0; i < n_q; ++i) {
+    for (std::int64_t j = 0; j < n_keys; ++j) {
+      float s = 0.f;
+      for (std::int64_t d = 0; d < head_dim; ++d) s += q[i * head_dim + d] * kv_at(k, kv_type, j * head_dim + d);
+      scores[i * n_keys + j] = scale * s;
+    }
+  }
+}
+
+void attention_accumulate(const float* p, std::int64_t n_q, const void* v, KvType kv_type, std::int64_t n_keys,
+                          std::int64_t head_dim, float* o, std::int64_t o_stride) {
+  for (std::int64_t i = 0; i < n_q; ++i) {
+    for (std::int64_t j = 0; j < n_keys; ++j) {
+      const float pj = p[i * n_keys + j];
+      for (std::int64_t d = 0; d < head_dim; ++d) o[i * o_stride + d] += pj * kv_at(v, kv_type, j * head_dim + d);
+    }
+  }
+}
+
+}  // namespace
+
+const KernelTable& scalar_kernels() {
+  static const KernelTable table{Isa::Scalar, &matmul, &attention_scores, &attention_accumulate};
+  return table;
+}
+
+}  // namespace qwen3::kernels

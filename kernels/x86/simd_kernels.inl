@@ -1,0 +1,158 @@
+// Kernel bodies shared by the AVX2 and AVX-512 variants, written once against a small vector-traits
+// type `V` (see avx2/avx2.cpp and avx512/avx512.cpp). Each including file is compiled with its own
+// -m flags and includes this inside its own anonymous namespace, so the two instantiations never
+// merge at link time (an AVX-512 body must not be picked for an AVX2-only machine).
+//
+// Required of V: type reg; static constexpr int width; zero(), set1(f), load(const float*),
+// load_bf16(const uint16_t*), load_f16(const uint16_t*), store(float*, reg), fma(a, b, c) = a*b + c,
+// hsum(reg).
+
+inline float scalar_weight(const void* row, DType t, std::int64_t i) {
+  switch (t) {
+    case DType::BF16: return bf16_to_f32(static_cast<const std::uint16_t*>(row)[i]);
+    case DType::F16: return f16_to_f32(static_cast<const std::uint16_t*>(row)[i]);
+    default: return static_cast<const float*>(row)[i];
+  }
+}
+
+template <class V, DType T>
+inline typename V::reg load_weights(const void* row, std::int64_t i) {
+  if constexpr (T == DType::BF16) return V::load_bf16(static_cast<const std::uint16_t*>(row) + i);
+  else if constexpr (T == DType::F16) return V::load_f16(static_cast<const std::uint16_t*>(row) + i);
+  else return V::load(static_cast<const float*>(row) + i);
+}
+
+// R weight rows x NT tokens of dot products, every weight vector loaded once for all NT tokens.
+template <class V, DType T, int R, int NT>
+inline void matmul_tile(const MatrixView& w, std::int64_t r, const float* x, std::int64_t x_stride, float* y,
+                        std::int64_t y_stride) {
+  typename V::reg acc[R][NT];
+  for (int a = 0; a < R; ++a)
+    for (int b = 0; b < NT; ++b) acc[a][b] = V::zero();
+  const void* rows[R];
+  for (int a = 0; a < R; ++a) rows[a] = w.row(r + a);
+  const std::int64_t n = w.cols;
+  const std::int64_t n_vec = n - n % V::width;
+  for (std::int64_t i = 0; i < n_vec; i += V::width) {
+    typename V::reg xv[NT];
+    for (int b = 0; b < NT; ++b) xv[b] = V::load(x + b * x_stride + i);
+    for (int a = 0; a < R; ++a) {
+      const typename V::reg wv = load_weights<V, T>(rows[a], i);
+      for (int b = 0; b < NT; ++b) acc[a][b] = V::fma(wv, xv[b], acc[a][b]);
+    }
+  }
+  for (int a = 0; a < R; ++a) {
+    for (int b = 0; b < NT; ++b) {
+      float s = V::hsum(acc[a][b]);
+      for (std::int64_t i = n_vec; i < n; ++i) s += scalar_weight(rows[a], T, i) * x[b * x_stride + i];
+      y[b * y_stride + r + a] = s;
+    }
+  }
+}
+
+template <class V, DType T, int NT>
+inline void matmul_tokens(const MatrixView& w, const float* x, std::int64_t x_stride, float* y,
+                          std::int64_t y_stride, std::int64_t r0, std::int64_t r1) {
+  constexpr int R = 4;
+  std::int64_t r = r0;
+  for (; r + R <= r1; r += R) matmul_tile<V, T, R, NT>(w, r, x, x_stride, y, y_stride);
+  for (; r < r1; ++r) matmul_tile<V, T, 1, NT>(w, r, x, x_stride, y, y_stride);
+}
+
+template <class V, DType T>
+void matmul_typed(const MatrixView& w, const float* x, std::int64_t x_stride, std::int64_t n_tokens, float* y,
+                  std::int64_t y_stride, std::int64_t r0, std::int64_t r1) {
+  constexpr int NT = V::token_tile;
+  // Cache blocking for prefill: a block of 32 weight rows (64 KiB of bf16 at 1024 columns) stays in
+  // L2 while every token tile passes over it, so the weights are read from memory once per call.
+  constexpr std::int64_t kRowBlock = 32;
+  for (std::int64_t rb = r0; rb < r1; rb += kRowBlock) {
+    const std::int64_t re = std::min(rb + kRowBlock, r1);
+    std::int64_t t = 0;
+    for (; t + NT <= n_tokens; t += NT)
+      matmul_tokens<V, T, NT>(w, x + t * x_stride, x_stride, y + t * y_stride, y_stride, rb, re);
+    for (; t < n_tokens; ++t) matmul_tokens<V, T, 1>(w, x + t * x_stride, x_stride, y + t * y_stride, y_stride, rb, re);
+  }
+}
+
+template <class V>
+void matmul(const MatrixView& w, const float* x, std::int64_t x_stride, std::int64_t n_tokens, float* y,
+            std::int64_t y_stride, std::int64_t r0, std::int64_t r1) {
+  switch (w.dtype) {
+    case DType::BF16: return matmul_typed<V, DType::BF16>(w, x, x_stride, n_tokens, y, y_stride, r0, r1);
+    case DType::F16: return matmul_typed<V, DType::F16>(w, x, x_stride, n_tokens, y, y_stride, r0, r1);
+    default: return matmul_typed<V, DType::F32>(w, x, x_stride, n_tokens, y, y_stride, r0, r1);
+  }
+}
+
+template <class V, KvType K>
+inline typename V::reg load_kv(const void* base, std::int64_t i) {
+  if constexpr (K == KvType::BF16) return V::load_bf16(static_cast<const std::uint16_t*>(base) + i);
+  else return V::load(static_cast<const float*>(base) + i);
+}
+
+inline float scalar_kv(const void* base, KvType t, std::int64_t i) {
+  return t == KvType::F32 ? static_cast<const float*>(base)[i]
+                          : bf16_to_f32(static_cast<const std::uint16_t*>(base)[i]);
+}
+
+template <class V, KvType K>
+void scores_typed(const float* q, std::int64_t n_q, const void* k, std::int64_t n_keys, std::int64_t head_dim,
+                  float scale, float* scores) {
+  const std::int64_t d_vec = head_dim - head_dim % V::width;
+  for (std::int64_t j = 0; j < n_keys; ++j) {
+    const std::int64_t kj = j * head_dim;
+    // Up to 8 query rows of a GQA group per key load: the key row is read from memory once.
+    for (std::int64_t i0 = 0; i0 < n_q; i0 += 8) {
+      const std::int64_t ni = std::min<std::int64_t>(8, n_q - i0);
+      typename V::reg acc[8];
+      for (std::int64_t i = 0; i < ni; ++i) acc[i] = V::zero();
+      for (std::int64_t d = 0; d < d_vec; d += V::width) {
+        const typename V::reg kv = load_kv<V, K>(k, kj + d);
+        for (std::int64_t i = 0; i < ni; ++i) acc[i] = V::fma(V::load(q + (i0 + i) * head_dim + d), kv, acc[i]);
+      }
+      for (std::int64_t i = 0; i < ni; ++i) {
+        float s = V::hsum(acc[i]);
+        for (std::int64_t d = d_vec; d < head_dim; ++d) s += q[(i0 + i) * head_dim + d] * scalar_kv(k, K, kj + d);
+        scores[(i0 + i) * n_keys + j] = scale * s;
+      }
+    }
+  }
+}
+
+template <class V>
+void attention_scores(const float* q, std::int64_t n_q, const void* k, KvType kv_type, std::int64_t n_keys,
+                      std::int64_t head_dim, float scale, float* scores) {
+  if (kv_type == KvType::BF16) return scores_typed<V, KvType::BF16>(q, n_q, k, n_keys, head_dim, scale, scores);
+  return scores_typed<V, KvType::F32>(q, n_q, k, n_keys, head_dim, scale, scores);
+}
+
+template <class V, KvType K>
+void accumulate_typed(const float* p, std::int64_t n_q, const void* v, std::int64_t n_keys, std::int64_t head_dim,
+                      float* o, std::int64_t o_stride) {
+  const std::int64_t d_vec = head_dim - head_dim % V::width;
+  // Output columns in the outer loop: each row's accumulator for one column chunk stays in a register
+  // while the value rows stream past.
+  for (std::int64_t i0 = 0; i0 < n_q; i0 += 4) {
+    const std::int64_t ni = std::min<std::int64_t>(4, n_q - i0);
+    for (std::int64_t d = 0; d < d_vec; d += V::width) {
+      typename V::reg acc[4];
+      for (std::int64_t i = 0; i < ni; ++i) acc[i] = V::load(o + (i0 + i) * o_stride + d);
+      for (std::int64_t j = 0; j < n_keys; ++j) {
+        const typename V::reg vv = load_kv<V, K>(v, j * head_dim + d);
+        for (std::int64_t i = 0; i < ni; ++i) acc[i] = V::fma(V::set1(p[(i0 + i) * n_keys + j]), vv, acc[i]);
+      }
+      for (std::int64_t i = 0; i < ni; ++i) V::store(o + (i0 + i) * o_stride + d, acc[i]);
+    }
+    for (std::int64_t i = i0; i < i0 + ni; ++i)
+      for (std::int64_t j = 0; j < n_keys; ++j)
+        for (std::int64_t d = d_vec; d < head_dim; ++d) o[i * o_stride + d] += p[i * n_keys + j] * scalar_kv(v, K, j * head_dim + d);
+  }
+}
+
+template <class V>
+void attention_accumulate(const float* p, std::int64_t n_q, const void* v, KvType kv_type, std::int64_t n_keys,
+                          std::int64_t head_dim, float* o, std::int64_t o_stride) {
+  if (kv_type == KvType::BF16) return accumulate_typed<V, KvType::BF16>(p, n_q, v, n_keys, head_dim, o, o_stride);
+  return accumulate_typed<V, KvType::F32>(p, n_q, v, n_keys, head_dim, o, o_stride);
+}

@@ -1,0 +1,50 @@
+#pragma once
+// Causal grouped-query attention of new queries against everything in the KV cache (the new tokens'
+// own K/V included). Two paths that must agree to 1e-5:
+//   standard:  materialise each query's full score row, softmax it, weight the values;
+//   streaming: flash-style, KV block by KV block with an OnlineSoftmaxState per query row; queries
+//              tiled, and for decode the blocks split across threads and joined with merge().
+// Visibility is decided by global positions (key_pos <= query_pos), never by array index.
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "kernels/kernels.hpp"
+#include "kv/kv_cache.hpp"
+
+namespace qwen3 {
+
+enum class AttentionKind { Standard, Streaming };
+AttentionKind parse_attention_kind(std::string_view name);  // "standard" | "streaming", else qwen3::Error
+std::string_view attention_kind_name(AttentionKind kind);
+
+struct AttentionProblem {
+  const kernels::KernelTable* kernels = nullptr;
+  std::int64_t n_heads = 0;
+  std::int64_t n_kv_heads = 0;
+  std::int64_t head_dim = 0;
+  float scale = 1.f;                       // 1/sqrt(head_dim)
+  const float* q = nullptr;                // [n_tokens][n_heads * head_dim], RoPE applied
+  std::span<const std::int32_t> positions; // global position of each query token
+  const KvCache* cache = nullptr;
+  std::int64_t layer = 0;
+  float* out = nullptr;                    // [n_tokens][n_heads * head_dim]
+
+  std::int64_t n_tokens() const { return static_cast<std::int64_t>(positions.size()); }
+  std::int64_t group_size() const { return n_heads / n_kv_heads; }  // query heads per KV head
+};
+
+void standard_attention(const AttentionProblem& p);
+
+struct StreamingOptions {
+  std::int64_t query_tile = 16;  // query tokens per task in prefill: 16 x GQA group rows share each K/V block load
+  std::int64_t kv_splits = 0;    // decode: split the blocks into this many parts (0: one per thread)
+};
+void streaming_attention(const AttentionProblem& p, const StreamingOptions& opt = {});
+
+inline void attention(AttentionKind kind, const AttentionProblem& p) {
+  if (kind == AttentionKind::Standard) standard_attention(p);
+  else streaming_attention(p);
+}
+
+}  // namespace qwen3

@@ -1,0 +1,82 @@
+// Standard attention: for each (query token, KV head) the whole score row over the visible cache is
+// materialised, soft-maxed and used to weight the values. Memory per row grows with the context,
+// which is what the streaming path avoids; this path is the plain-math reference.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <vector>
+
+#include "attention/attention.hpp"
+#include "qwen3/error.hpp"
+
+namespace qwen3 {
+
+AttentionKind parse_attention_kind(std::string_view name) {
+  if (name == "standard") return AttentionKind::Standard;
+  if (name == "streaming") return AttentionKind::Streaming;
+  throw Error("--attention " + std::string(name) + ": expected standard or streaming");
+}
+
+std::string_view attention_kind_name(AttentionKind kind) {
+  return kind == AttentionKind::Standard ? "standard" : "streaming";
+}
+
+void standard_attention(const AttentionProblem& p) {
+  const auto& k = *p.kernels;
+  const auto blocks = p.cache->blocks();
+  const std::int64_t g = p.group_size();
+  const std::int64_t d = p.head_dim;
+  const std::int64_t n_ctx = p.cache->size();
+  const std::int64_t n_tasks = p.n_tokens() * p.n_kv_heads;
+  constexpr float neg_inf = -std::numeric_limits<float>::infinity();
+
+#pragma omp parallel
+  {
+    std::vector<float> scores(static_cast<std::size_t>(g * n_ctx));
+    std::vector<float> tmp;
+#pragma omp for schedule(dynamic)
+    for (std::int64_t task = 0; task < n_tasks; ++task) {
+      const std::int64_t t = task / p.n_kv_heads;
+      const std::int64_t kvh = task % p.n_kv_heads;
+      const std::int32_t qpos = p.positions[static_cast<std::size_t>(t)];
+      const float* q = p.q + (t * p.n_heads + kvh * g) * d;  // the g query heads of this KV head
+      float* out = p.out + (t * p.n_heads + kvh * g) * d;
+
+      // Scores of every cached key, masked where the key is in the query's future.
+      std::int64_t col = 0;
+      for (const auto& blk : blocks) {
+        const std::int64_t n = blk->size();
+        tmp.resize(static_cast<std::size_t>(g * n));
+        k.attention_scores(q, g, blk->keys(p.layer, kvh), p.cache->shape().type, n, d, p.scale, tmp.data());
+        const auto pos = blk->positions();
+        for (std::int64_t i = 0; i < g; ++i)
+          for (std::int64_t j = 0; j < n; ++j)
+            scores[i * n_ctx + col + j] = pos[static_cast<std::size_t>(j)] <= qpos ? tmp[i * n + j] : neg_inf;
+        col += n;
+      }
+      // Softmax of each row (max subtracted for range), then out = sum_j p_j v_j.
+      for (std::int64_t i = 0; i < g; ++i) {
+        float* row = scores.data() + i * n_ctx;
+        const float mx = *std::max_element(row, row + n_ctx);
+        float sum = 0.f;
+        for (std::int64_t j = 0; j < n_ctx; ++j) {
+          row[j] = row[j] == neg_inf ? 0.f : std::exp(row[j] - mx);
+          sum += row[j];
+        }
+        for (std::int64_t j = 0; j < n_ctx; ++j) row[j] /= sum;
+        std::fill(out + i * d, out + (i + 1) * d, 0.f);
+        col = 0;
+        for (const auto& blk : blocks) {
+          k.attention_accumulate(row + col, 1, blk->values(p.layer, kvh), p.cache->shape().type, blk->size(), d,
+                                 out + i * d, d);
+          col += blk->size();
+        }
+      }
+    }
+  }
+}
+
+}  // namespace qwen3

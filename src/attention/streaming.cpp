@@ -1,0 +1,143 @@
+// Streaming (flash-style) attention. Work is cut into tasks of (KV head, query tile, KV split):
+//  - a query tile holds up to query_tile tokens x the GQA group's query heads, so every K/V block
+//    loaded from the cache serves all of them;
+//  - each task walks its KV blocks once, keeping an OnlineSoftmaxState per query row, so memory per
+//    row is O(head_dim) whatever the context length;
+//  - decode has one query token, so the blocks are split across threads instead (split-KV), and the
+//    per-split states are joined with merge() -- the same function MPI ranks will use.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "attention/attention.hpp"
+#include "qwen3/online_softmax.hpp"
+
+namespace qwen3 {
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+struct TaskGrid {
+  std::int64_t n_tiles, n_splits, n_blocks, query_tile;
+  std::int64_t count(std::int64_t n_kv_heads) const { return n_kv_heads * n_tiles * n_splits; }
+};
+
+TaskGrid plan(const AttentionProblem& p, const StreamingOptions& opt) {
+  TaskGrid g{};
+  g.query_tile = std::max<std::int64_t>(1, opt.query_tile);
+  g.n_tiles = (p.n_tokens() + g.query_tile - 1) / g.query_tile;
+  g.n_blocks = static_cast<std::int64_t>(p.cache->blocks().size());
+  std::int64_t splits = opt.kv_splits;
+  if (splits <= 0) {
+    // Aim for about 4 tasks per thread so dynamic scheduling can balance uneven causal work.
+    const std::int64_t target = 4 * omp_get_max_threads();
+    const std::int64_t base = p.n_kv_heads * g.n_tiles;
+    splits = (target + base - 1) / base;
+  }
+  g.n_splits = std::clamp<std::int64_t>(splits, 1, std::max<std::int64_t>(1, g.n_blocks));
+  return g;
+}
+
+// Folds one KV block into the states of `rows` query rows. scores/probs: [rows][n] scratch.
+void fold_block(const AttentionProblem& p, const KvBlock& blk, std::int64_t kvh, const float* q_tile,
+                std::int64_t rows, std::int64_t g, const std::int32_t* qpos, float* scores, float* states) {
+  const std::int64_t d = p.head_dim;
+  const std::int64_t n = blk.size();
+  const std::int64_t stride = OnlineSoftmaxState::packed_size(d);
+  const KvType type = p.cache->shape().type;
+  p.kernels->attention_scores(q_tile, rows, blk.keys(p.layer, kvh), type, n, d, p.scale, scores);
+  const auto pos = blk.positions();
+  for (std::int64_t r = 0; r < rows; ++r) {
+    float* s = scores + r * n;
+    const std::int32_t qp = qpos[r / g];
+    if (blk.max_position() > qp) {  // only blocks that straddle the diagonal need a mask
+      for (std::int64_t j = 0; j < n; ++j)
+        if (pos[static_cast<std::size_t>(j)] > qp) s[j] = kNegInf;
+    }
+    OnlineSoftmaxState st(states + r * stride, d);
+    const float block_max = *std::max_element(s, s + n);
+    if (block_max == kNegInf) {  // no visible key here: zero weights, state unchanged
+      std::fill(s, s + n, 0.f);
+      continue;
+    }
+    const float m_new = std::max(st.m(), block_max);
+    // Rescale what was accumulated under the old max: o, l *= exp(m_old - m_new)  (0 when empty).
+    const float alpha = st.empty() ? 0.f : std::exp(st.m() - m_new);
+    float sum = 0.f;
+    for (std::int64_t j = 0; j < n; ++j) {
+      s[j] = s[j] == kNegInf ? 0.f : std::exp(s[j] - m_new);
+      sum += s[j];
+    }
+    st.m() = m_new;
+    st.l() = st.l() * alpha + sum;
+    float* o = st.o();
+    for (std::int64_t i = 0; i < d; ++i) o[i] *= alpha;
+  }
+  // o += P V for all rows at once: the value block is read once for the whole tile.
+  p.kernels->attention_accumulate(scores, rows, blk.values(p.layer, kvh), type, n, d, states + 2, stride);
+}
+
+}  // namespace
+
+void streaming_attention(const AttentionProblem& p, const StreamingOptions& opt) {
+  const TaskGrid grid = plan(p, opt);
+  const std::int64_t d = p.head_dim;
+  const std::int64_t g = p.group_size();
+  const std::int64_t stride = OnlineSoftmaxState::packed_size(d);
+  const std::int64_t n_rows = p.n_tokens() * p.n_heads;  // one state row per (token, query head)
+  const auto blocks = p.cache->blocks();
+  std::vector<float> partial(static_cast<std::size_t>(grid.n_splits * n_rows * stride));
+
+#pragma omp parallel
+  {
+    const std::int64_t max_rows = grid.query_tile * g;
+    std::vector<float> q_tile(static_cast<std::size_t>(max_rows * d));
+    std::vector<float> states(static_cast<std::size_t>(max_rows * stride));
+    std::vector<float> scores(static_cast<std::size_t>(max_rows * p.cache->shape().block_size));
+
+#pragma omp for schedule(dynamic)
+    for (std::int64_t task = 0; task < grid.count(p.n_kv_heads); ++task) {
+      const std::int64_t split = task % grid.n_splits;
+      const std::int64_t tile = (task / grid.n_splits) % grid.n_tiles;
+      const std::int64_t kvh = task / (grid.n_splits * grid.n_tiles);
+      const std::int64_t t0 = tile * grid.query_tile;
+      const std::int64_t nt = std::min(grid.query_tile, p.n_tokens() - t0);
+      const std::int64_t rows = nt * g;
+      const std::int32_t* qpos = p.positions.data() + t0;
+      const std::int32_t max_qpos = *std::max_element(qpos, qpos + nt);
+
+      // Row r = (token t0 + r/g, query head kvh*g + r%g).
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const float* src = p.q + ((t0 + r / g) * p.n_heads + kvh * g + r % g) * d;
+        std::copy(src, src + d, q_tile.data() + r * d);
+        OnlineSoftmaxState(states.data() + r * stride, d).reset();
+      }
+      const std::int64_t b0 = split * grid.n_blocks / grid.n_splits;
+      const std::int64_t b1 = (split + 1) * grid.n_blocks / grid.n_splits;
+      for (std::int64_t b = b0; b < b1; ++b) {
+        const KvBlock& blk = *blocks[static_cast<std::size_t>(b)];
+        if (blk.size() == 0 || blk.min_position() > max_qpos) continue;  // wholly in the future
+        fold_block(p, blk, kvh, q_tile.data(), rows, g, qpos, scores.data(), states.data());
+      }
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const std::int64_t row = (t0 + r / g) * p.n_heads + kvh * g + r % g;
+        std::copy(states.data() + r * stride, states.data() + (r + 1) * stride,
+                  partial.data() + (split * n_rows + row) * stride);
+      }
+    }
+
+    // Join the splits of each row in split order, then normalise: out = o / l.
+#pragma omp for schedule(static)
+    for (std::int64_t row = 0; row < n_rows; ++row) {
+      OnlineSoftmaxState acc(partial.data() + row * stride, d);
+      for (std::int64_t s = 1; s < grid.n_splits; ++s)
+        merge(acc, OnlineSoftmaxState(partial.data() + (s * n_rows + row) * stride, d));
+      acc.normalize_into(p.out + row * d);
+    }
+  }
+}
+
+}  // namespace qwen3

@@ -1,0 +1,248 @@
+// The default command: load a checkpoint, build the prompt (text, file, --verify ids or chat turns),
+// generate, and report. stdout carries only generated text or the --json object; everything else
+// (load line, notes, timing line) goes to stderr.
+#include <omp.h>
+#include <sched.h>
+
+#include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "engine/chat.hpp"
+#include "engine/generate.hpp"
+#include "engine/loaded_model.hpp"
+#include "kernels/dispatch.hpp"
+#include "qwen3/error.hpp"
+
+namespace qwen3::cli {
+namespace {
+
+int default_threads() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1, omp_get_num_procs());
+}
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) {
+    b /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", b, units[u]);
+  return buf;
+}
+
+// "151644,872" -> ids. Syntax only; the range is checked once the vocabulary is known.
+std::vector<std::int32_t> parse_id_list(const std::string& text) {
+  std::vector<std::int32_t> ids;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string item = text.substr(start, end - start);
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    long long v = 0;
+    const auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (item.empty() || ec != std::errc() || p != item.data() + item.size())
+      throw Error("--verify: '" + item + "' is not a token id (expected comma-separated integers)");
+    if (v < 0) throw Error("--verify: token id " + item + " is negative");
+    if (v > INT32_MAX) throw Error("--verify: token id " + item + " is out of range");
+    ids.push_back(static_cast<std::int32_t>(v));
+    start = end + 1;
+  }
+  return ids;
+}
+
+std::string read_prompt_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open prompt file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void validate_options(const GenerateOptions& o) {
+  if (o.n_predict == 0) throw Error("-n 0: nothing to generate (use -n N > 0, or -n -1 to run until end-of-text)");
+  if (o.n_predict < -1) throw Error("-n " + std::to_string(o.n_predict) + ": expected a positive count or -1");
+  const int sources = (o.prompt ? 1 : 0) + (!o.prompt_file.empty() ? 1 : 0) + (!o.verify_ids.empty() ? 1 : 0);
+  if (sources > 1) throw Error("give only one of -p, -f and --verify");
+  if (o.prompt && o.prompt->empty()) throw Error("-p: the prompt is empty");
+  if (o.gen_len >= 0 && o.verify_ids.empty()) throw Error("--gen-len is only used with --verify");
+  if (!o.verify_ids.empty() && o.chat) throw Error("--verify feeds raw ids; it cannot be combined with --chat");
+  if (o.no_think && !o.chat) throw Error("--no-think needs --chat");
+  if (o.interactive && !o.chat) throw Error("-i needs --chat");
+  if (o.interactive && o.json) throw Error("-i cannot be combined with --json");
+  if (sources == 0 && !o.interactive) throw Error("no prompt: give -p TEXT, -f FILE, --verify IDS or --chat -i");
+  if (o.model_dir.empty()) throw Error("no model: give -m DIR (a Hugging Face Qwen3 checkpoint directory)");
+}
+
+SamplerOptions sampler_options(const GenerateOptions& o, const GenerationConfig& gc, bool greedy) {
+  SamplerOptions s;
+  s.temperature = gc.do_sample ? gc.temperature : 0.f;
+  s.top_k = gc.top_k;
+  s.top_p = gc.top_p;
+  s.min_p = gc.min_p;
+  s.repeat_penalty = gc.repetition_penalty;
+  if (o.temperature) s.temperature = *o.temperature;
+  if (o.top_k) s.top_k = *o.top_k;
+  if (o.top_p) s.top_p = *o.top_p;
+  if (o.min_p) s.min_p = *o.min_p;
+  if (o.repeat_penalty) s.repeat_penalty = *o.repeat_penalty;
+  s.seed = o.seed;
+  if (greedy) {
+    s.temperature = 0.f;
+    s.repeat_penalty = 1.f;
+  }
+  return s;
+}
+
+void print_timing(const Timing& t, StopReason stop) {
+  std::fprintf(stderr,
+               "timing: prompt %lld tokens | ttft %.2f ms | tpot %.2f ms | %.2f tokens/s | generated %lld | stop %s\n",
+               static_cast<long long>(t.prompt_tokens), t.ttft_ms, t.tpot_ms, t.tokens_per_s,
+               static_cast<long long>(t.generated_tokens), std::string(stop_reason_name(stop)).c_str());
+}
+
+nlohmann::json result_json(const std::vector<std::int32_t>& prompt, const GenerationResult& r, const Tokenizer* tok) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& s : r.steps) {
+    nlohmann::json top = nlohmann::json::array();
+    for (const auto& [id, lp] : s.logprobs.top) top.push_back({id, lp});
+    steps.push_back({{"id", s.id}, {"logprob", s.logprobs.logprob}, {"top", top}});
+  }
+  nlohmann::json j = {{"prompt_ids", prompt},
+                      {"generated_ids", r.ids},
+                      {"steps", steps},
+                      {"stop", std::string(stop_reason_name(r.stop))},
+                      {"timing",
+                       {{"prompt_tokens", r.timing.prompt_tokens},
+                        {"ttft_ms", r.timing.ttft_ms},
+                        {"tpot_ms", r.timing.tpot_ms},
+                        {"tokens_per_s", r.timing.tokens_per_s}}}};
+  if (tok) j["text"] = tok->decode(r.ids);
+  return j;
+}
+
+}  // namespace
+
+int run_generate(const GenerateOptions& o, const std::atomic<bool>& interrupted) {
+  validate_options(o);
+  const int threads = o.threads > 0 ? o.threads : default_threads();
+  omp_set_num_threads(threads);
+  const kernels::CpuFeatures cpu = kernels::detect_cpu_features();
+  const kernels::KernelTable& kt = kernels::select_kernels(kernels::parse_kernel_choice(o.kernel), cpu);
+  const AttentionKind attention = parse_attention_kind(o.attention);
+  std::vector<std::int32_t> verify_ids;
+  if (!o.verify_ids.empty()) verify_ids = parse_id_list(o.verify_ids);
+
+  LoadedModel lm = load_model(o.model_dir, kt, attention);
+  const Qwen3Config& cfg = lm.config;
+  const std::int64_t ctx = o.ctx_size > 0 ? o.ctx_size : cfg.max_position_embeddings;
+  const KvType kv_type = o.kv_type == "f32"    ? KvType::F32
+                         : o.kv_type == "bf16" ? KvType::BF16
+                         : (lm.checkpoint.find("model.embed_tokens.weight")->dtype == DType::F32 ? KvType::F32 : KvType::BF16);
+  const KvCacheShape shape = lm.model->kv_shape(kv_type, o.kv_block);
+  const double kv_full = static_cast<double>(shape.n_layers * 2 * shape.n_kv_heads * shape.head_dim * ctx) *
+                         static_cast<double>(kv_element_size(kv_type));
+  std::fprintf(stderr,
+               "load: %s | %.2f s | weights %s (%s) | kv cache %s, up to %s at -c %lld | kernels %s | attention %s | threads %d\n",
+               o.model_dir.c_str(), lm.load_seconds, human_bytes(static_cast<double>(lm.model->weights().matrix_bytes)).c_str(),
+               std::string(dtype_name(lm.model->weights().embed_tokens.dtype)).c_str(), kv_type == KvType::F32 ? "f32" : "bf16",
+               human_bytes(kv_full).c_str(), static_cast<long long>(ctx), std::string(kernels::isa_name(kt.isa)).c_str(),
+               std::string(attention_kind_name(attention)).c_str(), threads);
+
+  Session session(*lm.model, KvCache(shape, ctx));
+  const bool verify = !verify_ids.empty();
+  Sampler sampler(sampler_options(o, lm.generation, verify));
+  const Tokenizer* tok = lm.tokenizer ? &*lm.tokenizer : nullptr;
+
+  std::vector<std::int32_t> stop_ids;
+  if (!verify) {
+    stop_ids = lm.generation.eos_token_ids;
+    if (tok) {
+      for (const char* s : {"<|im_end|>", "<|endoftext|>"})
+        if (auto id = tok->token_id(s)) stop_ids.push_back(*id);
+    }
+  }
+
+  // One prompt -> one generation; the interactive chat repeats this per turn on the same session.
+  auto run_turn = [&](std::vector<std::int32_t> prompt) -> GenerationResult {
+    for (std::int32_t id : prompt)
+      if (id >= cfg.vocab_size)
+        throw Error("token id " + std::to_string(id) + " is out of range for vocab_size " + std::to_string(cfg.vocab_size));
+    const std::int64_t room = ctx - session.position();
+    if (static_cast<std::int64_t>(prompt.size()) > room)
+      throw Error("prompt of " + std::to_string(prompt.size()) + " tokens does not fit the context: -c " + std::to_string(ctx) +
+                  (session.position() ? " with " + std::to_string(session.position()) + " already used" : std::string()));
+    GenerationRequest req;
+    req.prompt = std::move(prompt);
+    req.max_new_tokens = verify ? (o.gen_len >= 0 ? o.gen_len : o.n_predict) : o.n_predict;
+    req.stop_ids = stop_ids;
+    req.top_logprobs = o.json ? 5 : 0;
+    if (verify && static_cast<std::int64_t>(req.prompt.size()) + req.max_new_tokens > room)
+      throw Error("--verify: " + std::to_string(req.prompt.size()) + " ids + --gen-len " + std::to_string(req.max_new_tokens) +
+                  " exceed the context -c " + std::to_string(ctx));
+    std::optional<Utf8StreamDecoder> stream;
+    if (tok && !o.json && !verify) stream.emplace(*tok);
+    GenerationResult r = generate(session, sampler, req, [&](std::int32_t id) {
+      if (!stream || tok->is_special(id)) return;
+      const std::string text = stream->push(id);
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      std::fflush(stdout);
+    }, &interrupted);
+    if (stream) {
+      const std::string rest = stream->flush();
+      std::fwrite(rest.data(), 1, rest.size(), stdout);
+      std::fflush(stdout);
+    }
+    if (o.json) {
+      // Invalid UTF-8 in "text" (a cut multi-byte character) is replaced so the JSON stays valid.
+      std::cout << result_json(req.prompt, r, tok).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+    } else if (verify) {
+      std::cout << nlohmann::json(r.ids).dump(-1) << std::endl;
+    } else {
+      std::fputc('\n', stdout);
+    }
+    if (r.stop == StopReason::ContextFull)
+      std::fprintf(stderr, "note: context length -c %lld reached; generation stopped (no context shift)\n", static_cast<long long>(ctx));
+    print_timing(r.timing, r.stop);
+    return r;
+  };
+
+  if (verify) {
+    run_turn(verify_ids);
+    return 0;
+  }
+  const Tokenizer& tk = lm.require_tokenizer();
+  if (o.interactive) {
+    std::string line;
+    bool follows_reply = false;
+    while (!interrupted.load()) {
+      std::fputs("> ", stderr);
+      if (!std::getline(std::cin, line)) break;
+      if (line.empty()) continue;
+      run_turn(tk.encode(chat_turn(line, o.no_think, follows_reply)));
+      follows_reply = true;
+    }
+    return 0;
+  }
+  std::string text = o.prompt ? *o.prompt : read_prompt_file(o.prompt_file);
+  if (text.empty()) throw Error(o.prompt_file + ": the prompt file is empty");
+  if (o.chat) text = chat_turn(text, o.no_think, false);
+  std::vector<std::int32_t> ids = tk.encode(text);
+  if (ids.empty()) throw Error("the prompt encodes to no tokens");
+  run_turn(std::move(ids));
+  return 0;
+}
+
+}  // namespace qwen3::cli

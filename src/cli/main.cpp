@@ -1,0 +1,100 @@
+// qwen3_mpi: command-line entry. Parses options (CLI11), installs the Ctrl-C handler and maps
+// errors to exit codes: 0 success, 1 bad input (one line on stderr), 2 internal error.
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "cli/commands.hpp"
+#include "qwen3/error.hpp"
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+void on_sigint(int) {
+  g_interrupted.store(true);
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+// CLI11 reports some errors over several lines; the contract is one line.
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+int parse_and_run(int argc, char** argv) {
+  using namespace qwen3::cli;
+  CLI::App app{"qwen3_mpi: run Hugging Face Qwen3 checkpoints on CPUs (OpenMP now; MPI ranks and NUMA domains later)"};
+  app.set_version_flag("--version", version_text());
+  GenerateOptions g;
+  app.add_option("-m,--model", g.model_dir, "Hugging Face Qwen3 checkpoint directory (config.json, *.safetensors, tokenizer.json)");
+  app.add_option("-p,--prompt", g.prompt, "Prompt text");
+  app.add_option("-f,--file", g.prompt_file, "Read the prompt from FILE");
+  app.add_option("-n,--n-predict", g.n_predict, "Tokens to generate; -1 = until end-of-text or the context is full")
+      ->capture_default_str();
+  app.add_option("-t,--threads", g.threads, "Threads (default: the cores this process may use)")->check(CLI::NonNegativeNumber);
+  app.add_option("-c,--ctx-size", g.ctx_size, "Context length in tokens (default: the model's max_position_embeddings)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--attention", g.attention, "Attention path")->check(CLI::IsMember({"standard", "streaming"}))->capture_default_str();
+  app.add_option("--kernel", g.kernel, "Kernel variant")->check(CLI::IsMember({"auto", "scalar", "avx2", "avx512"}))->capture_default_str();
+  app.add_option("--kv-type", g.kv_type, "KV cache element type (auto: f32 for f32 checkpoints, else bf16)")
+      ->check(CLI::IsMember({"auto", "f32", "bf16"}))->capture_default_str();
+  app.add_option("--kv-block", g.kv_block, "Tokens per KV cache block")->check(CLI::Range(1, 4096))->capture_default_str();
+  app.add_option("--verify", g.verify_ids, "Feed exactly these comma-separated token ids (no template) and decode greedily");
+  app.add_option("--gen-len", g.gen_len, "With --verify: number of ids to generate (printed as a list)")->check(CLI::NonNegativeNumber);
+  app.add_flag("--json", g.json, "Print one JSON object (ids, per-step logprobs with top-5, timing) on stdout");
+  app.add_flag("--chat", g.chat, "Wrap the prompt in Qwen3's ChatML template");
+  app.add_flag("--no-think", g.no_think, "With --chat: add the empty think block (enable_thinking=False)");
+  app.add_flag("-i,--interactive", g.interactive, "With --chat: multi-turn conversation on stdin, KV cache kept across turns");
+  app.add_option("--temp", g.temperature, "Sampling temperature (0 = greedy; default from generation_config.json)");
+  app.add_option("--top-k", g.top_k, "Top-k (0 = off; default from generation_config.json)")->check(CLI::NonNegativeNumber);
+  app.add_option("--top-p", g.top_p, "Top-p (1 = off; default from generation_config.json)")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--min-p", g.min_p, "Min-p (0 = off)")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--repeat-penalty", g.repeat_penalty, "Repetition penalty (1 = off)")->check(CLI::PositiveNumber);
+  auto* seed_opt = app.add_option("--seed", g.seed, "Random seed for sampling (default 0: runs repeat)");
+
+  TokenizeOptions t;
+  CLI::App* tok = app.add_subcommand("tokenize", "Print the token ids of TEXT (like llama-tokenize)");
+  tok->add_option("-m,--model", t.model_dir, "Directory with tokenizer.json")->required();
+  tok->add_option("text", t.text, "Text to tokenize")->required();
+  tok->add_flag("--json", t.json, "Print {\"ids\": [...], \"tokens\": [...]}");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "qwen3_mpi: error: %s (see --help)\n", one_line(e.what()).c_str());
+    return 1;
+  }
+  if (*tok) return run_tokenize(t);
+  g.seed_given = seed_opt->count() > 0;
+  std::signal(SIGINT, on_sigint);
+  return run_generate(g, g_interrupted);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return parse_and_run(argc, argv);
+  } catch (const qwen3::Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "qwen3_mpi: error: %s\n", one_line(e.what()).c_str());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "qwen3_mpi: error: out of memory\n");
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "qwen3_mpi: internal error: %s\n", one_line(e.what()).c_str());
+    return 2;
+  }
+}

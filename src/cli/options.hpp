@@ -1,0 +1,38 @@
+#pragma once
+// Command-line options of `qwen3_mpi` (generation, the default) and `qwen3_mpi tokenize`.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace qwen3::cli {
+
+struct GenerateOptions {
+  std::string model_dir;
+  std::optional<std::string> prompt;       // -p; an explicit empty string is an error
+  std::string prompt_file;                 // -f
+  std::int64_t n_predict = 128;            // -n; -1 = until end-of-text or context full
+  int threads = 0;                         // -t; 0 = the cores this process may run on
+  std::int64_t ctx_size = 0;               // -c; 0 = the model's max_position_embeddings
+  std::string attention = "streaming";
+  std::string kernel = "auto";
+  std::string kv_type = "auto";
+  std::int64_t kv_block = 64;
+  std::string verify_ids;                  // --verify 151644,872
+  std::int64_t gen_len = -1;               // --gen-len (with --verify)
+  bool json = false;
+  bool chat = false;
+  bool no_think = false;
+  bool interactive = false;
+  std::optional<float> temperature, top_p, min_p, repeat_penalty;
+  std::optional<std::int32_t> top_k;
+  std::uint64_t seed = 0;
+  bool seed_given = false;
+};
+
+struct TokenizeOptions {
+  std::string model_dir;
+  std::string text;
+  bool json = false;
+};
+
+}  // namespace qwen3::cli

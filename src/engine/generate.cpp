@@ -1,0 +1,64 @@
+#include "engine/generate.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace qwen3 {
+
+std::string_view stop_reason_name(StopReason r) {
+  switch (r) {
+    case StopReason::Length: return "length";
+    case StopReason::EndOfText: return "end-of-text";
+    case StopReason::ContextFull: return "context-full";
+    case StopReason::Interrupted: return "interrupted";
+  }
+  return "?";
+}
+
+GenerationResult generate(Session& session, Sampler& sampler, const GenerationRequest& req,
+                          const std::function<void(std::int32_t)>& on_token, const std::atomic<bool>* interrupt) {
+  using clock = std::chrono::steady_clock;
+  const auto ms_since = [](clock::time_point t) { return std::chrono::duration<double, std::milli>(clock::now() - t).count(); };
+  GenerationResult res;
+  res.timing.prompt_tokens = static_cast<std::int64_t>(req.prompt.size());
+  std::vector<std::int32_t> history = req.prompt;
+
+  const auto t_start = clock::now();
+  std::span<const float> logits = session.feed(req.prompt);
+  clock::time_point t_first{};
+  while (req.max_new_tokens < 0 || static_cast<std::int64_t>(res.ids.size()) < req.max_new_tokens) {
+    if (interrupt && interrupt->load()) {
+      res.stop = StopReason::Interrupted;
+      break;
+    }
+    const std::int32_t id = sampler.sample(logits, history);
+    if (res.ids.empty()) {
+      res.timing.ttft_ms = ms_since(t_start);
+      t_first = clock::now();
+    }
+    if (std::find(req.stop_ids.begin(), req.stop_ids.end(), id) != req.stop_ids.end()) {
+      res.stop = StopReason::EndOfText;
+      break;
+    }
+    res.ids.push_back(id);
+    history.push_back(id);
+    if (req.top_logprobs > 0) res.steps.push_back({id, token_logprobs(logits, id, req.top_logprobs)});
+    on_token(id);
+    const bool want_more = req.max_new_tokens < 0 || static_cast<std::int64_t>(res.ids.size()) < req.max_new_tokens;
+    if (!want_more) break;
+    if (session.cache().size() >= session.cache().capacity()) {
+      res.stop = StopReason::ContextFull;
+      break;
+    }
+    const std::int32_t next[1] = {id};
+    logits = session.feed(next);
+  }
+  res.timing.generated_tokens = static_cast<std::int64_t>(res.ids.size());
+  if (res.ids.size() >= 2) {
+    res.timing.tpot_ms = ms_since(t_first) / static_cast<double>(res.ids.size() - 1);
+    res.timing.tokens_per_s = 1000.0 / res.timing.tpot_ms;
+  }
+  return res;
+}
+
+}  // namespace qwen3

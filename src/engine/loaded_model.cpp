@@ -1,0 +1,31 @@
+#include "engine/loaded_model.hpp"
+
+#include "qwen3/error.hpp"
+
+namespace qwen3 {
+
+const Tokenizer& LoadedModel::require_tokenizer() const {
+  if (!tokenizer) throw Error(checkpoint.dir().string() + ": no tokenizer.json (needed for text prompts and output)");
+  return *tokenizer;
+}
+
+Tokenizer load_tokenizer(const std::filesystem::path& dir) {
+  if (!std::filesystem::is_directory(dir)) throw Error(dir.string() + ": not a directory");
+  return Tokenizer::from_file(dir / "tokenizer.json");
+}
+
+LoadedModel load_model(const std::filesystem::path& dir, const kernels::KernelTable& kernels, AttentionKind attention) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (!std::filesystem::is_directory(dir)) throw Error(dir.string() + ": model directory not found");
+  Qwen3Config config = Qwen3Config::from_file(dir / "config.json");
+  GenerationConfig generation = GenerationConfig::from_file(dir / "generation_config.json");
+  Checkpoint checkpoint = Checkpoint::open(dir);
+  Qwen3Weights weights = load_weights(checkpoint, config);
+  auto model = std::make_unique<Qwen3Model>(config, std::move(weights), kernels, attention);
+  std::optional<Tokenizer> tokenizer;
+  if (std::filesystem::exists(dir / "tokenizer.json")) tokenizer = Tokenizer::from_file(dir / "tokenizer.json");
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return LoadedModel{std::move(config), std::move(generation), std::move(checkpoint), std::move(model), std::move(tokenizer), secs};
+}
+
+}  // namespace qwen3

@@ -1,0 +1,35 @@
+#pragma once
+// Everything read from a checkpoint directory, validated and ready to run: config, sampling
+// defaults, the mapped tensors, the model over them and (if present) the tokenizer.
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "attention/attention.hpp"
+#include "kernels/kernels.hpp"
+#include "model/qwen3.hpp"
+#include "qwen3/config.hpp"
+#include "qwen3/safetensors.hpp"
+#include "qwen3/tokenizer.hpp"
+
+namespace qwen3 {
+
+struct LoadedModel {
+  Qwen3Config config;
+  GenerationConfig generation;
+  Checkpoint checkpoint;
+  std::unique_ptr<Qwen3Model> model;
+  std::optional<Tokenizer> tokenizer;  // absent when the directory has no tokenizer.json
+  double load_seconds = 0;
+
+  const Tokenizer& require_tokenizer() const;  // throws qwen3::Error if absent
+};
+
+// Throws qwen3::Error with one line naming the file at fault.
+LoadedModel load_model(const std::filesystem::path& dir, const kernels::KernelTable& kernels, AttentionKind attention);
+
+// Tokenizer only (for `tokenize`): DIR/tokenizer.json.
+Tokenizer load_tokenizer(const std::filesystem::path& dir);
+
+}  // namespace qwen3

@@ -1,0 +1,50 @@
+#include "engine/session.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "qwen3/error.hpp"
+
+namespace qwen3 {
+
+Session::Session(Qwen3Model& model, KvCache cache, std::int64_t prefill_chunk)
+    : model_(&model), cache_(std::move(cache)), chunk_(std::max<std::int64_t>(1, prefill_chunk)) {}
+
+void Session::run(std::span<const std::int32_t> ids, bool all_logits) {
+  if (ids.empty()) throw Error("nothing to feed: empty token list");
+  if (cache_.size() + static_cast<std::int64_t>(ids.size()) > cache_.capacity()) {
+    throw Error("prompt of " + std::to_string(ids.size()) + " tokens does not fit: " + std::to_string(cache_.size()) +
+                " cached, context length " + std::to_string(cache_.capacity()) + " (raise -c)");
+  }
+  const std::int64_t vocab = model_->config().vocab_size;
+  const std::int64_t n_total = static_cast<std::int64_t>(ids.size());
+  logits_.resize(static_cast<std::size_t>((all_logits ? n_total : 1) * vocab));
+  std::vector<std::int32_t> positions;
+  for (std::int64_t start = 0; start < n_total; start += chunk_) {
+    const std::int64_t n = std::min(chunk_, n_total - start);
+    positions.resize(static_cast<std::size_t>(n));
+    std::iota(positions.begin(), positions.end(), next_pos_);
+    const bool last_chunk = start + n == n_total;
+    if (all_logits) {
+      model_->forward(ids.subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(n)), positions, cache_, n,
+                      logits_.data() + start * vocab);
+    } else {
+      // Only the final token's logits are needed; earlier chunks skip the lm_head.
+      model_->forward(ids.subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(n)), positions, cache_,
+                      last_chunk ? 1 : 0, logits_.data());
+    }
+    next_pos_ += static_cast<std::int32_t>(n);
+  }
+}
+
+std::span<const float> Session::feed(std::span<const std::int32_t> ids) {
+  run(ids, false);
+  return logits_;
+}
+
+const std::vector<float>& Session::feed_all_logits(std::span<const std::int32_t> ids) {
+  run(ids, true);
+  return logits_;
+}
+
+}  // namespace qwen3

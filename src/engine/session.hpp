@@ -1,0 +1,37 @@
+#pragma once
+// One conversation's state: the model, its KV cache and the next position. feed() prefills any
+// number of tokens (in chunks, so activations stay bounded) and returns the last token's logits.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "kv/kv_cache.hpp"
+#include "model/qwen3.hpp"
+
+namespace qwen3 {
+
+class Session {
+ public:
+  // prefill_chunk: tokens per forward call in prefill; 256 keeps activations of a 0.6B model near
+  // 10 MB while each weight row is still reused across many tokens.
+  Session(Qwen3Model& model, KvCache cache, std::int64_t prefill_chunk = 256);
+
+  std::span<const float> feed(std::span<const std::int32_t> ids);
+  // Like feed(), but returns the logits of every fed token ([n][vocab]), for evaluation and tests.
+  const std::vector<float>& feed_all_logits(std::span<const std::int32_t> ids);
+
+  std::int64_t position() const { return next_pos_; }
+  const KvCache& cache() const { return cache_; }
+  Qwen3Model& model() { return *model_; }
+
+ private:
+  void run(std::span<const std::int32_t> ids, bool all_logits);
+
+  Qwen3Model* model_;
+  KvCache cache_;
+  std::int64_t chunk_;
+  std::int32_t next_pos_ = 0;
+  std::vector<float> logits_;
+};
+
+}  // namespace qwen3

@@ -1,0 +1,95 @@
+#include "kv/kv_cache.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "kernels/convert.hpp"
+#include "qwen3/error.hpp"
+
+namespace qwen3 {
+
+std::size_t kv_element_size(KvType t) { return t == KvType::F32 ? 4 : 2; }
+
+KvBlock::KvBlock(const KvCacheShape& shape)
+    : shape_(&shape),
+      bytes_(static_cast<std::size_t>(shape.n_layers * 2 * shape.n_kv_heads * shape.block_size * shape.head_dim) *
+             kv_element_size(shape.type)),
+      data_(new std::byte[bytes_]) {
+  positions_.reserve(static_cast<std::size_t>(shape.block_size));
+}
+
+std::size_t KvBlock::offset(std::int64_t layer, std::int64_t kv_head, int kind) const {
+  const KvCacheShape& s = *shape_;
+  const std::int64_t rows = ((layer * 2 + kind) * s.n_kv_heads + kv_head) * s.block_size;
+  return static_cast<std::size_t>(rows * s.head_dim) * kv_element_size(s.type);
+}
+
+std::int64_t KvBlock::add_slot(std::int32_t position) {
+  if (positions_.empty()) {
+    min_pos_ = max_pos_ = position;
+  } else {
+    min_pos_ = std::min(min_pos_, position);
+    max_pos_ = std::max(max_pos_, position);
+  }
+  positions_.push_back(position);
+  return size() - 1;
+}
+
+void KvBlock::store(std::int64_t layer, std::int64_t slot, const float* k, const float* v) {
+  const KvCacheShape& s = *shape_;
+  for (int kind = 0; kind < 2; ++kind) {
+    const float* src = kind == 0 ? k : v;
+    for (std::int64_t h = 0; h < s.n_kv_heads; ++h) {
+      std::byte* dst = data_.get() + offset(layer, h, kind) + static_cast<std::size_t>(slot * s.head_dim) * kv_element_size(s.type);
+      const float* row = src + h * s.head_dim;
+      if (s.type == KvType::F32) {
+        std::memcpy(dst, row, static_cast<std::size_t>(s.head_dim) * sizeof(float));
+      } else {
+        auto* out = reinterpret_cast<std::uint16_t*>(dst);
+        for (std::int64_t d = 0; d < s.head_dim; ++d) out[d] = kernels::f32_to_bf16(row[d]);
+      }
+    }
+  }
+}
+
+KvCache::KvCache(const KvCacheShape& shape, std::int64_t capacity_tokens)
+    : shape_(std::make_unique<KvCacheShape>(shape)), capacity_(capacity_tokens) {}
+
+std::vector<KvSlot> KvCache::append(std::span<const std::int32_t> positions) {
+  if (n_tokens_ + static_cast<std::int64_t>(positions.size()) > capacity_) {
+    throw Error("context full: " + std::to_string(n_tokens_) + " tokens cached + " + std::to_string(positions.size()) +
+                " new > context length " + std::to_string(capacity_) + " (raise -c)");
+  }
+  std::vector<KvSlot> slots;
+  slots.reserve(positions.size());
+  for (std::int32_t pos : positions) {
+    if (blocks_.empty() || blocks_.back()->full()) blocks_.push_back(std::make_unique<KvBlock>(*shape_));
+    const auto slot = blocks_.back()->add_slot(pos);
+    slots.push_back({static_cast<std::int32_t>(blocks_.size() - 1), static_cast<std::int32_t>(slot)});
+  }
+  n_tokens_ += static_cast<std::int64_t>(positions.size());
+  peak_bytes_ = std::max(peak_bytes_, bytes());
+  return slots;
+}
+
+void KvCache::store(std::int64_t layer, std::span<const KvSlot> slots, const float* k, const float* v) {
+  const std::int64_t row = shape_->n_kv_heads * shape_->head_dim;
+  for (std::size_t t = 0; t < slots.size(); ++t) {
+    blocks_[static_cast<std::size_t>(slots[t].block)]->store(layer, slots[t].slot, k + static_cast<std::int64_t>(t) * row,
+                                                            v + static_cast<std::int64_t>(t) * row);
+  }
+}
+
+std::size_t KvCache::bytes() const {
+  std::size_t b = 0;
+  for (const auto& blk : blocks_) b += blk->bytes();
+  return b;
+}
+
+void KvCache::clear() {
+  blocks_.clear();
+  n_tokens_ = 0;
+}
+
+}  // namespace qwen3

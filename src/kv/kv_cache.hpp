@@ -1,0 +1,91 @@
+#pragma once
+// The KV cache as a list of fixed-size blocks. Each block holds up to block_size tokens for every
+// layer and KV head, and records the global position of each token it holds: causal masking and
+// (later) eviction work on positions, never on "index in my array", so blocks can be dropped,
+// recycled or owned by another thread team, NUMA domain or MPI rank without copying the rest.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "kernels/kernels.hpp"
+
+namespace qwen3 {
+
+using kernels::KvType;
+
+struct KvCacheShape {
+  std::int64_t n_layers = 0;
+  std::int64_t n_kv_heads = 0;
+  std::int64_t head_dim = 0;
+  std::int64_t block_size = 64;  // tokens per block: 64 keys x 128 dims of bf16 = 16 KiB per head, an L1-sized tile
+  KvType type = KvType::F32;
+};
+
+std::size_t kv_element_size(KvType t);
+
+class KvBlock {
+ public:
+  explicit KvBlock(const KvCacheShape& shape);
+
+  std::int64_t size() const { return static_cast<std::int64_t>(positions_.size()); }
+  bool full() const { return size() == shape_->block_size; }
+  std::span<const std::int32_t> positions() const { return positions_; }
+  std::int32_t min_position() const { return min_pos_; }
+  std::int32_t max_position() const { return max_pos_; }
+
+  // Rows [size()][head_dim] of one layer's KV head, in the cache's element type.
+  const void* keys(std::int64_t layer, std::int64_t kv_head) const { return data_.get() + offset(layer, kv_head, 0); }
+  const void* values(std::int64_t layer, std::int64_t kv_head) const { return data_.get() + offset(layer, kv_head, 1); }
+
+  // Appends a slot for `position`; its K/V are written per layer with store().
+  std::int64_t add_slot(std::int32_t position);
+  // Writes one token's K and V rows ([n_kv_heads][head_dim] floats each) into `slot` of `layer`.
+  void store(std::int64_t layer, std::int64_t slot, const float* k, const float* v);
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  std::size_t offset(std::int64_t layer, std::int64_t kv_head, int kind) const;
+
+  const KvCacheShape* shape_;
+  std::size_t bytes_;
+  std::unique_ptr<std::byte[]> data_;  // [n_layers][2 (K,V)][n_kv_heads][block_size][head_dim]
+  std::vector<std::int32_t> positions_;
+  std::int32_t min_pos_ = 0;
+  std::int32_t max_pos_ = 0;
+};
+
+struct KvSlot {
+  std::int32_t block = 0;
+  std::int32_t slot = 0;
+};
+
+class KvCache {
+ public:
+  // capacity_tokens: the most tokens the cache may hold (-c); appending past it throws qwen3::Error.
+  KvCache(const KvCacheShape& shape, std::int64_t capacity_tokens);
+
+  const KvCacheShape& shape() const { return *shape_; }
+  std::int64_t capacity() const { return capacity_; }
+  std::int64_t size() const { return n_tokens_; }
+  std::span<const std::unique_ptr<KvBlock>> blocks() const { return blocks_; }
+
+  // Reserves one slot per position (in order), opening new blocks as needed.
+  std::vector<KvSlot> append(std::span<const std::int32_t> positions);
+  // Writes K/V rows ([n][n_kv_heads*head_dim] floats) of `layer` into slots returned by append().
+  void store(std::int64_t layer, std::span<const KvSlot> slots, const float* k, const float* v);
+
+  std::size_t bytes() const;       // bytes allocated now
+  std::size_t peak_bytes() const { return peak_bytes_; }
+  void clear();
+
+ private:
+  std::unique_ptr<KvCacheShape> shape_;  // heap-held so blocks' back-pointers survive moves
+  std::int64_t capacity_;
+  std::int64_t n_tokens_ = 0;
+  std::vector<std::unique_ptr<KvBlock>> blocks_;
+  std::size_t peak_bytes_ = 0;
+};
+
+}  // namespace qwen3

@@ -1,0 +1,100 @@
+#include "model/ops.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/convert.hpp"
+
+namespace qwen3::ops {
+
+std::pair<std::int64_t, std::int64_t> thread_range(std::int64_t n, int tid, int n_threads, std::int64_t align) {
+  const std::int64_t units = (n + align - 1) / align;
+  const std::int64_t u0 = units * tid / n_threads;
+  const std::int64_t u1 = units * (tid + 1) / n_threads;
+  return {std::min(n, u0 * align), std::min(n, u1 * align)};
+}
+
+void linear(const kernels::KernelTable& k, const kernels::MatrixView& w, const float* x, std::int64_t n_tokens, float* y) {
+#pragma omp parallel
+  {
+    // 16-row alignment keeps each thread's rows in whole 4-row kernel tiles and apart cache lines.
+    const auto [r0, r1] = thread_range(w.rows, omp_get_thread_num(), omp_get_num_threads(), 16);
+    if (r0 < r1) k.matmul(w, x, w.cols, n_tokens, y, w.rows, r0, r1);
+  }
+}
+
+void rmsnorm(const float* x, const std::vector<float>& weight, std::int64_t n_rows, std::int64_t dim, float eps, float* out) {
+#pragma omp parallel for schedule(static) if (n_rows > 16)
+  for (std::int64_t r = 0; r < n_rows; ++r) {
+    const float* xr = x + r * dim;
+    float* o = out + r * dim;
+    // Mean of squares in double: the f32 result then matches torch's f32 reduction to ~1 ulp.
+    double ss = 0.0;
+    for (std::int64_t i = 0; i < dim; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+    const float inv = 1.0f / std::sqrt(static_cast<float>(ss / static_cast<double>(dim)) + eps);
+    for (std::int64_t i = 0; i < dim; ++i) o[i] = weight[static_cast<std::size_t>(i)] * (xr[i] * inv);
+  }
+}
+
+void embed(const kernels::MatrixView& table, std::span<const std::int32_t> ids, float* out) {
+  for (std::size_t t = 0; t < ids.size(); ++t) {
+    const void* row = table.row(ids[t]);
+    float* o = out + static_cast<std::int64_t>(t) * table.cols;
+    for (std::int64_t i = 0; i < table.cols; ++i) {
+      switch (table.dtype) {
+        case DType::BF16: o[i] = kernels::bf16_to_f32(static_cast<const std::uint16_t*>(row)[i]); break;
+        case DType::F16: o[i] = kernels::f16_to_f32(static_cast<const std::uint16_t*>(row)[i]); break;
+        default: o[i] = static_cast<const float*>(row)[i]; break;
+      }
+    }
+  }
+}
+
+RotaryTable rotary_table(std::span<const std::int32_t> positions, std::int64_t head_dim, double theta) {
+  RotaryTable rt;
+  rt.half_dim = head_dim / 2;
+  rt.cos.resize(positions.size() * static_cast<std::size_t>(rt.half_dim));
+  rt.sin.resize(rt.cos.size());
+  for (std::int64_t i = 0; i < rt.half_dim; ++i) {
+    // As transformers computes it: inv_freq and the angle pos * inv_freq rounded to f32, then cos/sin.
+    const float inv_freq = static_cast<float>(1.0 / std::pow(theta, static_cast<double>(2 * i) / static_cast<double>(head_dim)));
+    for (std::size_t t = 0; t < positions.size(); ++t) {
+      const float angle = static_cast<float>(positions[t]) * inv_freq;
+      rt.cos[t * static_cast<std::size_t>(rt.half_dim) + static_cast<std::size_t>(i)] = static_cast<float>(std::cos(static_cast<double>(angle)));
+      rt.sin[t * static_cast<std::size_t>(rt.half_dim) + static_cast<std::size_t>(i)] = static_cast<float>(std::sin(static_cast<double>(angle)));
+    }
+  }
+  return rt;
+}
+
+void apply_rope(float* x, std::int64_t n_tokens, std::int64_t n_heads, const RotaryTable& rope) {
+  const std::int64_t half = rope.half_dim;
+#pragma omp parallel for schedule(static) if (n_tokens > 4)
+  for (std::int64_t t = 0; t < n_tokens; ++t) {
+    const float* c = rope.cos.data() + t * half;
+    const float* s = rope.sin.data() + t * half;
+    for (std::int64_t h = 0; h < n_heads; ++h) {
+      float* v = x + (t * n_heads + h) * 2 * half;
+      // rotate_half: (x1, x2) -> (x1*cos - x2*sin, x2*cos + x1*sin), x1/x2 the two halves of the head.
+      for (std::int64_t i = 0; i < half; ++i) {
+        const float x1 = v[i], x2 = v[i + half];
+        v[i] = x1 * c[i] - x2 * s[i];
+        v[i + half] = x2 * c[i] + x1 * s[i];
+      }
+    }
+  }
+}
+
+void swiglu(float* gate, const float* up, std::int64_t n) {
+#pragma omp parallel for schedule(static) if (n > 16384)
+  for (std::int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+void add_inplace(float* y, const float* x, std::int64_t n) {
+#pragma omp parallel for schedule(static) if (n > 16384)
+  for (std::int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+}  // namespace qwen3::ops

@@ -1,0 +1,39 @@
+#pragma once
+// Whole-tensor operations the model is written in. Each splits its work across the OpenMP team with
+// thread_range() and calls the selected kernels; none keeps state between calls.
+#include <cstdint>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "kernels/kernels.hpp"
+
+namespace qwen3::ops {
+
+// [begin, end) of n items for thread `tid` of `n_threads`, with boundaries rounded to `align` items.
+std::pair<std::int64_t, std::int64_t> thread_range(std::int64_t n, int tid, int n_threads, std::int64_t align = 1);
+
+// y[t][:] = W x[t][:] for n_tokens rows; y is [n_tokens][w.rows].
+void linear(const kernels::KernelTable& k, const kernels::MatrixView& w, const float* x, std::int64_t n_tokens, float* y);
+
+// out[r] = weight * x[r] / sqrt(mean(x[r]^2) + eps) for n_rows rows of `dim` (in place allowed).
+void rmsnorm(const float* x, const std::vector<float>& weight, std::int64_t n_rows, std::int64_t dim, float eps, float* out);
+
+// out[t][:] = embedding row of ids[t], widened to f32.
+void embed(const kernels::MatrixView& table, std::span<const std::int32_t> ids, float* out);
+
+// cos/sin of each token's rotary angles, [n_tokens][head_dim/2].
+struct RotaryTable {
+  std::int64_t half_dim = 0;
+  std::vector<float> cos, sin;
+};
+RotaryTable rotary_table(std::span<const std::int32_t> positions, std::int64_t head_dim, double theta);
+// Rotates x [n_tokens][n_heads][head_dim] in place, Hugging Face rotate_half layout.
+void apply_rope(float* x, std::int64_t n_tokens, std::int64_t n_heads, const RotaryTable& rope);
+
+// gate <- silu(gate) * up, elementwise over n values.
+void swiglu(float* gate, const float* up, std::int64_t n);
+// y += x over n values.
+void add_inplace(float* y, const float* x, std::int64_t n);
+
+}  // namespace qwen3::ops

@@ -1,0 +1,110 @@
+// The Qwen3 forward pass, top to bottom as the math reads (transformers' modeling_qwen3.py):
+//   x = embed(tokens)
+//   for each layer:  x += o_proj(attention(rope(k_norm(k)), rope(q_norm(q)), v))   on rmsnorm(x)
+//                    x += down(silu(gate(h)) * up(h))                               on h = rmsnorm(x)
+//   logits = lm_head(rmsnorm(x))
+// Threads, SIMD and (later) ranks live below this file; it only names operations.
+#include "model/qwen3.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <string>
+
+#include "model/ops.hpp"
+#include "qwen3/error.hpp"
+
+namespace qwen3 {
+
+void Qwen3Model::Activations::resize(const Qwen3Config& c, std::int64_t n) {
+  const auto sz = [n](std::int64_t width) { return static_cast<std::size_t>(n * width); };
+  x.resize(sz(c.hidden_size));
+  xn.resize(sz(c.hidden_size));
+  tmp.resize(sz(c.hidden_size));
+  q.resize(sz(c.num_attention_heads * c.head_dim));
+  attn.resize(sz(c.num_attention_heads * c.head_dim));
+  k.resize(sz(c.num_key_value_heads * c.head_dim));
+  v.resize(sz(c.num_key_value_heads * c.head_dim));
+  gate.resize(sz(c.intermediate_size));
+  up.resize(sz(c.intermediate_size));
+}
+
+Qwen3Model::Qwen3Model(const Qwen3Config& cfg, Qwen3Weights weights, const kernels::KernelTable& kernels,
+                       AttentionKind attention)
+    : cfg_(cfg), w_(std::move(weights)), k_(&kernels), attention_(attention) {
+  if (cfg_.head_dim % 2 != 0) throw Error("config.json: head_dim " + std::to_string(cfg_.head_dim) + " must be even for RoPE");
+}
+
+KvCacheShape Qwen3Model::kv_shape(KvType type, std::int64_t block_size) const {
+  return {cfg_.num_hidden_layers, cfg_.num_key_value_heads, cfg_.head_dim, block_size, type};
+}
+
+void Qwen3Model::forward(std::span<const std::int32_t> tokens, std::span<const std::int32_t> positions, KvCache& cache,
+                         std::int64_t n_logits, float* logits, ForwardTrace* trace) {
+  const std::int64_t n = static_cast<std::int64_t>(tokens.size());
+  const std::int64_t H = cfg_.hidden_size;
+  for (std::int32_t id : tokens)
+    if (id < 0 || id >= cfg_.vocab_size)
+      throw Error("token id " + std::to_string(id) + " is out of range [0, " + std::to_string(cfg_.vocab_size) + ")");
+  const auto slots = cache.append(positions);  // throws before any state changes if the context is full
+  a_.resize(cfg_, n);
+
+  ops::embed(w_.embed_tokens, tokens, a_.x.data());
+  if (trace) trace->hidden.assign(1, a_.x);
+  for (std::int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
+    const LayerWeights& lw = w_.layers[static_cast<std::size_t>(l)];
+    attention_block(lw, l, n, positions, slots, cache);
+    mlp_block(lw, n);
+    if (trace) trace->hidden.push_back(a_.x);
+  }
+  const float* last = a_.x.data() + (n - n_logits) * H;
+  ops::rmsnorm(last, w_.norm, n_logits, H, static_cast<float>(cfg_.rms_norm_eps), a_.xn.data());
+  ops::linear(*k_, w_.lm_head, a_.xn.data(), n_logits, logits);
+}
+
+void Qwen3Model::attention_block(const LayerWeights& lw, std::int64_t layer, std::int64_t n,
+                                 std::span<const std::int32_t> positions, std::span<const KvSlot> slots, KvCache& cache) {
+  const std::int64_t H = cfg_.hidden_size, D = cfg_.head_dim;
+  const std::int64_t n_heads = cfg_.num_attention_heads, n_kv = cfg_.num_key_value_heads;
+  const float eps = static_cast<float>(cfg_.rms_norm_eps);
+
+  ops::rmsnorm(a_.x.data(), lw.input_layernorm, n, H, eps, a_.xn.data());
+  ops::linear(*k_, lw.q_proj, a_.xn.data(), n, a_.q.data());
+  ops::linear(*k_, lw.k_proj, a_.xn.data(), n, a_.k.data());
+  ops::linear(*k_, lw.v_proj, a_.xn.data(), n, a_.v.data());
+  ops::rmsnorm(a_.q.data(), lw.q_norm, n * n_heads, D, eps, a_.q.data());  // per head, before RoPE (Qwen3)
+  ops::rmsnorm(a_.k.data(), lw.k_norm, n * n_kv, D, eps, a_.k.data());
+  const ops::RotaryTable rope = ops::rotary_table(positions, D, cfg_.rope_theta);
+  ops::apply_rope(a_.q.data(), n, n_heads, rope);
+  ops::apply_rope(a_.k.data(), n, n_kv, rope);
+  cache.store(layer, slots, a_.k.data(), a_.v.data());
+
+  const auto t0 = std::chrono::steady_clock::now();
+  AttentionProblem p;
+  p.kernels = k_;
+  p.n_heads = n_heads;
+  p.n_kv_heads = n_kv;
+  p.head_dim = D;
+  p.scale = 1.0f / std::sqrt(static_cast<float>(D));
+  p.q = a_.q.data();
+  p.positions = positions;
+  p.cache = &cache;
+  p.layer = layer;
+  p.out = a_.attn.data();
+  attention(attention_, p);
+  stats_.attention_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  ops::linear(*k_, lw.o_proj, a_.attn.data(), n, a_.tmp.data());
+  ops::add_inplace(a_.x.data(), a_.tmp.data(), n * H);
+}
+
+void Qwen3Model::mlp_block(const LayerWeights& lw, std::int64_t n) {
+  const std::int64_t H = cfg_.hidden_size;
+  ops::rmsnorm(a_.x.data(), lw.post_attention_layernorm, n, H, static_cast<float>(cfg_.rms_norm_eps), a_.xn.data());
+  ops::linear(*k_, lw.gate_proj, a_.xn.data(), n, a_.gate.data());
+  ops::linear(*k_, lw.up_proj, a_.xn.data(), n, a_.up.data());
+  ops::swiglu(a_.gate.data(), a_.up.data(), n * cfg_.intermediate_size);
+  ops::linear(*k_, lw.down_proj, a_.gate.data(), n, a_.tmp.data());
+  ops::add_inplace(a_.x.data(), a_.tmp.data(), n * H);
+}
+
+}  // namespace qwen3

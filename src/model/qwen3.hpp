@@ -1,0 +1,60 @@
+#pragma once
+// The Qwen3 decoder: embedding -> num_hidden_layers x (attention block, MLP block) -> norm -> logits.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "attention/attention.hpp"
+#include "kernels/kernels.hpp"
+#include "kv/kv_cache.hpp"
+#include "model/weights.hpp"
+#include "qwen3/config.hpp"
+
+namespace qwen3 {
+
+struct ForwardStats {
+  double attention_seconds = 0;  // wall time inside attention(), summed over layers and calls
+};
+
+// Optional capture of the residual stream for layer-by-layer comparison with transformers:
+// hidden[0] = embeddings, hidden[l+1] = output of layer l ([n_tokens][hidden] each).
+struct ForwardTrace {
+  std::vector<std::vector<float>> hidden;
+};
+
+class Qwen3Model {
+ public:
+  Qwen3Model(const Qwen3Config& cfg, Qwen3Weights weights, const kernels::KernelTable& kernels, AttentionKind attention);
+
+  const Qwen3Config& config() const { return cfg_; }
+  const Qwen3Weights& weights() const { return w_; }
+  const kernels::KernelTable& kernels() const { return *k_; }
+  AttentionKind attention_kind() const { return attention_; }
+  KvCacheShape kv_shape(KvType type, std::int64_t block_size) const;
+
+  // Runs `tokens` at global `positions` through the model, appending their K/V to `cache`, and writes
+  // the logits of the last `n_logits` tokens to `logits` ([n_logits][vocab_size]).
+  void forward(std::span<const std::int32_t> tokens, std::span<const std::int32_t> positions, KvCache& cache,
+               std::int64_t n_logits, float* logits, ForwardTrace* trace = nullptr);
+
+  ForwardStats& stats() { return stats_; }
+
+ private:
+  struct Activations {
+    std::vector<float> x, xn, q, k, v, attn, tmp, gate, up;
+    void resize(const Qwen3Config& c, std::int64_t n_tokens);
+  };
+
+  void attention_block(const LayerWeights& lw, std::int64_t layer, std::int64_t n, std::span<const std::int32_t> positions,
+                       std::span<const KvSlot> slots, KvCache& cache);
+  void mlp_block(const LayerWeights& lw, std::int64_t n);
+
+  Qwen3Config cfg_;
+  Qwen3Weights w_;
+  const kernels::KernelTable* k_;
+  AttentionKind attention_;
+  Activations a_;
+  ForwardStats stats_;
+};
+
+}  // namespace qwen3

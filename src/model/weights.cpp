@@ -1,0 +1,99 @@
+#include "model/weights.hpp"
+
+#include <algorithm>
+#include <set>
+#include <string>
+
+#include "kernels/convert.hpp"
+#include "qwen3/error.hpp"
+
+namespace qwen3 {
+namespace {
+
+class WeightReader {
+ public:
+  WeightReader(const Checkpoint& ckpt) : ckpt_(ckpt) {}
+
+  kernels::MatrixView matrix(const std::string& name, std::int64_t rows, std::int64_t cols) {
+    const std::int64_t shape[2] = {rows, cols};
+    const TensorView& t = ckpt_.require(name, shape);
+    used_.insert(name);
+    return {t.data, t.dtype, rows, cols, cols};
+  }
+
+  std::vector<float> vector(const std::string& name, std::int64_t n) {
+    const std::int64_t shape[1] = {n};
+    const TensorView& t = ckpt_.require(name, shape);
+    used_.insert(name);
+    std::vector<float> out(static_cast<std::size_t>(n));
+    if (t.dtype == DType::F32) {
+      const auto src = t.as<float>();
+      std::copy(src.begin(), src.end(), out.begin());
+    } else {
+      const auto src = t.as<std::uint16_t>();
+      for (std::size_t i = 0; i < out.size(); ++i)
+        out[i] = t.dtype == DType::BF16 ? kernels::bf16_to_f32(src[i]) : kernels::f16_to_f32(src[i]);
+    }
+    return out;
+  }
+
+  void mark_used(const std::string& name) { used_.insert(name); }
+
+  void check_all_used(const Qwen3Config& cfg) const {
+    for (const std::string& name : ckpt_.tensor_names()) {
+      if (!used_.count(name)) {
+        throw Error(ckpt_.dir().string() + ": tensor " + name + " is not part of a qwen3 model with num_hidden_layers=" +
+                    std::to_string(cfg.num_hidden_layers) + " (config.json does not match the weights)");
+      }
+    }
+  }
+
+ private:
+  const Checkpoint& ckpt_;
+  std::set<std::string> used_;
+};
+
+std::size_t bytes_of(const kernels::MatrixView& m) {
+  return static_cast<std::size_t>(m.rows * m.cols) * dtype_size(m.dtype);
+}
+
+}  // namespace
+
+Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg) {
+  WeightReader r(ckpt);
+  const std::int64_t H = cfg.hidden_size, I = cfg.intermediate_size, D = cfg.head_dim;
+  const std::int64_t QD = cfg.num_attention_heads * D, KD = cfg.num_key_value_heads * D;
+  Qwen3Weights w;
+  w.embed_tokens = r.matrix("model.embed_tokens.weight", cfg.vocab_size, H);
+  w.norm = r.vector("model.norm.weight", H);
+  if (cfg.tie_word_embeddings) {
+    w.lm_head = w.embed_tokens;  // transformers ties them and ignores a stored lm_head.weight
+    if (ckpt.find("lm_head.weight")) r.mark_used("lm_head.weight");
+  } else {
+    w.lm_head = r.matrix("lm_head.weight", cfg.vocab_size, H);
+  }
+  for (std::int64_t l = 0; l < cfg.num_hidden_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    LayerWeights lw;
+    lw.q_proj = r.matrix(p + "self_attn.q_proj.weight", QD, H);
+    lw.k_proj = r.matrix(p + "self_attn.k_proj.weight", KD, H);
+    lw.v_proj = r.matrix(p + "self_attn.v_proj.weight", KD, H);
+    lw.o_proj = r.matrix(p + "self_attn.o_proj.weight", H, QD);
+    lw.q_norm = r.vector(p + "self_attn.q_norm.weight", D);
+    lw.k_norm = r.vector(p + "self_attn.k_norm.weight", D);
+    lw.gate_proj = r.matrix(p + "mlp.gate_proj.weight", I, H);
+    lw.up_proj = r.matrix(p + "mlp.up_proj.weight", I, H);
+    lw.down_proj = r.matrix(p + "mlp.down_proj.weight", H, I);
+    lw.input_layernorm = r.vector(p + "input_layernorm.weight", H);
+    lw.post_attention_layernorm = r.vector(p + "post_attention_layernorm.weight", H);
+    for (const auto* m : {&lw.q_proj, &lw.k_proj, &lw.v_proj, &lw.o_proj, &lw.gate_proj, &lw.up_proj, &lw.down_proj})
+      w.matrix_bytes += bytes_of(*m);
+    w.layers.push_back(std::move(lw));
+  }
+  r.check_all_used(cfg);
+  w.matrix_bytes += bytes_of(w.embed_tokens);
+  if (!cfg.tie_word_embeddings) w.matrix_bytes += bytes_of(w.lm_head);
+  return w;
+}
+
+}  // namespace qwen3

@@ -1,0 +1,42 @@
+#pragma once
+// The Qwen3 weights as views into the memory-mapped checkpoint. Field names are the Hugging Face
+// tensor names; shapes are [rows][cols] as stored (nn.Linear keeps [out_features][in_features]).
+// Matrices stay in the checkpoint's dtype (bf16 is not widened: decode reads every byte per token);
+// only the small norm vectors are converted to f32 at load.
+#include <cstddef>
+#include <vector>
+
+#include "kernels/kernels.hpp"
+#include "qwen3/config.hpp"
+#include "qwen3/safetensors.hpp"
+
+namespace qwen3 {
+
+struct LayerWeights {
+  kernels::MatrixView q_proj;                 // [n_heads*head_dim][hidden]
+  kernels::MatrixView k_proj;                 // [n_kv_heads*head_dim][hidden]
+  kernels::MatrixView v_proj;                 // [n_kv_heads*head_dim][hidden]
+  kernels::MatrixView o_proj;                 // [hidden][n_heads*head_dim]
+  kernels::MatrixView gate_proj;              // [intermediate][hidden]
+  kernels::MatrixView up_proj;                // [intermediate][hidden]
+  kernels::MatrixView down_proj;              // [hidden][intermediate]
+  std::vector<float> input_layernorm;         // [hidden]
+  std::vector<float> post_attention_layernorm;// [hidden]
+  std::vector<float> q_norm;                  // [head_dim], shared by all query heads
+  std::vector<float> k_norm;                  // [head_dim], shared by all key heads
+};
+
+struct Qwen3Weights {
+  kernels::MatrixView embed_tokens;  // [vocab][hidden]
+  kernels::MatrixView lm_head;       // [vocab][hidden]; embed_tokens itself when tie_word_embeddings
+  std::vector<float> norm;           // [hidden]
+  std::vector<LayerWeights> layers;  // [num_hidden_layers]
+  std::size_t matrix_bytes = 0;      // bytes of the mapped matrices (tied lm_head counted once)
+};
+
+// Checks every tensor's name, dtype and shape against the config, and that the checkpoint holds no
+// tensor the config does not explain (e.g. a fourth layer when num_hidden_layers is 3). Throws
+// qwen3::Error naming the first mismatch.
+Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg);
+
+}  // namespace qwen3
