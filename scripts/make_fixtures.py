@@ -1,0 +1,764 @@
+#!/usr/bin/env python3
+"""Make the tiny Qwen3 fixtures that referee qwen3_mpi's numerics.
+
+What it writes (under --out, normally tests/data/models):
+
+* A tiny byte-level BPE tokenizer (384 tokens) trained with Hugging Face
+  ``tokenizers`` on an excerpt of *Pride and Prejudice* (Project Gutenberg
+  eBook #1342, public domain in the US) kept in
+  ``tests/data/models/corpus/pride-and-prejudice-1342-excerpt.txt``.  Its
+  normalizer (NFC), pre-tokenizer (Split on Qwen's regex, behavior Isolated, then
+  ByteLevel add_prefix_space=false use_regex=false), post-processor and
+  ByteLevel decoder are copied verbatim from Qwen3's tokenizer.json (Apache-2.0),
+  and so is the id layout: ids 0..255 are the 256 byte-level symbols in GPT-2's
+  bytes_to_unicode order, then one id per merge, then the added tokens
+  <|endoftext|>, <|im_start|>, <|im_end|> (special) and <think>, </think>
+  (added but "special": false, exactly as in Qwen3).  Every byte string encodes.
+* Four random-weight Qwen3ForCausalLM checkpoints in the exact Hugging Face
+  layout (config.json, model.safetensors or model-0000N-of-0000M.safetensors +
+  model.safetensors.index.json, generation_config.json, tokenizer.json,
+  tokenizer_config.json with Qwen3's chat template):
+
+  - tiny-gqa4       hidden 64, 8 q heads / 2 kv heads (GQA 4), head_dim 64
+                    (heads*head_dim = 512 != hidden), rope_theta 1e6, untied
+                    lm_head, float32, one file; prompt of > 64 tokens.
+  - tiny-mha-tied   hidden 128, 2 q heads / 2 kv heads, head_dim 128,
+                    rope_theta 1e4, tied embeddings (no lm_head.weight stored),
+                    float32, sharded into several files with an index.
+  - tiny-gqa4-bf16  tiny-gqa4's weights stored as bfloat16.
+  - tiny-gqa4-f16   tiny-gqa4's weights stored as float16.
+
+  config vocab_size is 400 > 384 tokenizer entries (as real Qwen3 pads
+  151669 -> 151936).  All RMSNorm weights (input/post-attention layernorm,
+  q_norm, k_norm, final norm) are 1 + 0.1*N(0,1) instead of all ones, so that a
+  forgotten norm multiply is caught.  initializer_range is 0.1 (not 0.02) so that
+  logits have a standard deviation of order 1 and greedy decoding does not
+  collapse onto one id.
+* reference.safetensors in every model directory, computed by transformers'
+  Qwen3ForCausalLM loaded back *from the written checkpoint* with eager
+  attention and float32 compute (the bf16/f16 checkpoints are upcast to
+  float32 on load, so their references are float32 math on rounded weights):
+
+  prompt_ids        int32   [T]           prompt, tokenizer(add_special_tokens=False)
+  prefill_logits    float32 [T, V]        logits of one forward over the prompt
+  hidden_states     float32 [L+1, T, H]   output_hidden_states=True: [0] is the
+                                          embedding output, [i] the output of
+                                          layer i-1 ... BUT the LAST entry [L] is
+                                          HF's last_hidden_state, i.e. it ALREADY
+                                          HAS THE FINAL RMSNorm (model.norm)
+                                          APPLIED (transformers replaces it).
+  last_layer_output float32 [T, H]        output of the last decoder layer
+                                          before the final norm (forward hook)
+  greedy_ids        int32   [8]           8 greedy tokens, KV-cached decode,
+                                          never stopping at EOS
+  greedy_logits     float32 [8, V]        logits that chose greedy_ids[i];
+                                          row 0 == prefill_logits[-1]
+
+  The header metadata holds format/version/regenerate/transformers/torch plus
+  the model name and the prompt text.
+
+The script checks itself: cached decode logits equal a full no-cache forward
+over prompt+generated ids within 1e-5, model.generate agrees with the manual
+loop, hidden_states[-1] == norm(last_layer_output), the tied checkpoint has no
+lm_head.weight, the bf16/f16 references use exactly the rounded weights, and
+the files load with AutoTokenizer / from_pretrained.  Everything is seeded and
+runs on one CPU thread, so re-running writes byte-identical files.
+
+Prompts: tiny-gqa4* use the first sentence of the novel + "\n\nMr. Bennet"
+(74 tokens, so prefill crosses qwen3_mpi's 64-token KV block); tiny-mha-tied
+uses "“My dear Mr. Bennet,” said his lady." (22 tokens, curly quotes).
+Weight seeds are fixed (picked so that greedy decoding gives 8 distinct ids
+with a top1-top2 margin > 1e-3, i.e. no near-ties).
+
+Run:  /work/venv/bin/python scripts/make_fixtures.py --out tests/data/models
+(versions pinned in scripts/requirements-fixtures.txt).
+"""
+
+import argparse
+import copy
+import json
+import os
+import shutil
+import struct
+import sys
+from pathlib import Path
+
+# One CPU thread, no GPU: results must not depend on the machine.
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import tokenizers  # noqa: E402
+import transformers  # noqa: E402
+from safetensors import safe_open  # noqa: E402
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers  # noqa: E402
+from transformers import AutoTokenizer, GenerationConfig, Qwen3Config, Qwen3ForCausalLM  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = REPO_ROOT / "tests/data/models/corpus/pride-and-prejudice-1342-excerpt.txt"
+REGENERATE = "python scripts/make_fixtures.py --out tests/data/models"
+
+# ---------------------------------------------------------------------------
+# Tokenizer sections copied verbatim from Qwen3's tokenizer.json (Qwen/Qwen3-*,
+# Apache-2.0).  Only the BPE vocab/merges and the added tokens are our own.
+# ---------------------------------------------------------------------------
+QWEN3_NORMALIZER = {"type": "NFC"}
+QWEN3_PRE_TOKENIZER = {
+    "type": "Sequence",
+    "pretokenizers": [
+        {
+            "type": "Split",
+            "pattern": {
+                "Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+            },
+            "behavior": "Isolated",
+            "invert": False,
+        },
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
+    ],
+}
+QWEN3_POST_PROCESSOR = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
+QWEN3_DECODER = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
+QWEN3_BPE_OPTIONS = {
+    "type": "BPE",
+    "dropout": None,
+    "unk_token": None,
+    "continuing_subword_prefix": "",
+    "end_of_word_suffix": "",
+    "fuse_unk": False,
+    "byte_fallback": False,
+    "ignore_merges": False,
+}
+
+# Qwen3's chat template, verbatim from Qwen3-0.6B's tokenizer_config.json (Apache-2.0).
+QWEN3_CHAT_TEMPLATE = r"""{%- if tools %}
+    {{- '<|im_start|>system\n' }}
+    {%- if messages[0].role == 'system' %}
+        {{- messages[0].content + '\n\n' }}
+    {%- endif %}
+    {{- "# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>" }}
+    {%- for tool in tools %}
+        {{- "\n" }}
+        {{- tool | tojson }}
+    {%- endfor %}
+    {{- "\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n" }}
+{%- else %}
+    {%- if messages[0].role == 'system' %}
+        {{- '<|im_start|>system\n' + messages[0].content + '<|im_end|>\n' }}
+    {%- endif %}
+{%- endif %}
+{%- set ns = namespace(multi_step_tool=true, last_query_index=messages|length - 1) %}
+{%- for message in messages[::-1] %}
+    {%- set index = (messages|length - 1) - loop.index0 %}
+    {%- if ns.multi_step_tool and message.role == "user" and message.content is string and not(message.content.startswith('<tool_response>') and message.content.endswith('</tool_response>')) %}
+        {%- set ns.multi_step_tool = false %}
+        {%- set ns.last_query_index = index %}
+    {%- endif %}
+{%- endfor %}
+{%- for message in messages %}
+    {%- if message.content is string %}
+        {%- set content = message.content %}
+    {%- else %}
+        {%- set content = '' %}
+    {%- endif %}
+    {%- if (message.role == "user") or (message.role == "system" and not loop.first) %}
+        {{- '<|im_start|>' + message.role + '\n' + content + '<|im_end|>' + '\n' }}
+    {%- elif message.role == "assistant" %}
+        {%- set reasoning_content = '' %}
+        {%- if message.reasoning_content is string %}
+            {%- set reasoning_content = message.reasoning_content %}
+        {%- else %}
+            {%- if '</think>' in content %}
+                {%- set reasoning_content = content.split('</think>')[0].rstrip('\n').split('<think>')[-1].lstrip('\n') %}
+                {%- set content = content.split('</think>')[-1].lstrip('\n') %}
+            {%- endif %}
+        {%- endif %}
+        {%- if loop.index0 > ns.last_query_index %}
+            {%- if loop.last or (not loop.last and reasoning_content) %}
+                {{- '<|im_start|>' + message.role + '\n<think>\n' + reasoning_content.strip('\n') + '\n</think>\n\n' + content.lstrip('\n') }}
+            {%- else %}
+                {{- '<|im_start|>' + message.role + '\n' + content }}
+            {%- endif %}
+        {%- else %}
+            {{- '<|im_start|>' + message.role + '\n' + content }}
+        {%- endif %}
+        {%- if message.tool_calls %}
+            {%- for tool_call in message.tool_calls %}
+                {%- if (loop.first and content) or (not loop.first) %}
+                    {{- '\n' }}
+                {%- endif %}
+                {%- if tool_call.function %}
+                    {%- set tool_call = tool_call.function %}
+                {%- endif %}
+                {{- '<tool_call>\n{"name": "' }}
+                {{- tool_call.name }}
+                {{- '", "arguments": ' }}
+                {%- if tool_call.arguments is string %}
+                    {{- tool_call.arguments }}
+                {%- else %}
+                    {{- tool_call.arguments | tojson }}
+                {%- endif %}
+                {{- '}\n</tool_call>' }}
+            {%- endfor %}
+        {%- endif %}
+        {{- '<|im_end|>\n' }}
+    {%- elif message.role == "tool" %}
+        {%- if loop.first or (messages[loop.index0 - 1].role != "tool") %}
+            {{- '<|im_start|>user' }}
+        {%- endif %}
+        {{- '\n<tool_response>\n' }}
+        {{- content }}
+        {{- '\n</tool_response>' }}
+        {%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}
+            {{- '<|im_end|>\n' }}
+        {%- endif %}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\n' }}
+    {%- if enable_thinking is defined and enable_thinking is false %}
+        {{- '<think>\n\n</think>\n\n' }}
+    {%- endif %}
+{%- endif %}"""
+
+VOCAB_TOTAL = 384  # tokenizer entries: 256 bytes + merges + 5 added tokens
+# (content, special) in Qwen3's order; Qwen3 marks <think>/</think> "special": false.
+ADDED_TOKENS = [
+    ("<|endoftext|>", True),
+    ("<|im_start|>", True),
+    ("<|im_end|>", True),
+    ("<think>", False),
+    ("</think>", False),
+]
+CONFIG_VOCAB_SIZE = 400  # > VOCAB_TOTAL, like Qwen3's padded embedding matrix
+N_GREEDY = 8
+KV_BLOCK = 64  # qwen3_mpi's KV block size; the gqa4 prompt must cross it
+CORPUS_BYTES = 300_000
+CORPUS_START = "It is a truth universally acknowledged"
+
+# Prompts (English, encoded with add_special_tokens=False).
+PROMPT_SHORT = "\u201cMy dear Mr. Bennet,\u201d said his lady."  # curly quotes: multi-byte UTF-8
+PROMPT_LONG = (
+    "It is a truth universally acknowledged, that a single man in possession "
+    "of a good fortune must be in want of a wife.\n\nMr. Bennet"
+)
+
+BASE = dict(
+    num_hidden_layers=2,
+    rms_norm_eps=1e-6,
+    max_position_embeddings=512,
+    vocab_size=CONFIG_VOCAB_SIZE,
+    initializer_range=0.1,
+    hidden_act="silu",
+    attention_bias=False,
+    attention_dropout=0.0,
+    use_sliding_window=False,
+    sliding_window=None,
+    max_window_layers=2,
+    rope_scaling=None,
+    use_cache=True,
+)
+GQA4 = dict(
+    hidden_size=64,
+    num_attention_heads=8,
+    num_key_value_heads=2,
+    head_dim=64,
+    intermediate_size=128,
+    rope_theta=1000000,
+    tie_word_embeddings=False,
+)
+MHA_TIED = dict(
+    hidden_size=128,
+    num_attention_heads=2,
+    num_key_value_heads=2,
+    head_dim=128,
+    intermediate_size=192,
+    rope_theta=10000,
+    tie_word_embeddings=True,
+)
+# name -> (architecture, weight seed, storage dtype, max_shard_size or None, prompt)
+# Seeds were picked (among a handful) so that 8 greedy steps give 8 distinct ids
+# instead of the repeat loops random models like to fall into.
+MODELS = {
+    "tiny-gqa4": (GQA4, 6, torch.float32, None, PROMPT_LONG),
+    "tiny-mha-tied": (MHA_TIED, 3, torch.float32, "1MB", PROMPT_SHORT),
+    "tiny-gqa4-bf16": (GQA4, 6, torch.bfloat16, None, PROMPT_LONG),
+    "tiny-gqa4-f16": (GQA4, 6, torch.float16, None, PROMPT_LONG),
+}
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# Tokenizer
+# ---------------------------------------------------------------------------
+def bytes_to_unicode():
+    """GPT-2's byte -> printable character table, in its id order."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return [chr(c) for c in cs]
+
+
+def make_corpus_excerpt(src: Path, dst: Path):
+    """Cut the committed training excerpt out of a full Gutenberg text:
+    whole paragraphs from the first line of Chapter I until CORPUS_BYTES."""
+    text = src.read_text(encoding="utf-8")
+    start = text.index(CORPUS_START)
+    body = text[start:]
+    out, size = [], 0
+    for para in body.split("\n\n"):
+        out.append(para)
+        size += len(para.encode("utf-8")) + 2
+        if size >= CORPUS_BYTES:
+            break
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_text("\n\n".join(out) + "\n", encoding="utf-8")
+    log(f"wrote corpus excerpt {dst} ({dst.stat().st_size} bytes)")
+
+
+def train_tokenizer(corpus: Path) -> dict:
+    """Train the byte-level BPE and return tokenizer.json as a dict in
+    Qwen3's layout (ids 0..255 = bytes in GPT-2 order, merges, added tokens)."""
+    text = corpus.read_text(encoding="utf-8")
+    n_merges = VOCAB_TOTAL - 256 - len(ADDED_TOKENS)
+    tok = Tokenizer(models.BPE())
+    # Build the pipeline from Qwen3's JSON so that training splits text exactly
+    # as the final tokenizer will.
+    skeleton = json.loads(tok.to_str())
+    skeleton["normalizer"] = QWEN3_NORMALIZER
+    skeleton["pre_tokenizer"] = QWEN3_PRE_TOKENIZER
+    skeleton["decoder"] = QWEN3_DECODER
+    tok = Tokenizer.from_str(json.dumps(skeleton))
+    trainer = trainers.BpeTrainer(
+        vocab_size=256 + n_merges,
+        min_frequency=2,
+        show_progress=False,
+        special_tokens=[],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator([text], trainer=trainer)
+    trained = json.loads(tok.to_str())
+    merges = [m.split(" ") if isinstance(m, str) else list(m) for m in trained["model"]["merges"]]
+    assert len(merges) == n_merges, (len(merges), n_merges)
+
+    # Re-number exactly like Qwen3: bytes first (GPT-2 order), then merges.
+    vocab = {}
+    for i, ch in enumerate(bytes_to_unicode()):
+        vocab[ch] = i
+    assert set(vocab) == set(pre_tokenizers.ByteLevel.alphabet())
+    for a, b in merges:
+        assert a in vocab and b in vocab, (a, b)
+        assert a + b not in vocab, a + b
+        vocab[a + b] = len(vocab)
+    assert len(vocab) == 256 + n_merges
+
+    added = []
+    for content, special in ADDED_TOKENS:
+        added.append(
+            {
+                "id": len(vocab) + len(added),
+                "content": content,
+                "single_word": False,
+                "lstrip": False,
+                "rstrip": False,
+                "normalized": False,
+                "special": special,
+            }
+        )
+    assert added[-1]["id"] == VOCAB_TOTAL - 1
+
+    model = dict(QWEN3_BPE_OPTIONS)
+    model["vocab"] = vocab
+    model["merges"] = merges
+    out = {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added,
+        "normalizer": QWEN3_NORMALIZER,
+        "pre_tokenizer": QWEN3_PRE_TOKENIZER,
+        "post_processor": QWEN3_POST_PROCESSOR,
+        "decoder": QWEN3_DECODER,
+        "model": model,
+    }
+    # Renumbering must not change how text splits; every byte string encodes.
+    final = Tokenizer.from_str(json.dumps(out))
+    samples = [text[:50_000], PROMPT_SHORT, PROMPT_LONG, "h\u00e9llo \u4e2d\u6587 \U0001f642 \x00\x07\t\r\n"]
+    for sample in samples:
+        assert final.encode(sample).tokens == tok.encode(sample).tokens
+        assert final.decode(final.encode(sample).ids) == sample
+    return out
+
+
+def token_id(tok_json: dict, content: str) -> int:
+    for a in tok_json["added_tokens"]:
+        if a["content"] == content:
+            return a["id"]
+    raise KeyError(content)
+
+
+def tokenizer_config(tok_json: dict) -> dict:
+    """tokenizer_config.json in Qwen3's format (same keys and chat template)."""
+    decoder = {}
+    for a in tok_json["added_tokens"]:
+        decoder[str(a["id"])] = {
+            "content": a["content"],
+            "lstrip": a["lstrip"],
+            "normalized": a["normalized"],
+            "rstrip": a["rstrip"],
+            "single_word": a["single_word"],
+            "special": a["special"],
+        }
+    return {
+        "add_bos_token": False,
+        "add_prefix_space": False,
+        "added_tokens_decoder": decoder,
+        "additional_special_tokens": ["<|im_start|>", "<|im_end|>"],
+        "bos_token": None,
+        "chat_template": QWEN3_CHAT_TEMPLATE,
+        "clean_up_tokenization_spaces": False,
+        "eos_token": "<|im_end|>",
+        "errors": "replace",
+        "model_max_length": BASE["max_position_embeddings"],
+        "pad_token": "<|endoftext|>",
+        "split_special_tokens": False,
+        "tokenizer_class": "Qwen2Tokenizer",
+        "unk_token": None,
+    }
+
+
+def generation_config(tok_json: dict) -> dict:
+    eot = token_id(tok_json, "<|endoftext|>")
+    im_end = token_id(tok_json, "<|im_end|>")
+    return {
+        "bos_token_id": eot,
+        "do_sample": True,
+        "eos_token_id": [im_end, eot],
+        "pad_token_id": eot,
+        "temperature": 0.6,
+        "top_k": 20,
+        "top_p": 0.95,
+        "transformers_version": transformers.__version__,
+    }
+
+
+def write_safetensors(path: Path, tensors: dict, metadata: dict):
+    """safetensors writer with a byte-stable header.  (safetensors' own
+    save_file keeps __metadata__ in a hash map, so its key order -- and the
+    file bytes -- change from run to run.)  Tensors are stored in name order."""
+    dtypes = {torch.float32: "F32", torch.int32: "I32"}
+    header = {"__metadata__": dict(sorted(metadata.items()))}
+    blobs, offset = [], 0
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        data = t.numpy().astype(t.numpy().dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": dtypes[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    hdr = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    hdr += b" " * (-len(hdr) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(hdr)))
+        f.write(hdr)
+        for b in blobs:
+            f.write(b)
+
+
+def write_json(path: Path, obj):
+    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------
+# Checkpoints
+# ---------------------------------------------------------------------------
+def build_model(arch: dict, seed: int, tok_json: dict) -> Qwen3ForCausalLM:
+    cfg = Qwen3Config(
+        **BASE,
+        **arch,
+        bos_token_id=token_id(tok_json, "<|endoftext|>"),
+        eos_token_id=token_id(tok_json, "<|im_end|>"),
+        torch_dtype="float32",
+    )
+    cfg._attn_implementation = "eager"
+    torch.manual_seed(seed)
+    model = Qwen3ForCausalLM(cfg).eval()
+    # Norm weights ~ 1 + 0.1 N(0,1) so a missing norm multiply is visible.
+    gen = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight") or name.endswith("layernorm.weight"):
+                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=gen))
+    return model
+
+
+def check_norms_randomised(model):
+    names = [n for n, _ in model.named_parameters() if "norm" in n]
+    # per layer: input_layernorm, post_attention_layernorm, q_norm, k_norm; + final norm
+    assert len(names) == 4 * model.config.num_hidden_layers + 1, names
+    for n, p in model.named_parameters():
+        if "norm" in n:
+            assert (p - 1).abs().max() > 0.05, n
+
+
+def save_checkpoint(model, out_dir: Path, dtype, max_shard_size, tok_json):
+    m = copy.deepcopy(model).to(dtype)
+    kwargs = {"safe_serialization": True}
+    if max_shard_size:
+        kwargs["max_shard_size"] = max_shard_size
+    m.save_pretrained(out_dir, **kwargs)
+    write_json(out_dir / "tokenizer.json", tok_json)
+    write_json(out_dir / "tokenizer_config.json", tokenizer_config(tok_json))
+    write_json(out_dir / "generation_config.json", generation_config(tok_json))
+
+
+def stored_tensors(out_dir: Path) -> dict:
+    files = sorted(out_dir.glob("*.safetensors"))
+    files = [f for f in files if f.name != "reference.safetensors"]
+    tensors = {}
+    for f in files:
+        with safe_open(str(f), framework="pt") as sf:
+            for k in sf.keys():
+                assert k not in tensors, k
+                tensors[k] = sf.get_tensor(k)
+    return tensors, files
+
+
+def check_checkpoint(name, model, out_dir, dtype, max_shard_size):
+    tensors, files = stored_tensors(out_dir)
+    cfg = json.loads((out_dir / "config.json").read_text())
+    # transformers >= 4.56 writes "dtype"; older checkpoints (Qwen3's own) say "torch_dtype".
+    stored_dtype = cfg.get("dtype", cfg.get("torch_dtype"))
+    assert stored_dtype == str(dtype).split(".")[1], stored_dtype
+    for k, t in tensors.items():
+        assert t.dtype == dtype, (k, t.dtype)
+    if model.config.tie_word_embeddings:
+        assert "lm_head.weight" not in tensors, "tied checkpoint stores lm_head.weight"
+    else:
+        assert "lm_head.weight" in tensors
+    if max_shard_size:
+        assert len(files) >= 2, files
+        index = json.loads((out_dir / "model.safetensors.index.json").read_text())
+        assert set(index["weight_map"]) == set(tensors)
+        for k, f in index["weight_map"].items():
+            with safe_open(str(out_dir / f), framework="pt") as sf:
+                assert k in sf.keys()
+    else:
+        assert [f.name for f in files] == ["model.safetensors"], files
+    # Stored values are exactly the model's weights rounded to `dtype`.
+    sd = model.state_dict()
+    for k, t in tensors.items():
+        assert torch.equal(t, sd[k].to(dtype)), k
+    expected = {k for k in sd if not (model.config.tie_word_embeddings and k == "lm_head.weight")}
+    assert set(tensors) == expected, set(tensors) ^ expected
+    log(f"  {name}: {len(tensors)} tensors in {len(files)} file(s), dtype {dtype}")
+    return tensors
+
+
+# ---------------------------------------------------------------------------
+# Reference outputs
+# ---------------------------------------------------------------------------
+@torch.no_grad()
+def compute_reference(name, out_dir: Path, tensors, prompt: str, tok_json: dict):
+    ref = Qwen3ForCausalLM.from_pretrained(out_dir, dtype=torch.float32, attn_implementation="eager").eval()
+    assert ref.config._attn_implementation == "eager"
+    # The reference must run on exactly the stored (possibly rounded) weights.
+    for k, t in tensors.items():
+        assert torch.equal(ref.state_dict()[k], t.float()), k
+    if ref.config.tie_word_embeddings:
+        assert ref.lm_head.weight.data_ptr() == ref.model.embed_tokens.weight.data_ptr()
+
+    # Tokenize with the fast tokenizer and cross-check with tokenizers directly.
+    hf_tok = AutoTokenizer.from_pretrained(out_dir)
+    ids = hf_tok(prompt, add_special_tokens=False)["input_ids"]
+    raw = Tokenizer.from_file(str(out_dir / "tokenizer.json"))
+    assert raw.encode(prompt, add_special_tokens=False).ids == ids
+    assert hf_tok.decode(ids) == prompt
+    T = len(ids)
+    input_ids = torch.tensor([ids], dtype=torch.long)
+
+    # Capture the last decoder layer's output (before the final norm).
+    captured = {}
+
+    def hook(_mod, _inp, out):
+        captured["last"] = (out[0] if isinstance(out, tuple) else out).detach().clone()
+
+    h = ref.model.layers[-1].register_forward_hook(hook)
+    out = ref(input_ids=input_ids, output_hidden_states=True, use_cache=False)
+    h.remove()
+    prefill_logits = out.logits[0].float()
+    hidden = torch.stack([x[0] for x in out.hidden_states]).float()
+    last_layer_output = captured["last"][0].float()
+    L = ref.config.num_hidden_layers
+    assert hidden.shape == (L + 1, T, ref.config.hidden_size), hidden.shape
+    # HF's last hidden_states entry already went through model.norm.
+    assert torch.allclose(hidden[-1], ref.model.norm(last_layer_output[None])[0], atol=1e-6, rtol=0)
+    assert not torch.allclose(hidden[-1], last_layer_output, atol=1e-3)
+    assert torch.allclose(hidden[0], ref.model.embed_tokens(input_ids)[0])
+    assert torch.allclose(prefill_logits, ref.lm_head(hidden[-1]), atol=1e-5, rtol=0)
+
+    # Greedy decoding with the KV cache, never stopping at EOS.
+    greedy_ids, greedy_logits = [], []
+    step = ref(input_ids=input_ids, use_cache=True)
+    cache = step.past_key_values
+    logits = step.logits[0, -1].float()
+    for i in range(N_GREEDY):
+        nxt = int(torch.argmax(logits))
+        greedy_ids.append(nxt)
+        greedy_logits.append(logits.clone())
+        if i + 1 == N_GREEDY:
+            break
+        step = ref(
+            input_ids=torch.tensor([[nxt]]),
+            past_key_values=cache,
+            use_cache=True,
+            cache_position=torch.tensor([T + i]),
+        )
+        cache = step.past_key_values
+        logits = step.logits[0, -1].float()
+    greedy_logits = torch.stack(greedy_logits)
+    assert torch.allclose(greedy_logits[0], prefill_logits[-1], atol=1e-6, rtol=0)
+
+    # Referee sanity: cached steps == one no-cache forward over prompt+generated.
+    full = ref(input_ids=torch.tensor([ids + greedy_ids[:-1]]), use_cache=False).logits[0].float()
+    diff = (full[T - 1 :] - greedy_logits).abs().max().item()
+    assert diff <= 1e-5, f"{name}: cached vs no-cache logits differ by {diff}"
+    assert torch.equal(full[T - 1 :].argmax(-1), torch.tensor(greedy_ids))
+
+    # And model.generate agrees with the manual loop.
+    gcfg = GenerationConfig(
+        do_sample=False,
+        max_new_tokens=N_GREEDY,
+        min_new_tokens=N_GREEDY,
+        eos_token_id=None,
+        pad_token_id=token_id(tok_json, "<|endoftext|>"),
+        bos_token_id=token_id(tok_json, "<|endoftext|>"),
+    )
+    g = ref.generate(
+        input_ids,
+        attention_mask=torch.ones_like(input_ids),
+        generation_config=gcfg,
+        output_logits=True,
+        return_dict_in_generate=True,
+        use_model_defaults=False,  # else generation_config.json's do_sample=True wins
+    )
+    assert g.sequences[0, T:].tolist() == greedy_ids, (g.sequences[0, T:].tolist(), greedy_ids)
+    gen_logits = torch.stack([x[0] for x in g.logits]).float()
+    gdiff = (gen_logits - greedy_logits).abs().max().item()
+    assert gdiff <= 1e-5, f"{name}: generate vs manual logits differ by {gdiff}"
+
+    tensors_out = {
+        "prompt_ids": torch.tensor(ids, dtype=torch.int32),
+        "prefill_logits": prefill_logits.contiguous(),
+        "hidden_states": hidden.contiguous(),
+        "last_layer_output": last_layer_output.contiguous(),
+        "greedy_ids": torch.tensor(greedy_ids, dtype=torch.int32),
+        "greedy_logits": greedy_logits.contiguous(),
+    }
+    metadata = {
+        "format": "qwen3_mpi-reference",
+        "version": "1",
+        "regenerate": REGENERATE,
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+        "model": name,
+        "prompt": prompt,
+        "hidden_states_note": "hidden_states[0] = embeddings, hidden_states[i] = output of layer i-1, "
+        "except the last entry which already has the final RMSNorm (model.norm) applied; "
+        "last_layer_output is the last layer's output before that norm",
+    }
+    write_safetensors(out_dir / "reference.safetensors", tensors_out, metadata)
+    back = safe_open_all(out_dir / "reference.safetensors")
+    assert all(torch.equal(back[k], v) for k, v in tensors_out.items())
+
+    std = prefill_logits.std().item()
+    top2 = greedy_logits.topk(2, dim=-1).values
+    margin = (top2[:, 0] - top2[:, 1]).min().item()
+    log(
+        f"  {name}: T={T} prefill_logits std={std:.4f} mean={prefill_logits.mean().item():+.4f} "
+        f"absmax={prefill_logits.abs().max().item():.3f}; greedy_ids={greedy_ids}; "
+        f"min top1-top2 margin={margin:.2e}; cache-vs-full max|d|={diff:.2e}, "
+        f"generate-vs-manual max|d|={gdiff:.2e}"
+    )
+    log(f"  {name}: greedy text={hf_tok.decode([i for i in greedy_ids if i < VOCAB_TOTAL])!r}")
+    assert 0.3 < std < 5.0, f"{name}: logits std {std} not of order 1"
+    assert len(set(greedy_ids)) > 1, f"{name}: greedy ids all equal"
+    # Leave room for a different (but correct) float summation order.
+    assert margin > 1e-3, f"{name}: greedy argmax is a near tie ({margin})"
+    assert len(set(prefill_logits.argmax(-1).tolist())) > 3, f"{name}: prefill argmax collapsed"
+    return std
+
+
+# ---------------------------------------------------------------------------
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", required=True, type=Path, help="output directory (tests/data/models)")
+    ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="tokenizer training text")
+    ap.add_argument(
+        "--make-corpus-from",
+        type=Path,
+        default=None,
+        help="first (re)write --corpus as an excerpt of this full Gutenberg text",
+    )
+    args = ap.parse_args()
+
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    torch.set_default_dtype(torch.float32)
+    transformers.logging.set_verbosity_error()
+
+    if args.make_corpus_from:
+        make_corpus_excerpt(args.make_corpus_from, args.corpus)
+
+    log(f"python {sys.version.split()[0]} torch {torch.__version__} transformers {transformers.__version__} "
+        f"tokenizers {tokenizers.__version__} numpy {np.__version__}")
+    tok_json = train_tokenizer(args.corpus)
+    ids = {c: token_id(tok_json, c) for c, _ in ADDED_TOKENS}
+    log(f"tokenizer: {VOCAB_TOTAL} tokens, added {ids}")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    stds = {}
+    for name, (arch, seed, dtype, shard, prompt) in MODELS.items():
+        out_dir = args.out / name
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        out_dir.mkdir(parents=True)
+        model = build_model(arch, seed, tok_json)
+        check_norms_randomised(model)
+        save_checkpoint(model, out_dir, dtype, shard, tok_json)
+        tensors = check_checkpoint(name, model, out_dir, dtype, shard)
+        stds[name] = compute_reference(name, out_dir, tensors, prompt, tok_json)
+        ref = {k: v for k, v in safe_open_all(out_dir / "reference.safetensors").items()}
+        if "gqa4" in name:
+            assert ref["prompt_ids"].numel() > KV_BLOCK, "gqa4 prompt must cross the KV block boundary"
+        size = sum(f.stat().st_size for f in out_dir.iterdir())
+        log(f"  {name}: {size / 1e6:.2f} MB in {sorted(f.name for f in out_dir.iterdir())}")
+
+    # bf16/f16 must really differ from the f32 reference (otherwise rounding is untested).
+    base = safe_open_all(args.out / "tiny-gqa4" / "reference.safetensors")
+    for variant in ("tiny-gqa4-bf16", "tiny-gqa4-f16"):
+        r = safe_open_all(args.out / variant / "reference.safetensors")
+        assert torch.equal(r["prompt_ids"], base["prompt_ids"])
+        d = (r["prefill_logits"] - base["prefill_logits"]).abs().max().item()
+        log(f"  {variant} vs tiny-gqa4: max|prefill logit diff|={d:.3e}")
+        assert d > 1e-5, variant
+    log("logits std: " + ", ".join(f"{k}={v:.4f}" for k, v in stds.items()))
+
+
+def safe_open_all(path: Path) -> dict:
+    with safe_open(str(path), framework="pt") as sf:
+        return {k: sf.get_tensor(k) for k in sf.keys()}
+
+
+if __name__ == "__main__":
+    main()
