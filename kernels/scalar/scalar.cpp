@@ -1,5 +1,6 @@
-// Scalar reference kernels: plain loops in the order the math is written. Every SIMD variant is
-// tested against these. They are also the fallback on CPUs without AVX2.
+// Scalar reference kernels: plain loops in the order the math is written, accumulating in double so
+// the reference itself carries no float summation error. Every SIMD variant is tested against these;
+// they are also the fallback on CPUs without AVX2.
 #include <cstdint>
 
 #include "kernels/convert.hpp"
@@ -16,21 +17,21 @@ float dot_row(Row row, const float* x, std::int64_t n);
 
 template <>
 float dot_row<const float*>(const float* w, const float* x, std::int64_t n) {
-  float s = 0.f;
-  for (std::int64_t i = 0; i < n; ++i) s += w[i] * x[i];
-  return s;
+  double s = 0.0;
+  for (std::int64_t i = 0; i < n; ++i) s += static_cast<double>(w[i]) * x[i];
+  return static_cast<float>(s);
 }
 template <>
 float dot_row<Bf16>(Bf16 w, const float* x, std::int64_t n) {
-  float s = 0.f;
-  for (std::int64_t i = 0; i < n; ++i) s += bf16_to_f32(w.p[i]) * x[i];
-  return s;
+  double s = 0.0;
+  for (std::int64_t i = 0; i < n; ++i) s += static_cast<double>(bf16_to_f32(w.p[i])) * x[i];
+  return static_cast<float>(s);
 }
 template <>
 float dot_row<F16>(F16 w, const float* x, std::int64_t n) {
-  float s = 0.f;
-  for (std::int64_t i = 0; i < n; ++i) s += f16_to_f32(w.p[i]) * x[i];
-  return s;
+  double s = 0.0;
+  for (std::int64_t i = 0; i < n; ++i) s += static_cast<double>(f16_to_f32(w.p[i])) * x[i];
+  return static_cast<float>(s);
 }
 
 void matmul(const MatrixView& w, const float* x, std::int64_t x_stride, std::int64_t n_tokens, float* y,
@@ -59,9 +60,9 @@ void attention_scores(const float* q, std::int64_t n_q, const void* k, KvType kv
                       std::int64_t head_dim, float scale, float* scores) {
   for (std::int64_t i = 0; i < n_q; ++i) {
     for (std::int64_t j = 0; j < n_keys; ++j) {
-      float s = 0.f;
-      for (std::int64_t d = 0; d < head_dim; ++d) s += q[i * head_dim + d] * kv_at(k, kv_type, j * head_dim + d);
-      scores[i * n_keys + j] = scale * s;
+      double s = 0.0;
+      for (std::int64_t d = 0; d < head_dim; ++d) s += static_cast<double>(q[i * head_dim + d]) * kv_at(k, kv_type, j * head_dim + d);
+      scores[i * n_keys + j] = scale * static_cast<float>(s);
     }
   }
 }

@@ -129,7 +129,12 @@ nlohmann::json result_json(const std::vector<std::int32_t>& prompt, const Genera
                         {"ttft_ms", r.timing.ttft_ms},
                         {"tpot_ms", r.timing.tpot_ms},
                         {"tokens_per_s", r.timing.tokens_per_s}}}};
-  if (tok) j["text"] = tok->decode(r.ids);
+  if (tok) {
+    std::vector<std::int32_t> printable;
+    for (std::int32_t id : r.ids)
+      if (id < tok->size()) printable.push_back(id);
+    j["text"] = tok->decode(printable);
+  }
   return j;
 }
 
@@ -195,7 +200,8 @@ int run_generate(const GenerateOptions& o, const std::atomic<bool>& interrupted)
     std::optional<Utf8StreamDecoder> stream;
     if (tok && !o.json && !verify) stream.emplace(*tok);
     GenerationResult r = generate(session, sampler, req, [&](std::int32_t id) {
-      if (!stream || tok->is_special(id)) return;
+      // Ids past the tokenizer (vocab_size pads the embedding, e.g. 151936 vs 151669) have no text.
+      if (!stream || id >= tok->size() || tok->is_special(id)) return;
       const std::string text = stream->push(id);
       std::fwrite(text.data(), 1, text.size(), stdout);
       std::fflush(stdout);
@@ -209,7 +215,9 @@ int run_generate(const GenerateOptions& o, const std::atomic<bool>& interrupted)
       // Invalid UTF-8 in "text" (a cut multi-byte character) is replaced so the JSON stays valid.
       std::cout << result_json(req.prompt, r, tok).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
     } else if (verify) {
-      std::cout << nlohmann::json(r.ids).dump(-1) << std::endl;
+      std::string list = "[";  // Python's list spelling: "[1, 2, 3]"
+      for (std::size_t i = 0; i < r.ids.size(); ++i) list += (i ? ", " : "") + std::to_string(r.ids[i]);
+      std::cout << list << "]" << std::endl;
     } else {
       std::fputc('\n', stdout);
     }

@@ -1,0 +1,61 @@
+// The block-structured KV cache: slots, positions, element types and the capacity limit.
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "kernels/convert.hpp"
+#include "kv/kv_cache.hpp"
+#include "qwen3/error.hpp"
+
+namespace qwen3 {
+namespace {
+
+// Property: tokens fill blocks of block_size in order, each block records its tokens' positions and
+// their min/max, and stored rows read back per (layer, kv head) exactly (f32) or bf16-rounded.
+TEST(KvCache, BlocksHoldPositionsAndRows) {
+  for (KvType type : {KvType::F32, KvType::BF16}) {
+    KvCache cache(KvCacheShape{2, 3, 4, 5, type}, 100);
+    std::vector<std::int32_t> pos(12);
+    std::iota(pos.begin(), pos.end(), 7);
+    const auto slots = cache.append(pos);
+    ASSERT_EQ(cache.blocks().size(), 3u);
+    EXPECT_EQ(cache.blocks()[2]->size(), 2);
+    EXPECT_EQ(cache.blocks()[1]->min_position(), 12);
+    EXPECT_EQ(cache.blocks()[1]->max_position(), 16);
+    EXPECT_EQ(slots[11].block, 2);
+    EXPECT_EQ(slots[11].slot, 1);
+    std::vector<float> k(12 * 3 * 4), v(k.size());
+    for (std::size_t i = 0; i < k.size(); ++i) {
+      k[i] = 0.5f * static_cast<float>(i);
+      v[i] = -static_cast<float>(i);
+    }
+    cache.store(1, slots, k.data(), v.data());
+    // Token 6 (block 1, slot 1), kv head 2, dim 3:
+    const std::size_t src = (6 * 3 + 2) * 4 + 3;
+    const std::size_t at = 1 * 4 + 3;
+    if (type == KvType::F32) {
+      EXPECT_EQ(static_cast<const float*>(cache.blocks()[1]->keys(1, 2))[at], k[src]);
+      EXPECT_EQ(static_cast<const float*>(cache.blocks()[1]->values(1, 2))[at], v[src]);
+    } else {
+      EXPECT_EQ(kernels::bf16_to_f32(static_cast<const std::uint16_t*>(cache.blocks()[1]->keys(1, 2))[at]),
+                kernels::bf16_to_f32(kernels::f32_to_bf16(k[src])));
+    }
+    EXPECT_EQ(cache.bytes(), 3u * 2 * 2 * 3 * 5 * 4 * kv_element_size(type));
+  }
+}
+
+// Property: appending past the capacity (-c) throws qwen3::Error and leaves the cache unchanged.
+TEST(KvCache, CapacityIsEnforced) {
+  KvCache cache(KvCacheShape{1, 1, 2, 4, KvType::F32}, 5);
+  const std::vector<std::int32_t> four = {0, 1, 2, 3}, two = {4, 5};
+  cache.append(four);
+  EXPECT_THROW(cache.append(two), Error);
+  EXPECT_EQ(cache.size(), 4);
+  const std::vector<std::int32_t> one = {4};
+  EXPECT_NO_THROW(cache.append(one));
+  EXPECT_EQ(cache.size(), 5);
+  EXPECT_GE(cache.peak_bytes(), cache.bytes());
+}
+
+}  // namespace
+}  // namespace qwen3
