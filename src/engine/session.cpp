@@ -37,6 +37,12 @@ void Session::run(std::span<const std::int32_t> ids, bool all_logits) {
   }
 }
 
+void Session::rewind(std::int64_t pos) {
+  if (pos < 0 || pos > next_pos_) throw Error("rewind to " + std::to_string(pos) + ": outside [0, " + std::to_string(next_pos_) + "]");
+  cache_.truncate(pos);
+  next_pos_ = static_cast<std::int32_t>(pos);
+}
+
 std::span<const float> Session::feed(std::span<const std::int32_t> ids) {
   run(ids, false);
   return logits_;

@@ -21,6 +21,9 @@ class Session {
   const std::vector<float>& feed_all_logits(std::span<const std::int32_t> ids);
 
   std::int64_t position() const { return next_pos_; }
+  // Forgets every token from position `pos` on (the cache keeps the prefix), e.g. to decode again
+  // from the same prompt.
+  void rewind(std::int64_t pos);
   const KvCache& cache() const { return cache_; }
   Qwen3Model& model() { return *model_; }
 

@@ -36,6 +36,14 @@ std::int64_t KvBlock::add_slot(std::int32_t position) {
   return size() - 1;
 }
 
+void KvBlock::drop_slots_from(std::int64_t slot) {
+  positions_.resize(static_cast<std::size_t>(slot));
+  if (!positions_.empty()) {
+    min_pos_ = *std::min_element(positions_.begin(), positions_.end());
+    max_pos_ = *std::max_element(positions_.begin(), positions_.end());
+  }
+}
+
 void KvBlock::store(std::int64_t layer, std::int64_t slot, const float* k, const float* v) {
   const KvCacheShape& s = *shape_;
   for (int kind = 0; kind < 2; ++kind) {
@@ -85,6 +93,18 @@ std::size_t KvCache::bytes() const {
   std::size_t b = 0;
   for (const auto& blk : blocks_) b += blk->bytes();
   return b;
+}
+
+void KvCache::truncate(std::int64_t n_tokens) {
+  std::int64_t kept = 0;
+  std::size_t b = 0;
+  for (; b < blocks_.size() && kept < n_tokens; ++b) {
+    const std::int64_t take = std::min(blocks_[b]->size(), n_tokens - kept);
+    blocks_[b]->drop_slots_from(take);
+    kept += take;
+  }
+  blocks_.resize(b);
+  n_tokens_ = kept;
 }
 
 void KvCache::clear() {

@@ -41,6 +41,7 @@ class KvBlock {
 
   // Appends a slot for `position`; its K/V are written per layer with store().
   std::int64_t add_slot(std::int32_t position);
+  void drop_slots_from(std::int64_t slot);  // keeps slots [0, slot)
   // Writes one token's K and V rows ([n_kv_heads][head_dim] floats each) into `slot` of `layer`.
   void store(std::int64_t layer, std::int64_t slot, const float* k, const float* v);
   std::size_t bytes() const { return bytes_; }
@@ -75,6 +76,9 @@ class KvCache {
   std::vector<KvSlot> append(std::span<const std::int32_t> positions);
   // Writes K/V rows ([n][n_kv_heads*head_dim] floats) of `layer` into slots returned by append().
   void store(std::int64_t layer, std::span<const KvSlot> slots, const float* k, const float* v);
+
+  // Drops every token after the first n_tokens (in append order), e.g. to re-run from a prefix.
+  void truncate(std::int64_t n_tokens);
 
   std::size_t bytes() const;       // bytes allocated now
   std::size_t peak_bytes() const { return peak_bytes_; }

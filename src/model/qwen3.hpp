@@ -30,6 +30,7 @@ class Qwen3Model {
   const Qwen3Weights& weights() const { return w_; }
   const kernels::KernelTable& kernels() const { return *k_; }
   AttentionKind attention_kind() const { return attention_; }
+  void set_attention_kind(AttentionKind kind) { attention_ = kind; }
   KvCacheShape kv_shape(KvType type, std::int64_t block_size) const;
 
   // Runs `tokens` at global `positions` through the model, appending their K/V to `cache`, and writes

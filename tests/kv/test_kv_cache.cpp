@@ -57,5 +57,24 @@ TEST(KvCache, CapacityIsEnforced) {
   EXPECT_GE(cache.peak_bytes(), cache.bytes());
 }
 
+// Property: truncate keeps exactly the first n tokens (positions and block bounds updated) and the
+// cache accepts new tokens after it.
+TEST(KvCache, TruncateKeepsPrefix) {
+  KvCache cache(KvCacheShape{1, 1, 2, 4, KvType::F32}, 16);
+  std::vector<std::int32_t> pos(10);
+  std::iota(pos.begin(), pos.end(), 0);
+  cache.append(pos);
+  cache.truncate(6);
+  EXPECT_EQ(cache.size(), 6);
+  ASSERT_EQ(cache.blocks().size(), 2u);
+  EXPECT_EQ(cache.blocks()[1]->size(), 2);
+  EXPECT_EQ(cache.blocks()[1]->max_position(), 5);
+  const std::vector<std::int32_t> next = {6, 7, 8};
+  const auto slots = cache.append(next);
+  EXPECT_EQ(slots[0].block, 1);
+  EXPECT_EQ(slots[0].slot, 2);
+  EXPECT_EQ(cache.size(), 9);
+}
+
 }  // namespace
 }  // namespace qwen3

@@ -1,0 +1,66 @@
+#pragma once
+// Shared pieces of the benchmarks: median timing, the STREAM-style read-bandwidth probe, and the
+// table/JSON output every benchmark writes (a table for people, JSON for plotting scripts).
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace qwen3::bench {
+
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Median wall seconds of `reps` calls of fn (after one warm-up call).
+inline double time_median(int reps, const std::function<void()>& fn) {
+  fn();
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return median(t);
+}
+
+// Read bandwidth in GB/s (1e9 bytes/s): median of 5 passes summing a `bytes` float array with
+// `threads` threads. First-touched by the same threads so pages sit where they are read.
+inline double read_bandwidth_gbs(int threads, std::size_t bytes = std::size_t(1) << 30) {
+  const std::size_t n = bytes / sizeof(float);
+  std::unique_ptr<float[]> a(new float[n]);
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<float>(i & 7);
+  volatile float sink = 0;
+  const double secs = time_median(5, [&] {
+    float s = 0;
+#pragma omp parallel for simd num_threads(threads) schedule(static) reduction(+ : s)
+    for (std::size_t i = 0; i < n; ++i) s += a[i];
+    sink = s;
+  });
+  (void)sink;
+  return static_cast<double>(bytes) / secs / 1e9;
+}
+
+inline void write_json(const std::string& path, const nlohmann::json& j) {
+  if (path.empty()) return;
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) {
+    std::fprintf(stderr, "cannot write %s\n", path.c_str());
+    return;
+  }
+  const std::string s = j.dump(2);
+  std::fwrite(s.data(), 1, s.size(), f);
+  std::fclose(f);
+  std::fprintf(stderr, "wrote %s\n", path.c_str());
+}
+
+}  // namespace qwen3::bench

@@ -1,0 +1,130 @@
+// bench/decode: prefill and decode speed of a real-shape checkpoint (make one with
+// bench/make_random_checkpoint.py), at each thread count, against the memory-bandwidth roofline
+// measured in the same run by a STREAM-style read probe.
+//   roofline tokens/s = read GB/s / bytes read per token
+//   bytes per token   = weight matrices touched by one decode step (layers + lm_head)
+//                       + K and V of every cached token (for decode at depth D)
+//   build/bench/decode --model DIR [--threads 1,2] [--prompt 512] [--gen 128] [--depth 4096] [--json out.json]
+#include <CLI/CLI.hpp>
+
+#include <numeric>
+#include <random>
+
+#include "bench_util.hpp"
+#include "engine/loaded_model.hpp"
+#include "engine/session.hpp"
+#include "kernels/dispatch.hpp"
+
+namespace qwen3 {
+namespace {
+
+std::vector<std::int32_t> random_ids(std::int64_t n, std::int64_t vocab, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(n));
+  for (auto& id : ids) id = static_cast<std::int32_t>(rng() % static_cast<unsigned>(vocab));
+  return ids;
+}
+
+// Seconds per token of `gen` single-token decode steps starting at the session's position.
+double decode_seconds_per_token(Session& s, std::int64_t gen, std::int64_t vocab) {
+  const auto ids = random_ids(gen, vocab, 7);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::int32_t id : ids) s.feed(std::span<const std::int32_t>(&id, 1));
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(gen);
+}
+
+}  // namespace
+}  // namespace qwen3
+
+int main(int argc, char** argv) {
+  using namespace qwen3;
+  CLI::App app{"Decode/prefill benchmark against the bandwidth roofline"};
+  std::string model_dir, json_path, kv_name = "auto", kernel = "auto";
+  std::vector<int> thread_counts = {1, 2};
+  std::int64_t prompt = 512, gen = 128;
+  std::vector<std::int64_t> depths = {4096};
+  int reps = 3;
+  app.add_option("--model", model_dir, "checkpoint directory")->required();
+  app.add_option("--threads", thread_counts, "thread counts")->delimiter(',');
+  app.add_option("--prompt", prompt, "prefill length");
+  app.add_option("--gen", gen, "decode steps");
+  app.add_option("--depth", depths, "decode with this many tokens already cached (0 = skip)")->delimiter(',');
+  app.add_option("--reps", reps, "repetitions (median)");
+  app.add_option("--kv-type", kv_name, "auto|f32|bf16");
+  app.add_option("--kernel", kernel, "auto|scalar|avx2|avx512");
+  app.add_option("--json", json_path, "write results as JSON");
+  CLI11_PARSE(app, argc, argv);
+
+  const kernels::CpuFeatures cpu = kernels::detect_cpu_features();
+  const auto& kt = kernels::select_kernels(kernels::parse_kernel_choice(kernel), cpu);
+  LoadedModel lm = load_model(model_dir, kt, AttentionKind::Streaming);
+  const Qwen3Config& c = lm.config;
+  const Qwen3Weights& w = lm.model->weights();
+  const bool f32_weights = w.embed_tokens.dtype == DType::F32;
+  const KvType kv = kv_name == "f32" ? KvType::F32 : kv_name == "bf16" ? KvType::BF16 : (f32_weights ? KvType::F32 : KvType::BF16);
+  // Decode reads every layer matrix and the lm_head; of embed_tokens only one row (unless tied).
+  const double embed_bytes = static_cast<double>(w.embed_tokens.rows * w.embed_tokens.cols) * static_cast<double>(dtype_size(w.embed_tokens.dtype));
+  const double weight_bytes = static_cast<double>(w.matrix_bytes) - (c.tie_word_embeddings ? 0.0 : embed_bytes);
+  const double kv_bytes_per_pos = 2.0 * static_cast<double>(c.num_hidden_layers * c.num_key_value_heads * c.head_dim) *
+                                  static_cast<double>(kv_element_size(kv));
+  std::int64_t max_depth = 0;
+  for (auto d : depths) max_depth = std::max(max_depth, d);
+
+  std::printf("decode benchmark: %s | weights %.1f MiB read per token | kv %s | kernels %s | cpu: %s\n", model_dir.c_str(),
+              weight_bytes / (1 << 20), kv == KvType::F32 ? "f32" : "bf16", std::string(kernels::isa_name(kt.isa)).c_str(),
+              cpu.describe().c_str());
+  std::printf("%-7s %-9s %-10s %8s %10s %10s %12s %9s\n", "threads", "attention", "test", "depth", "tokens/s", "read_GB/s",
+              "roofline_t/s", "fraction");
+  nlohmann::json rows = nlohmann::json::array();
+  for (int t : thread_counts) {
+    omp_set_num_threads(t);
+    const double bw = bench::read_bandwidth_gbs(t);
+    auto report = [&](const char* attention, const char* test, std::int64_t depth, double tps, double bytes_per_token) {
+      const double roof = bytes_per_token > 0 ? bw * 1e9 / bytes_per_token : 0;
+      std::printf("%-7d %-9s %-10s %8lld %10.2f %10.2f %12.2f %9s\n", t, attention, test, static_cast<long long>(depth), tps, bw, roof,
+                  roof > 0 ? (std::to_string(static_cast<int>(100 * tps / roof + 0.5)) + "%").c_str() : "-");
+      std::fflush(stdout);
+      rows.push_back({{"threads", t}, {"attention", attention}, {"test", test}, {"depth", depth}, {"tokens_per_s", tps},
+                      {"read_gbs", bw}, {"roofline_tokens_per_s", roof}, {"fraction_of_roofline", roof > 0 ? tps / roof : 0.0}});
+    };
+
+    Session s(*lm.model, KvCache(lm.model->kv_shape(kv, 64), std::max(prompt, max_depth) + gen + 8));
+    const auto prompt_ids = random_ids(prompt, c.vocab_size, 1);
+    const double pp = bench::time_median(reps, [&] {
+      s.rewind(0);
+      s.feed(prompt_ids);
+    });
+    report("streaming", "prefill", 0, static_cast<double>(prompt) / pp, 0);
+
+    for (AttentionKind kind : {AttentionKind::Streaming, AttentionKind::Standard}) {
+      lm.model->set_attention_kind(kind);
+      const char* name = kind == AttentionKind::Streaming ? "streaming" : "standard";
+      std::vector<double> spt;
+      for (int r = 0; r < reps; ++r) {
+        s.rewind(0);
+        s.feed(std::vector<std::int32_t>{1});
+        spt.push_back(decode_seconds_per_token(s, gen, c.vocab_size));
+      }
+      report(name, "decode", 0, 1.0 / bench::median(spt), weight_bytes + kv_bytes_per_pos * static_cast<double>(gen) / 2);
+    }
+    for (std::int64_t depth : depths) {
+      if (depth <= 0) continue;
+      lm.model->set_attention_kind(AttentionKind::Streaming);
+      s.rewind(0);
+      s.feed(random_ids(depth, c.vocab_size, 3));
+      for (AttentionKind kind : {AttentionKind::Streaming, AttentionKind::Standard}) {
+        lm.model->set_attention_kind(kind);
+        std::vector<double> spt;
+        for (int r = 0; r < reps; ++r) {
+          s.rewind(depth);
+          spt.push_back(decode_seconds_per_token(s, gen, c.vocab_size));
+        }
+        report(kind == AttentionKind::Streaming ? "streaming" : "standard", "decode", depth, 1.0 / bench::median(spt),
+               weight_bytes + kv_bytes_per_pos * (static_cast<double>(depth) + static_cast<double>(gen) / 2));
+      }
+    }
+  }
+  bench::write_json(json_path, {{"benchmark", "decode"}, {"model", model_dir}, {"cpu", cpu.describe()}, {"kernels", kernels::isa_name(kt.isa)},
+                                {"weight_bytes_per_token", weight_bytes}, {"rows", rows}});
+  return 0;
+}

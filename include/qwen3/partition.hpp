@@ -1,0 +1,27 @@
+#pragma once
+// Partition math for distributing work: pure functions returning half-open ranges. Uneven splits are
+// allowed (the first `n % parts` parts get one more item); impossible requests are qwen3::Error, not
+// asserts, so they are reported in Release builds too.
+#include <cstdint>
+
+namespace qwen3 {
+
+struct Range {
+  std::int64_t begin = 0;
+  std::int64_t end = 0;
+  std::int64_t size() const { return end - begin; }
+  bool operator==(const Range&) const = default;
+};
+
+// Items [begin, end) of part `part` when n items are split into `parts` contiguous parts.
+// Throws qwen3::Error if parts < 1, part is outside [0, parts) or n < 0.
+Range split_even(std::int64_t n, int part, int parts);
+
+// KV heads of one rank under head (tensor) parallelism. More ranks than KV heads is an error here:
+// the extra ranks must split the sequence instead (split_kv_blocks).
+Range split_kv_heads(std::int64_t n_kv_heads, int rank, int n_ranks);
+
+// KV blocks of one member under sequence parallelism: any member count, blocks dealt contiguously.
+Range split_kv_blocks(std::int64_t n_blocks, int member, int n_members);
+
+}  // namespace qwen3

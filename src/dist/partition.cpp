@@ -1,0 +1,27 @@
+#include "qwen3/partition.hpp"
+
+#include <string>
+
+#include "qwen3/error.hpp"
+
+namespace qwen3 {
+
+Range split_even(std::int64_t n, int part, int parts) {
+  if (parts < 1) throw Error("cannot split into " + std::to_string(parts) + " parts");
+  if (part < 0 || part >= parts) throw Error("part " + std::to_string(part) + " is outside [0, " + std::to_string(parts) + ")");
+  if (n < 0) throw Error("cannot split a negative count " + std::to_string(n));
+  const std::int64_t base = n / parts, extra = n % parts;
+  const std::int64_t begin = part * base + std::min<std::int64_t>(part, extra);
+  return {begin, begin + base + (part < extra ? 1 : 0)};
+}
+
+Range split_kv_heads(std::int64_t n_kv_heads, int rank, int n_ranks) {
+  if (n_ranks > n_kv_heads)
+    throw Error(std::to_string(n_ranks) + " ranks for " + std::to_string(n_kv_heads) +
+                " KV heads: head parallelism needs at most one rank per KV head (split the sequence for the rest)");
+  return split_even(n_kv_heads, rank, n_ranks);
+}
+
+Range split_kv_blocks(std::int64_t n_blocks, int member, int n_members) { return split_even(n_blocks, member, n_members); }
+
+}  // namespace qwen3
