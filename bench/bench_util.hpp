@@ -41,10 +41,21 @@ inline double read_bandwidth_gbs(int threads, std::size_t bytes = std::size_t(1)
   for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<float>(i & 7);
   volatile float sink = 0;
   const double secs = time_median(5, [&] {
-    float s = 0;
-#pragma omp parallel for simd num_threads(threads) schedule(static) reduction(+ : s)
-    for (std::size_t i = 0; i < n; ++i) s += a[i];
-    sink = s;
+    float total = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+    {
+      // 32 independent partial sums: enough in-flight loads that the loop is bound by memory, not
+      // by the latency of one floating-point add chain.
+      float acc[32] = {};
+      const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+      const std::size_t blocks = n / 32;
+      const std::size_t b0 = blocks * static_cast<std::size_t>(tid) / static_cast<std::size_t>(nt);
+      const std::size_t b1 = blocks * static_cast<std::size_t>(tid + 1) / static_cast<std::size_t>(nt);
+      for (std::size_t b = b0; b < b1; ++b)
+        for (int j = 0; j < 32; ++j) acc[j] += a[b * 32 + static_cast<std::size_t>(j)];
+      for (float x : acc) total += x;
+    }
+    sink = total;
   });
   (void)sink;
   return static_cast<double>(bytes) / secs / 1e9;
