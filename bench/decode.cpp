@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   std::int64_t prompt = 512, gen = 128;
   std::vector<std::int64_t> depths = {4096};
   int reps = 3;
+  bool use_mmap = false;
   app.add_option("--model", model_dir, "checkpoint directory")->required();
   app.add_option("--threads", thread_counts, "thread counts")->delimiter(',');
   app.add_option("--prompt", prompt, "prefill length");
@@ -53,11 +54,12 @@ int main(int argc, char** argv) {
   app.add_option("--kv-type", kv_name, "auto|f32|bf16");
   app.add_option("--kernel", kernel, "auto|scalar|avx2|avx512");
   app.add_option("--json", json_path, "write results as JSON");
+  app.add_flag("--mmap", use_mmap, "run from the file mapping instead of huge-page copies");
   CLI11_PARSE(app, argc, argv);
 
   const kernels::CpuFeatures cpu = kernels::detect_cpu_features();
   const auto& kt = kernels::select_kernels(kernels::parse_kernel_choice(kernel), cpu);
-  LoadedModel lm = load_model(model_dir, kt, AttentionKind::Streaming);
+  LoadedModel lm = load_model(model_dir, kt, AttentionKind::Streaming, use_mmap ? WeightPlacement::Map : WeightPlacement::Copy);
   const Qwen3Config& c = lm.config;
   const Qwen3Weights& w = lm.model->weights();
   const bool f32_weights = w.embed_tokens.dtype == DType::F32;

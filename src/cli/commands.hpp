@@ -1,5 +1,8 @@
 #pragma once
 #include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
 
 #include "cli/options.hpp"
 
@@ -8,5 +11,12 @@ namespace qwen3::cli {
 int run_generate(const GenerateOptions& opt, const std::atomic<bool>& interrupted);
 int run_tokenize(const TokenizeOptions& opt);
 std::string version_text();
+
+// Python's list spelling, "[1, 2, 3]": what --verify and tokenize print.
+inline std::string format_id_list(const std::vector<std::int32_t>& ids) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < ids.size(); ++i) s += (i ? ", " : "") + std::to_string(ids[i]);
+  return s + "]";
+}
 
 }  // namespace qwen3::cli

@@ -5,6 +5,8 @@
 #include <sched.h>
 
 #include <charconv>
+#include <cmath>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -64,12 +66,16 @@ std::vector<std::int32_t> parse_id_list(const std::string& text) {
 }
 
 std::string read_prompt_file(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) throw Error(path + ": prompt file not found (or not a regular file)");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open prompt file");
   std::stringstream ss;
   ss << in.rdbuf();
+  if (ss.str().empty()) throw Error(path + ": the prompt file is empty");
   return ss.str();
 }
+
+bool finite_in(std::optional<float> v, float lo, float hi) { return !v || (std::isfinite(*v) && *v >= lo && *v <= hi); }
 
 void validate_options(const GenerateOptions& o) {
   if (o.n_predict == 0) throw Error("-n 0: nothing to generate (use -n N > 0, or -n -1 to run until end-of-text)");
@@ -84,6 +90,15 @@ void validate_options(const GenerateOptions& o) {
   if (o.interactive && o.json) throw Error("-i cannot be combined with --json");
   if (sources == 0 && !o.interactive) throw Error("no prompt: give -p TEXT, -f FILE, --verify IDS or --chat -i");
   if (o.model_dir.empty()) throw Error("no model: give -m DIR (a Hugging Face Qwen3 checkpoint directory)");
+  // Positions are int32 and CLI11 saturates out-of-range integers, so bound them here.
+  constexpr std::int64_t kMaxTokens = INT32_MAX;
+  if (o.n_predict > kMaxTokens) throw Error("-n " + std::to_string(o.n_predict) + ": at most " + std::to_string(kMaxTokens));
+  if (o.ctx_size > kMaxTokens) throw Error("-c " + std::to_string(o.ctx_size) + ": at most " + std::to_string(kMaxTokens));
+  if (o.gen_len > kMaxTokens) throw Error("--gen-len " + std::to_string(o.gen_len) + ": at most " + std::to_string(kMaxTokens));
+  if (!finite_in(o.temperature, 0.f, 1e6f)) throw Error("--temp: expected a finite value >= 0");
+  if (!finite_in(o.top_p, 0.f, 1.f)) throw Error("--top-p: expected a value in [0, 1]");
+  if (!finite_in(o.min_p, 0.f, 1.f)) throw Error("--min-p: expected a value in [0, 1]");
+  if (!finite_in(o.repeat_penalty, 1e-6f, 1e6f)) throw Error("--repeat-penalty: expected a finite value > 0");
 }
 
 SamplerOptions sampler_options(const GenerateOptions& o, const GenerationConfig& gc, bool greedy) {
@@ -150,24 +165,54 @@ int run_generate(const GenerateOptions& o, const std::atomic<bool>& interrupted)
   std::vector<std::int32_t> verify_ids;
   if (!o.verify_ids.empty()) verify_ids = parse_id_list(o.verify_ids);
 
-  LoadedModel lm = load_model(o.model_dir, kt, attention);
+  // Everything that can be wrong with the input is checked before the load line, so bad input
+  // always ends with exactly one line on stderr.
+  std::string text;
+  if (o.prompt) text = *o.prompt;
+  else if (!o.prompt_file.empty()) text = read_prompt_file(o.prompt_file);
+
+  LoadedModel lm = load_model(o.model_dir, kt, attention, o.use_mmap ? WeightPlacement::Map : WeightPlacement::Copy);
   const Qwen3Config& cfg = lm.config;
   const std::int64_t ctx = o.ctx_size > 0 ? o.ctx_size : cfg.max_position_embeddings;
+  const bool verify = !verify_ids.empty();
+  const std::int64_t max_new = verify ? (o.gen_len >= 0 ? o.gen_len : o.n_predict) : o.n_predict;
+  std::vector<std::int32_t> first_prompt = verify_ids;
+  if (!verify && !o.interactive) {
+    first_prompt = lm.require_tokenizer().encode(o.chat ? chat_turn(text, o.no_think, false) : text);
+    if (first_prompt.empty()) throw Error("the prompt encodes to no tokens");
+  }
+  if (o.interactive) lm.require_tokenizer();
+  // Checks one prompt against the vocabulary and the room left in the context.
+  auto check_prompt = [&](const std::vector<std::int32_t>& prompt, std::int64_t used) {
+    for (std::int32_t id : prompt)
+      if (id >= cfg.vocab_size)
+        throw Error("token id " + std::to_string(id) + " is out of range for vocab_size " + std::to_string(cfg.vocab_size));
+    const std::int64_t room = ctx - used;
+    const auto n = static_cast<std::int64_t>(prompt.size());
+    if (n > room)
+      throw Error("prompt of " + std::to_string(n) + " tokens does not fit the context: -c " + std::to_string(ctx) +
+                  (used ? " with " + std::to_string(used) + " already used" : std::string()));
+    if (verify && max_new > room - n)
+      throw Error("--verify: " + std::to_string(n) + " ids + --gen-len " + std::to_string(max_new) + " exceed the context -c " +
+                  std::to_string(ctx));
+  };
+  if (!o.interactive) check_prompt(first_prompt, 0);
+
   const KvType kv_type = o.kv_type == "f32"    ? KvType::F32
                          : o.kv_type == "bf16" ? KvType::BF16
-                         : (lm.checkpoint.find("model.embed_tokens.weight")->dtype == DType::F32 ? KvType::F32 : KvType::BF16);
+                         : (lm.model->weights().embed_tokens.dtype == DType::F32 ? KvType::F32 : KvType::BF16);
   const KvCacheShape shape = lm.model->kv_shape(kv_type, o.kv_block);
-  const double kv_full = static_cast<double>(shape.n_layers * 2 * shape.n_kv_heads * shape.head_dim * ctx) *
+  const double kv_full = static_cast<double>(shape.n_layers * 2 * shape.n_kv_heads * shape.head_dim) * static_cast<double>(ctx) *
                          static_cast<double>(kv_element_size(kv_type));
   std::fprintf(stderr,
-               "load: %s | %.2f s | weights %s (%s) | kv cache %s, up to %s at -c %lld | kernels %s | attention %s | threads %d\n",
+               "load: %s | %.2f s | weights %s (%s, %s) | kv cache %s, up to %s at -c %lld | kernels %s | attention %s | threads %d\n",
                o.model_dir.c_str(), lm.load_seconds, human_bytes(static_cast<double>(lm.model->weights().matrix_bytes)).c_str(),
-               std::string(dtype_name(lm.model->weights().embed_tokens.dtype)).c_str(), kv_type == KvType::F32 ? "f32" : "bf16",
+               std::string(dtype_name(lm.model->weights().embed_tokens.dtype)).c_str(),
+               o.use_mmap ? "mmap" : "huge-page copy", kv_type == KvType::F32 ? "f32" : "bf16",
                human_bytes(kv_full).c_str(), static_cast<long long>(ctx), std::string(kernels::isa_name(kt.isa)).c_str(),
                std::string(attention_kind_name(attention)).c_str(), threads);
 
   Session session(*lm.model, KvCache(shape, ctx));
-  const bool verify = !verify_ids.empty();
   Sampler sampler(sampler_options(o, lm.generation, verify));
   const Tokenizer* tok = lm.tokenizer ? &*lm.tokenizer : nullptr;
 
@@ -182,21 +227,12 @@ int run_generate(const GenerateOptions& o, const std::atomic<bool>& interrupted)
 
   // One prompt -> one generation; the interactive chat repeats this per turn on the same session.
   auto run_turn = [&](std::vector<std::int32_t> prompt) -> GenerationResult {
-    for (std::int32_t id : prompt)
-      if (id >= cfg.vocab_size)
-        throw Error("token id " + std::to_string(id) + " is out of range for vocab_size " + std::to_string(cfg.vocab_size));
-    const std::int64_t room = ctx - session.position();
-    if (static_cast<std::int64_t>(prompt.size()) > room)
-      throw Error("prompt of " + std::to_string(prompt.size()) + " tokens does not fit the context: -c " + std::to_string(ctx) +
-                  (session.position() ? " with " + std::to_string(session.position()) + " already used" : std::string()));
+    check_prompt(prompt, session.position());
     GenerationRequest req;
     req.prompt = std::move(prompt);
-    req.max_new_tokens = verify ? (o.gen_len >= 0 ? o.gen_len : o.n_predict) : o.n_predict;
+    req.max_new_tokens = max_new;
     req.stop_ids = stop_ids;
     req.top_logprobs = o.json ? 5 : 0;
-    if (verify && static_cast<std::int64_t>(req.prompt.size()) + req.max_new_tokens > room)
-      throw Error("--verify: " + std::to_string(req.prompt.size()) + " ids + --gen-len " + std::to_string(req.max_new_tokens) +
-                  " exceed the context -c " + std::to_string(ctx));
     std::optional<Utf8StreamDecoder> stream;
     if (tok && !o.json && !verify) stream.emplace(*tok);
     GenerationResult r = generate(session, sampler, req, [&](std::int32_t id) {
@@ -215,9 +251,7 @@ int run_generate(const GenerateOptions& o, const std::atomic<bool>& interrupted)
       // Invalid UTF-8 in "text" (a cut multi-byte character) is replaced so the JSON stays valid.
       std::cout << result_json(req.prompt, r, tok).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
     } else if (verify) {
-      std::string list = "[";  // Python's list spelling: "[1, 2, 3]"
-      for (std::size_t i = 0; i < r.ids.size(); ++i) list += (i ? ", " : "") + std::to_string(r.ids[i]);
-      std::cout << list << "]" << std::endl;
+      std::cout << format_id_list(r.ids) << std::endl;
     } else {
       std::fputc('\n', stdout);
     }
@@ -227,12 +261,8 @@ int run_generate(const GenerateOptions& o, const std::atomic<bool>& interrupted)
     return r;
   };
 
-  if (verify) {
-    run_turn(verify_ids);
-    return 0;
-  }
-  const Tokenizer& tk = lm.require_tokenizer();
   if (o.interactive) {
+    const Tokenizer& tk = lm.require_tokenizer();
     std::string line;
     bool follows_reply = false;
     while (!interrupted.load()) {
@@ -244,12 +274,7 @@ int run_generate(const GenerateOptions& o, const std::atomic<bool>& interrupted)
     }
     return 0;
   }
-  std::string text = o.prompt ? *o.prompt : read_prompt_file(o.prompt_file);
-  if (text.empty()) throw Error(o.prompt_file + ": the prompt file is empty");
-  if (o.chat) text = chat_turn(text, o.no_think, false);
-  std::vector<std::int32_t> ids = tk.encode(text);
-  if (ids.empty()) throw Error("the prompt encodes to no tokens");
-  run_turn(std::move(ids));
+  run_turn(std::move(first_prompt));
   return 0;
 }
 

@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 
 #include <atomic>
+#include <climits>
+#include <cstdint>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -38,25 +40,28 @@ int parse_and_run(int argc, char** argv) {
   app.add_option("-f,--file", g.prompt_file, "Read the prompt from FILE");
   app.add_option("-n,--n-predict", g.n_predict, "Tokens to generate; -1 = until end-of-text or the context is full")
       ->capture_default_str();
-  app.add_option("-t,--threads", g.threads, "Threads (default: the cores this process may use)")->check(CLI::NonNegativeNumber);
+  app.add_option("-t,--threads", g.threads, "Threads (default: the cores this process may use)")->check(CLI::Range(0, 4096));
   app.add_option("-c,--ctx-size", g.ctx_size, "Context length in tokens (default: the model's max_position_embeddings)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{INT32_MAX}));
   app.add_option("--attention", g.attention, "Attention path")->check(CLI::IsMember({"standard", "streaming"}))->capture_default_str();
   app.add_option("--kernel", g.kernel, "Kernel variant")->check(CLI::IsMember({"auto", "scalar", "avx2", "avx512"}))->capture_default_str();
   app.add_option("--kv-type", g.kv_type, "KV cache element type (auto: f32 for f32 checkpoints, else bf16)")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}))->capture_default_str();
   app.add_option("--kv-block", g.kv_block, "Tokens per KV cache block")->check(CLI::Range(1, 4096))->capture_default_str();
+  app.add_flag("--mmap", g.use_mmap, "Run from the memory-mapped checkpoint instead of copying weights into huge pages (less memory, slower decode)");
   app.add_option("--verify", g.verify_ids, "Feed exactly these comma-separated token ids (no template) and decode greedily");
-  app.add_option("--gen-len", g.gen_len, "With --verify: number of ids to generate (printed as a list)")->check(CLI::NonNegativeNumber);
+  app.add_option("--gen-len", g.gen_len, "With --verify: number of ids to generate (printed as a list)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{INT32_MAX}));
   app.add_flag("--json", g.json, "Print one JSON object (ids, per-step logprobs with top-5, timing) on stdout");
   app.add_flag("--chat", g.chat, "Wrap the prompt in Qwen3's ChatML template");
   app.add_flag("--no-think", g.no_think, "With --chat: add the empty think block (enable_thinking=False)");
   app.add_flag("-i,--interactive", g.interactive, "With --chat: multi-turn conversation on stdin, KV cache kept across turns");
   app.add_option("--temp", g.temperature, "Sampling temperature (0 = greedy; default from generation_config.json)");
-  app.add_option("--top-k", g.top_k, "Top-k (0 = off; default from generation_config.json)")->check(CLI::NonNegativeNumber);
-  app.add_option("--top-p", g.top_p, "Top-p (1 = off; default from generation_config.json)")->check(CLI::Range(0.0, 1.0));
-  app.add_option("--min-p", g.min_p, "Min-p (0 = off)")->check(CLI::Range(0.0, 1.0));
-  app.add_option("--repeat-penalty", g.repeat_penalty, "Repetition penalty (1 = off)")->check(CLI::PositiveNumber);
+  app.add_option("--top-k", g.top_k, "Top-k (0 = off; default from generation_config.json)")->check(CLI::Range(0, INT32_MAX));
+  // Float ranges (and NaN) are checked in generate_command.cpp, with one-line messages.
+  app.add_option("--top-p", g.top_p, "Top-p in [0, 1] (1 = off; default from generation_config.json)");
+  app.add_option("--min-p", g.min_p, "Min-p in [0, 1] (0 = off)");
+  app.add_option("--repeat-penalty", g.repeat_penalty, "Repetition penalty > 0 (1 = off)");
   auto* seed_opt = app.add_option("--seed", g.seed, "Random seed for sampling (default 0: runs repeat)");
 
   TokenizeOptions t;

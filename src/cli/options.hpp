@@ -19,6 +19,7 @@ struct GenerateOptions {
   std::int64_t kv_block = 64;
   std::string verify_ids;                  // --verify 151644,872
   std::int64_t gen_len = -1;               // --gen-len (with --verify)
+  bool use_mmap = false;                   // --mmap: run from the file mapping (no copy)
   bool json = false;
   bool chat = false;
   bool no_think = false;

@@ -17,7 +17,7 @@ int run_tokenize(const TokenizeOptions& opt) {
     const nlohmann::json j = {{"ids", ids}, {"tokens", tokens}};
     std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
   } else {
-    std::cout << nlohmann::json(ids).dump() << std::endl;
+    std::cout << format_id_list(ids) << std::endl;
   }
   return 0;
 }

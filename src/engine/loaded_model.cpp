@@ -14,13 +14,14 @@ Tokenizer load_tokenizer(const std::filesystem::path& dir) {
   return Tokenizer::from_file(dir / "tokenizer.json");
 }
 
-LoadedModel load_model(const std::filesystem::path& dir, const kernels::KernelTable& kernels, AttentionKind attention) {
+LoadedModel load_model(const std::filesystem::path& dir, const kernels::KernelTable& kernels, AttentionKind attention,
+                       WeightPlacement placement) {
   const auto t0 = std::chrono::steady_clock::now();
   if (!std::filesystem::is_directory(dir)) throw Error(dir.string() + ": model directory not found");
   Qwen3Config config = Qwen3Config::from_file(dir / "config.json");
   GenerationConfig generation = GenerationConfig::from_file(dir / "generation_config.json");
   Checkpoint checkpoint = Checkpoint::open(dir);
-  Qwen3Weights weights = load_weights(checkpoint, config);
+  Qwen3Weights weights = load_weights(checkpoint, config, placement);
   auto model = std::make_unique<Qwen3Model>(config, std::move(weights), kernels, attention);
   std::optional<Tokenizer> tokenizer;
   if (std::filesystem::exists(dir / "tokenizer.json")) tokenizer = Tokenizer::from_file(dir / "tokenizer.json");

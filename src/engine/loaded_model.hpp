@@ -27,7 +27,8 @@ struct LoadedModel {
 };
 
 // Throws qwen3::Error with one line naming the file at fault.
-LoadedModel load_model(const std::filesystem::path& dir, const kernels::KernelTable& kernels, AttentionKind attention);
+LoadedModel load_model(const std::filesystem::path& dir, const kernels::KernelTable& kernels, AttentionKind attention,
+                       WeightPlacement placement = WeightPlacement::Map);
 
 // Tokenizer only (for `tokenize`): DIR/tokenizer.json.
 Tokenizer load_tokenizer(const std::filesystem::path& dir);

@@ -15,7 +15,7 @@ KvBlock::KvBlock(const KvCacheShape& shape)
     : shape_(&shape),
       bytes_(static_cast<std::size_t>(shape.n_layers * 2 * shape.n_kv_heads * shape.block_size * shape.head_dim) *
              kv_element_size(shape.type)),
-      data_(new std::byte[bytes_]) {
+      data_(bytes_) {
   positions_.reserve(static_cast<std::size_t>(shape.block_size));
 }
 
@@ -49,7 +49,7 @@ void KvBlock::store(std::int64_t layer, std::int64_t slot, const float* k, const
   for (int kind = 0; kind < 2; ++kind) {
     const float* src = kind == 0 ? k : v;
     for (std::int64_t h = 0; h < s.n_kv_heads; ++h) {
-      std::byte* dst = data_.get() + offset(layer, h, kind) + static_cast<std::size_t>(slot * s.head_dim) * kv_element_size(s.type);
+      std::byte* dst = data_.data() + offset(layer, h, kind) + static_cast<std::size_t>(slot * s.head_dim) * kv_element_size(s.type);
       const float* row = src + h * s.head_dim;
       if (s.type == KvType::F32) {
         std::memcpy(dst, row, static_cast<std::size_t>(s.head_dim) * sizeof(float));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/kernels.hpp"
+#include "memory/page_buffer.hpp"
 
 namespace qwen3 {
 
@@ -36,8 +37,8 @@ class KvBlock {
   std::int32_t max_position() const { return max_pos_; }
 
   // Rows [size()][head_dim] of one layer's KV head, in the cache's element type.
-  const void* keys(std::int64_t layer, std::int64_t kv_head) const { return data_.get() + offset(layer, kv_head, 0); }
-  const void* values(std::int64_t layer, std::int64_t kv_head) const { return data_.get() + offset(layer, kv_head, 1); }
+  const void* keys(std::int64_t layer, std::int64_t kv_head) const { return data_.data() + offset(layer, kv_head, 0); }
+  const void* values(std::int64_t layer, std::int64_t kv_head) const { return data_.data() + offset(layer, kv_head, 1); }
 
   // Appends a slot for `position`; its K/V are written per layer with store().
   std::int64_t add_slot(std::int32_t position);
@@ -51,7 +52,7 @@ class KvBlock {
 
   const KvCacheShape* shape_;
   std::size_t bytes_;
-  std::unique_ptr<std::byte[]> data_;  // [n_layers][2 (K,V)][n_kv_heads][block_size][head_dim]
+  PageBuffer data_;  // [n_layers][2 (K,V)][n_kv_heads][block_size][head_dim]
   std::vector<std::int32_t> positions_;
   std::int32_t min_pos_ = 0;
   std::int32_t max_pos_ = 0;

@@ -1,6 +1,7 @@
 #include "model/weights.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <set>
 #include <string>
 
@@ -57,9 +58,36 @@ std::size_t bytes_of(const kernels::MatrixView& m) {
   return static_cast<std::size_t>(m.rows * m.cols) * dtype_size(m.dtype);
 }
 
+// Moves every matrix into one huge-page buffer (each 64-byte aligned), copying in parallel so the
+// pages are first touched by the threads that will read them.
+void copy_into_storage(Qwen3Weights& w) {
+  std::vector<kernels::MatrixView*> mats{&w.embed_tokens};
+  if (w.lm_head.data != w.embed_tokens.data) mats.push_back(&w.lm_head);
+  for (auto& l : w.layers)
+    for (auto* m : {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj}) mats.push_back(m);
+  std::vector<std::size_t> offsets;
+  std::size_t total = 0;
+  for (const auto* m : mats) {
+    offsets.push_back(total);
+    total += (bytes_of(*m) + 63) / 64 * 64;
+  }
+  w.storage = std::make_shared<PageBuffer>(total);
+  const bool tied = w.lm_head.data == w.embed_tokens.data;
+  for (std::size_t i = 0; i < mats.size(); ++i) {
+    const auto* src = static_cast<const std::byte*>(mats[i]->data);
+    std::byte* dst = w.storage->data() + offsets[i];
+    const auto n = static_cast<std::int64_t>(bytes_of(*mats[i]));
+    constexpr std::int64_t chunk = std::int64_t(1) << 21;
+#pragma omp parallel for schedule(static)
+    for (std::int64_t off = 0; off < n; off += chunk) std::memcpy(dst + off, src + off, static_cast<std::size_t>(std::min(chunk, n - off)));
+    mats[i]->data = dst;
+  }
+  if (tied) w.lm_head = w.embed_tokens;
+}
+
 }  // namespace
 
-Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg) {
+Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, WeightPlacement placement) {
   WeightReader r(ckpt);
   const std::int64_t H = cfg.hidden_size, I = cfg.intermediate_size, D = cfg.head_dim;
   const std::int64_t QD = cfg.num_attention_heads * D, KD = cfg.num_key_value_heads * D;
@@ -93,6 +121,7 @@ Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg) {
   r.check_all_used(cfg);
   w.matrix_bytes += bytes_of(w.embed_tokens);
   if (!cfg.tie_word_embeddings) w.matrix_bytes += bytes_of(w.lm_head);
+  if (placement == WeightPlacement::Copy) copy_into_storage(w);
   return w;
 }
 

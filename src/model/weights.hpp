@@ -4,9 +4,11 @@
 // Matrices stay in the checkpoint's dtype (bf16 is not widened: decode reads every byte per token);
 // only the small norm vectors are converted to f32 at load.
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 #include "kernels/kernels.hpp"
+#include "memory/page_buffer.hpp"
 #include "qwen3/config.hpp"
 #include "qwen3/safetensors.hpp"
 
@@ -31,12 +33,19 @@ struct Qwen3Weights {
   kernels::MatrixView lm_head;       // [vocab][hidden]; embed_tokens itself when tie_word_embeddings
   std::vector<float> norm;           // [hidden]
   std::vector<LayerWeights> layers;  // [num_hidden_layers]
-  std::size_t matrix_bytes = 0;      // bytes of the mapped matrices (tied lm_head counted once)
+  std::size_t matrix_bytes = 0;      // bytes of the matrices (tied lm_head counted once)
+  std::shared_ptr<PageBuffer> storage;  // owns the matrices when copied out of the file mapping
 };
+
+// Where the matrices live while the model runs.
+//   Copy: one huge-page-backed buffer, filled at load. Decode streams every weight byte per token,
+//         and 2 MiB pages read ~1.7x faster than the file mapping's 4 KiB pages here (see PageBuffer).
+//   Map:  views straight into the memory-mapped checkpoint: no copy, pages shared with the page cache.
+enum class WeightPlacement { Copy, Map };
 
 // Checks every tensor's name, dtype and shape against the config, and that the checkpoint holds no
 // tensor the config does not explain (e.g. a fourth layer when num_hidden_layers is 3). Throws
 // qwen3::Error naming the first mismatch.
-Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg);
+Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, WeightPlacement placement = WeightPlacement::Map);
 
 }  // namespace qwen3

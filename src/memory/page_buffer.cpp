@@ -1,0 +1,59 @@
+#include "memory/page_buffer.hpp"
+
+#include <sys/mman.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+#include <utility>
+
+namespace qwen3 {
+namespace {
+constexpr std::size_t kHugePage = std::size_t(2) << 20;
+constexpr std::size_t kHugeThreshold = std::size_t(1) << 20;
+}  // namespace
+
+PageBuffer::PageBuffer(std::size_t bytes) : size_(bytes) {
+  if (bytes == 0) return;
+  if (bytes >= kHugeThreshold) {
+    const std::size_t len = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+    void* p = mmap(nullptr, len + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    // Align the start to 2 MiB so every page of the buffer can be a huge page; trim the slack.
+    auto base = reinterpret_cast<std::uintptr_t>(p);
+    const std::uintptr_t aligned = (base + kHugePage - 1) / kHugePage * kHugePage;
+    if (aligned > base) munmap(p, aligned - base);
+    const std::size_t tail = (base + len + kHugePage) - (aligned + len);
+    if (tail > 0) munmap(reinterpret_cast<void*>(aligned + len), tail);
+    madvise(reinterpret_cast<void*>(aligned), len, MADV_HUGEPAGE);  // advisory: ignored where THP is off
+    data_ = reinterpret_cast<std::byte*>(aligned);
+    mapped_ = len;
+  } else {
+    data_ = static_cast<std::byte*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+    if (!data_) throw std::bad_alloc();
+  }
+}
+
+PageBuffer::~PageBuffer() { release(); }
+
+PageBuffer::PageBuffer(PageBuffer&& o) noexcept
+    : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)), mapped_(std::exchange(o.mapped_, 0)) {}
+
+PageBuffer& PageBuffer::operator=(PageBuffer&& o) noexcept {
+  if (this != &o) {
+    release();
+    data_ = std::exchange(o.data_, nullptr);
+    size_ = std::exchange(o.size_, 0);
+    mapped_ = std::exchange(o.mapped_, 0);
+  }
+  return *this;
+}
+
+void PageBuffer::release() {
+  if (!data_) return;
+  if (mapped_) munmap(data_, mapped_);
+  else std::free(data_);
+  data_ = nullptr;
+}
+
+}  // namespace qwen3
