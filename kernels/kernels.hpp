@@ -49,6 +49,10 @@ struct KernelTable {
   // the output part of packed online-softmax state rows.
   void (*attention_accumulate)(const float* p, std::int64_t n_q, const void* v, KvType kv_type,
                                std::int64_t n_keys, std::int64_t head_dim, float* o, std::int64_t o_stride) = nullptr;
+
+  // x[j] <- exp(x[j] - shift) for n values, with -inf (a masked score) giving 0; returns the sum.
+  // The numerator and denominator of a softmax whose running max is `shift`.
+  float (*exp_shifted_sum)(float* x, std::int64_t n, float shift) = nullptr;
 };
 
 // The scalar table: always compiled, the in-process referee for every other variant.

@@ -1,6 +1,7 @@
 // Scalar reference kernels: plain loops in the order the math is written, accumulating in double so
 // the reference itself carries no float summation error. Every SIMD variant is tested against these;
 // they are also the fallback on CPUs without AVX2.
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/convert.hpp"
@@ -77,10 +78,19 @@ void attention_accumulate(const float* p, std::int64_t n_q, const void* v, KvTyp
   }
 }
 
+float exp_shifted_sum(float* x, std::int64_t n, float shift) {
+  double sum = 0.0;
+  for (std::int64_t j = 0; j < n; ++j) {
+    x[j] = std::exp(x[j] - shift);  // exp(-inf) = 0: masked keys drop out
+    sum += x[j];
+  }
+  return static_cast<float>(sum);
+}
+
 }  // namespace
 
 const KernelTable& scalar_kernels() {
-  static const KernelTable table{Isa::Scalar, &matmul, &attention_scores, &attention_accumulate};
+  static const KernelTable table{Isa::Scalar, &matmul, &attention_scores, &attention_accumulate, &exp_shifted_sum};
   return table;
 }
 

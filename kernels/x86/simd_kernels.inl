@@ -5,7 +5,7 @@
 //
 // Required of V: type reg; static constexpr int width; zero(), set1(f), load(const float*),
 // load_bf16(const uint16_t*), load_f16(const uint16_t*), store(float*, reg), fma(a, b, c) = a*b + c,
-// hsum(reg).
+// hsum(reg), add(a, b), sub(a, b), exp(reg) (0 for inputs below -87, i.e. for -inf).
 
 inline float scalar_weight(const void* row, DType t, std::int64_t i) {
   switch (t) {
@@ -162,4 +162,22 @@ void attention_accumulate(const float* p, std::int64_t n_q, const void* v, KvTyp
                           std::int64_t head_dim, float* o, std::int64_t o_stride) {
   if (kv_type == KvType::BF16) return accumulate_typed<V, KvType::BF16>(p, n_q, v, n_keys, head_dim, o, o_stride);
   return accumulate_typed<V, KvType::F32>(p, n_q, v, n_keys, head_dim, o, o_stride);
+}
+
+template <class V>
+float exp_shifted_sum(float* x, std::int64_t n, float shift) {
+  const typename V::reg m = V::set1(shift);
+  typename V::reg acc = V::zero();
+  std::int64_t j = 0;
+  for (; j + V::width <= n; j += V::width) {
+    const typename V::reg e = V::exp(V::sub(V::load(x + j), m));
+    V::store(x + j, e);
+    acc = V::add(acc, e);
+  }
+  float sum = V::hsum(acc);
+  for (; j < n; ++j) {
+    x[j] = std::exp(x[j] - shift);
+    sum += x[j];
+  }
+  return sum;
 }

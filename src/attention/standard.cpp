@@ -61,11 +61,7 @@ void standard_attention(const AttentionProblem& p) {
       for (std::int64_t i = 0; i < g; ++i) {
         float* row = scores.data() + i * n_ctx;
         const float mx = *std::max_element(row, row + n_ctx);
-        float sum = 0.f;
-        for (std::int64_t j = 0; j < n_ctx; ++j) {
-          row[j] = row[j] == neg_inf ? 0.f : std::exp(row[j] - mx);
-          sum += row[j];
-        }
+        const float sum = k.exp_shifted_sum(row, n_ctx, mx);  // masked (-inf) scores become 0
         for (std::int64_t j = 0; j < n_ctx; ++j) row[j] /= sum;
         std::fill(out + i * d, out + (i + 1) * d, 0.f);
         col = 0;

@@ -66,11 +66,7 @@ void fold_block(const AttentionProblem& p, const KvBlock& blk, std::int64_t kvh,
     const float m_new = std::max(st.m(), block_max);
     // Rescale what was accumulated under the old max: o, l *= exp(m_old - m_new)  (0 when empty).
     const float alpha = st.empty() ? 0.f : std::exp(st.m() - m_new);
-    float sum = 0.f;
-    for (std::int64_t j = 0; j < n; ++j) {
-      s[j] = s[j] == kNegInf ? 0.f : std::exp(s[j] - m_new);
-      sum += s[j];
-    }
+    const float sum = p.kernels->exp_shifted_sum(s, n, m_new);  // masked (-inf) scores become 0
     st.m() = m_new;
     st.l() = st.l() * alpha + sum;
     float* o = st.o();

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,23 @@ TEST_P(KernelVariantTest, AttentionTilesMatchScalarWithin1e5) {
         EXPECT_LE(worst_excess(o_got, o_want), 0.f) << "accumulate d=" << d << " nq=" << nq;
       }
     }
+  }
+}
+
+// Property: the vectorised softmax numerator equals scalar exp within 1e-5 + 1e-5*|ref| per element
+// and for the sum, over the range scores minus their max take ([-90, 0]), with -inf giving exactly 0.
+TEST_P(KernelVariantTest, ExpShiftedSumMatchesScalar) {
+  const KernelTable& k = *GetParam();
+  for (std::int64_t n : {1, 7, 16, 61, 200}) {
+    std::vector<float> x(static_cast<std::size_t>(n));
+    for (std::int64_t j = 0; j < n; ++j) x[static_cast<std::size_t>(j)] = -90.f * static_cast<float>((j * 37) % 101) / 100.f;
+    x[0] = -std::numeric_limits<float>::infinity();
+    std::vector<float> want = x, got = x;
+    const float sum_want = scalar_kernels().exp_shifted_sum(want.data(), n, -0.5f);
+    const float sum_got = k.exp_shifted_sum(got.data(), n, -0.5f);
+    EXPECT_LE(worst_excess(got, want), 0.f) << "n=" << n;
+    EXPECT_NEAR(sum_got, sum_want, 1e-5 + 1e-5 * std::fabs(sum_want));
+    EXPECT_EQ(got[0], 0.f);
   }
 }
 
