@@ -11,5 +11,7 @@ function(qwen3_add_gtest name)
   target_compile_definitions(${name} PRIVATE
     QWEN3_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data"
     QWEN3_BUILD_DATA_DIR="${PROJECT_BINARY_DIR}/test_data")
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)
+  # Passive OpenMP waiting: ctest -j runs several multi-threaded tests on few cores, and threads
+  # spinning at barriers while their partners are descheduled made a 0.1 s test take 5 s.
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300 ENVIRONMENT "OMP_WAIT_POLICY=passive")
 endfunction()

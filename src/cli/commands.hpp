@@ -10,6 +10,7 @@ namespace qwen3::cli {
 
 int run_generate(const GenerateOptions& opt, const std::atomic<bool>& interrupted);
 int run_tokenize(const TokenizeOptions& opt);
+int run_eval(const EvalCommandOptions& opt);
 std::string version_text();
 
 // Python's list spelling, "[1, 2, 3]": what --verify and tokenize print.

@@ -70,6 +70,22 @@ int parse_and_run(int argc, char** argv) {
   tok->add_option("text", t.text, "Text to tokenize")->required();
   tok->add_flag("--json", t.json, "Print {\"ids\": [...], \"tokens\": [...]}");
 
+  EvalCommandOptions e;
+  CLI::App* ev = app.add_subcommand("eval", "Perplexity, next-token accuracy, speed and memory over a text file");
+  ev->add_option("-m,--model", e.model_dir, "Checkpoint directory")->required();
+  ev->add_option("--text", e.text_file, "Text file, read as raw bytes and tokenized as one string")->required();
+  ev->add_option("--max-tokens", e.max_tokens, "Keep the first N tokens (0 = all)")->check(CLI::Range(std::int64_t{0}, std::int64_t{INT32_MAX}));
+  ev->add_option("--attention", e.attention, "Attention path")->check(CLI::IsMember({"standard", "streaming"}))->capture_default_str();
+  ev->add_option("--kernel", e.kernel, "Kernel variant")->check(CLI::IsMember({"auto", "scalar", "avx2", "avx512"}))->capture_default_str();
+  ev->add_option("--kv-type", e.kv_type, "KV cache element type")->check(CLI::IsMember({"auto", "f32", "bf16"}))->capture_default_str();
+  ev->add_option("--kv-block", e.kv_block, "Tokens per KV cache block")->check(CLI::Range(1, 4096))->capture_default_str();
+  ev->add_option("--window", e.window, "Tokens per reported window of the ppl/accuracy curve")->capture_default_str();
+  ev->add_option("--chunk", e.chunk, "llama-perplexity protocol: chunks of N tokens, second half scored (0 = token-by-token streaming)")
+      ->capture_default_str();
+  ev->add_option("-t,--threads", e.threads, "Threads (default: all cores)")->check(CLI::Range(0, 4096));
+  ev->add_flag("--json", e.json, "Print one JSON object on stdout");
+  ev->add_option("--csv", e.csv_file, "Also write the windows as CSV to FILE");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -81,6 +97,7 @@ int parse_and_run(int argc, char** argv) {
     return 1;
   }
   if (*tok) return run_tokenize(t);
+  if (*ev) return run_eval(e);
   g.seed_given = seed_opt->count() > 0;
   std::signal(SIGINT, on_sigint);
   return run_generate(g, g_interrupted);

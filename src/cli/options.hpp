@@ -30,6 +30,21 @@ struct GenerateOptions {
   bool seed_given = false;
 };
 
+struct EvalCommandOptions {
+  std::string model_dir;
+  std::string text_file;
+  std::int64_t max_tokens = 0;  // 0: the whole file
+  std::string attention = "streaming";
+  std::string kernel = "auto";
+  std::string kv_type = "auto";
+  std::int64_t kv_block = 64;
+  std::int64_t window = 256;
+  std::int64_t chunk = 0;
+  int threads = 0;
+  bool json = false;
+  std::string csv_file;
+};
+
 struct TokenizeOptions {
   std::string model_dir;
   std::string text;

@@ -1,0 +1,116 @@
+// `qwen3_mpi eval`: perplexity and next-token accuracy over a text file, with the speed and memory
+// columns of the seed reports. Table on stdout (or one JSON object with --json); progress on stderr.
+#include <omp.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/commands.hpp"
+#include "engine/evaluate.hpp"
+#include "engine/loaded_model.hpp"
+#include "kernels/dispatch.hpp"
+#include "qwen3/error.hpp"
+
+namespace qwen3::cli {
+namespace {
+
+std::string read_text_file(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) throw Error(path + ": text file not found (or not a regular file)");
+  std::ifstream in(path, std::ios::binary);  // raw bytes: CRLF stays CRLF, as Python's open(newline='') keeps it
+  if (!in) throw Error(path + ": cannot open text file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::size_t peak_rss_bytes() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<std::size_t>(ru.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+// A one-line progress bar, redrawn in place on a terminal and printed every few seconds otherwise.
+class Progress {
+ public:
+  Progress() : tty_(isatty(STDERR_FILENO) != 0), t0_(std::chrono::steady_clock::now()) {}
+  void operator()(std::int64_t done, std::int64_t total) {
+    const auto now = std::chrono::steady_clock::now();
+    const double since_draw = std::chrono::duration<double>(now - last_).count();
+    if (done < total && since_draw < (tty_ ? 0.2 : 5.0)) return;
+    last_ = now;
+    const double secs = std::chrono::duration<double>(now - t0_).count();
+    if (secs < 1.0 && done < total) return;  // short runs print nothing
+    const int width = 30, filled = static_cast<int>(width * done / std::max<std::int64_t>(1, total));
+    std::fprintf(stderr, "%s[%s%s] %3d%% %lld/%lld tokens %.1f tokens/s%s", tty_ ? "\r" : "", std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                 std::string(static_cast<std::size_t>(width - filled), '.').c_str(), static_cast<int>(100 * done / std::max<std::int64_t>(1, total)),
+                 static_cast<long long>(done), static_cast<long long>(total), static_cast<double>(done) / secs, tty_ && done < total ? "" : "\n");
+    printed_ = true;
+  }
+
+ private:
+  bool tty_;
+  bool printed_ = false;
+  std::chrono::steady_clock::time_point t0_, last_{};
+};
+
+}  // namespace
+
+int run_eval(const EvalCommandOptions& o) {
+  if (o.window < 1) throw Error("--window: expected a positive number of tokens");
+  if (o.chunk < 0 || o.chunk == 1) throw Error("--chunk: expected 0 (streaming protocol) or at least 2");
+  const std::string text = read_text_file(o.text_file);
+  omp_set_num_threads(o.threads > 0 ? o.threads : omp_get_num_procs());
+  const kernels::KernelTable& kt = kernels::select_kernels(kernels::parse_kernel_choice(o.kernel), kernels::detect_cpu_features());
+  LoadedModel lm = load_model(o.model_dir, kt, parse_attention_kind(o.attention));
+  std::vector<std::int32_t> ids = lm.require_tokenizer().encode(text);
+  if (o.max_tokens > 0 && static_cast<std::int64_t>(ids.size()) > o.max_tokens) ids.resize(static_cast<std::size_t>(o.max_tokens));
+
+  EvalOptions eo;
+  eo.window = o.window;
+  eo.chunk = o.chunk;
+  eo.kv_block = o.kv_block;
+  eo.kv_type = o.kv_type == "f32"    ? KvType::F32
+               : o.kv_type == "bf16" ? KvType::BF16
+               : (lm.model->weights().embed_tokens.dtype == DType::F32 ? KvType::F32 : KvType::BF16);
+  Progress progress;
+  const EvalResult r = evaluate(*lm.model, ids, eo, [&](std::int64_t d, std::int64_t t) { progress(d, t); });
+  const std::size_t rss = peak_rss_bytes();
+
+  nlohmann::json windows = nlohmann::json::array();
+  for (const auto& w : r.windows) windows.push_back({{"start", w.start}, {"end", w.end}, {"ppl", w.ppl}, {"accuracy", w.accuracy}});
+  const nlohmann::json j = {{"model", o.model_dir}, {"text", o.text_file}, {"protocol", o.chunk > 0 ? "chunked" : "streaming"},
+                            {"attention", o.attention}, {"kv_type", eo.kv_type == KvType::F32 ? "f32" : "bf16"},
+                            {"tokens", r.tokens}, {"scored", r.scored}, {"ppl", r.ppl}, {"accuracy", r.accuracy},
+                            {"ttft_ms", r.ttft_ms}, {"tpot_ms", r.tpot_ms}, {"tokens_per_s", r.tokens_per_s},
+                            {"attn_ms_per_token", r.attn_ms_per_token}, {"peak_kv_bytes", r.peak_kv_bytes},
+                            {"peak_rss_bytes", rss}, {"window", o.window}, {"chunk", o.chunk}, {"windows", windows}};
+  if (!o.csv_file.empty()) {
+    std::ofstream csv(o.csv_file);
+    if (!csv) throw Error(o.csv_file + ": cannot write CSV");
+    csv << "start,end,ppl,accuracy\n";
+    for (const auto& w : r.windows) csv << w.start << ',' << w.end << ',' << w.ppl << ',' << w.accuracy << '\n';
+  }
+  if (o.json) {
+    std::cout << j.dump() << std::endl;
+    return 0;
+  }
+  std::printf("eval: %s on %s | %s protocol | attention %s | kv %s\n", o.model_dir.c_str(), o.text_file.c_str(),
+              o.chunk > 0 ? "chunked" : "streaming", o.attention.c_str(), eo.kv_type == KvType::F32 ? "f32" : "bf16");
+  std::printf("%8s %8s %10s %10s %9s %9s %12s %14s %14s\n", "tokens", "ppl", "accuracy", "ttft_ms", "tpot_ms", "tokens/s",
+              "attn_ms/tok", "peak_kv_bytes", "peak_rss_bytes");
+  std::printf("%8lld %8.3f %10.4f %10.2f %9.3f %9.1f %12.4f %14zu %14zu\n", static_cast<long long>(r.tokens), r.ppl, r.accuracy,
+              r.ttft_ms, r.tpot_ms, r.tokens_per_s, r.attn_ms_per_token, r.peak_kv_bytes, rss);
+  std::printf("\n%8s %8s %10s %10s\n", "start", "end", "ppl", "accuracy");
+  for (const auto& w : r.windows)
+    std::printf("%8lld %8lld %10.3f %10.4f\n", static_cast<long long>(w.start), static_cast<long long>(w.end), w.ppl, w.accuracy);
+  return 0;
+}
+
+}  // namespace qwen3::cli

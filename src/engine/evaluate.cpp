@@ -1,0 +1,120 @@
+#include "engine/evaluate.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "engine/sampler.hpp"
+#include "qwen3/error.hpp"
+
+namespace qwen3 {
+namespace {
+
+// -log softmax(logits)[target] and whether the arg-max is the target.
+struct Score {
+  double nll;
+  bool correct;
+};
+Score score(std::span<const float> logits, std::int32_t target) {
+  const float mx = *std::max_element(logits.begin(), logits.end());
+  double z = 0;
+  for (float x : logits) z += std::exp(static_cast<double>(x) - mx);
+  const double nll = (mx + std::log(z)) - logits[static_cast<std::size_t>(target)];
+  return {nll, argmax(logits) == target};
+}
+
+class Tally {
+ public:
+  Tally(EvalResult& r, std::int64_t window) : r_(r), window_(std::max<std::int64_t>(1, window)) {}
+  // Records the prediction of the token at stream position `pos`.
+  void add(std::int64_t pos, const Score& s) {
+    if (w_count_ == 0) w_start_ = pos;
+    r_.nll_sum += s.nll;
+    r_.correct += s.correct;
+    ++r_.scored;
+    w_nll_ += s.nll;
+    w_correct_ += s.correct;
+    if (++w_count_ == window_) flush(pos + 1);
+  }
+  void finish(std::int64_t end) {
+    if (w_count_ > 0) flush(end);
+    if (r_.scored > 0) {
+      r_.ppl = std::exp(r_.nll_sum / static_cast<double>(r_.scored));
+      r_.accuracy = static_cast<double>(r_.correct) / static_cast<double>(r_.scored);
+    }
+  }
+
+ private:
+  void flush(std::int64_t end) {
+    r_.windows.push_back({w_start_, end, std::exp(w_nll_ / static_cast<double>(w_count_)),
+                          static_cast<double>(w_correct_) / static_cast<double>(w_count_)});
+    w_nll_ = 0;
+    w_correct_ = 0;
+    w_count_ = 0;
+  }
+  EvalResult& r_;
+  std::int64_t window_;
+  double w_nll_ = 0;
+  std::int64_t w_correct_ = 0, w_count_ = 0, w_start_ = 0;
+};
+
+}  // namespace
+
+EvalResult evaluate(Qwen3Model& model, std::span<const std::int32_t> tokens, const EvalOptions& opt,
+                    const std::function<void(std::int64_t, std::int64_t)>& progress) {
+  const auto n = static_cast<std::int64_t>(tokens.size());
+  if (n < 2) throw Error("eval: the text has " + std::to_string(n) + " token(s); at least 2 are needed to score one prediction");
+  if (opt.chunk == 1) throw Error("eval: --chunk must be at least 2");
+  EvalResult r;
+  r.tokens = n;
+  Tally tally(r, opt.window);
+  model.stats() = {};
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  clock::time_point t_first{};
+  const KvCacheShape shape = model.kv_shape(opt.kv_type, opt.kv_block);
+
+  if (opt.chunk <= 0) {
+    // Every token stays in the cache, even past max_position_embeddings.
+    Session s(model, KvCache(shape, n));
+    for (std::int64_t t = 0; t + 1 < n; ++t) {
+      const auto logits = s.feed(tokens.subspan(static_cast<std::size_t>(t), 1));
+      if (t == 0) {
+        r.ttft_ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+        t_first = clock::now();
+      }
+      tally.add(t + 1, score(logits, tokens[static_cast<std::size_t>(t + 1)]));
+      r.peak_kv_bytes = std::max(r.peak_kv_bytes, s.cache().peak_bytes());
+      if (progress && (t % 64 == 0 || t + 2 == n)) progress(t + 2, n);
+    }
+  } else {
+    // llama-perplexity: chunks of `chunk` tokens from an empty cache; score positions chunk/2 .. chunk-1.
+    const std::int64_t c = opt.chunk;
+    if (n < c) throw Error("eval: --chunk " + std::to_string(c) + " is longer than the text (" + std::to_string(n) + " tokens)");
+    const std::int64_t vocab = model.config().vocab_size;
+    for (std::int64_t start = 0; start + c <= n; start += c) {
+      Session s(model, KvCache(shape, c));
+      const auto& logits = s.feed_all_logits(tokens.subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(c)));
+      if (start == 0) {
+        r.ttft_ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+        t_first = clock::now();
+      }
+      for (std::int64_t i = c / 2; i + 1 < c; ++i) {
+        const std::span<const float> row(logits.data() + i * vocab, static_cast<std::size_t>(vocab));
+        tally.add(start + i + 1, score(row, tokens[static_cast<std::size_t>(start + i + 1)]));
+      }
+      r.peak_kv_bytes = std::max(r.peak_kv_bytes, s.cache().peak_bytes());
+      if (progress) progress(start + c, n);
+    }
+  }
+  tally.finish(n);
+  const double total_s = std::chrono::duration<double>(clock::now() - t0).count();
+  const double after_first_ms = std::chrono::duration<double, std::milli>(clock::now() - t_first).count();
+  const double fed = static_cast<double>(opt.chunk > 0 ? (n / opt.chunk) * opt.chunk : n - 1);
+  r.tpot_ms = fed > 1 ? after_first_ms / (fed - 1) : 0;
+  r.tokens_per_s = fed / total_s;
+  r.attn_ms_per_token = 1e3 * model.stats().attention_seconds / fed;
+  return r;
+}
+
+}  // namespace qwen3
