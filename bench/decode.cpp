@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   std::vector<std::int64_t> depths = {4096};
   int reps = 3;
   bool use_mmap = false;
+  std::string gemm = "onednn";
   app.add_option("--model", model_dir, "checkpoint directory")->required();
   app.add_option("--threads", thread_counts, "thread counts")->delimiter(',');
   app.add_option("--prompt", prompt, "prefill length");
@@ -54,11 +55,13 @@ int main(int argc, char** argv) {
   app.add_option("--kv-type", kv_name, "auto|f32|bf16");
   app.add_option("--kernel", kernel, "auto|scalar|avx2|avx512");
   app.add_option("--json", json_path, "write results as JSON");
+  app.add_option("--gemm", gemm, "prefill matrix products: onednn|native")->check(CLI::IsMember({"onednn", "native"}));
   app.add_flag("--mmap", use_mmap, "run from the file mapping instead of huge-page copies");
   CLI11_PARSE(app, argc, argv);
 
   const kernels::CpuFeatures cpu = kernels::detect_cpu_features();
-  const auto& kt = kernels::select_kernels(kernels::parse_kernel_choice(kernel), cpu);
+  const auto& base = kernels::select_kernels(kernels::parse_kernel_choice(kernel), cpu);
+  const auto& kt = gemm == "onednn" ? kernels::with_onednn_gemm(base) : base;
   LoadedModel lm = load_model(model_dir, kt, AttentionKind::Streaming, use_mmap ? WeightPlacement::Map : WeightPlacement::Copy);
   const Qwen3Config& c = lm.config;
   const Qwen3Weights& w = lm.model->weights();
@@ -72,8 +75,9 @@ int main(int argc, char** argv) {
   std::int64_t max_depth = 0;
   for (auto d : depths) max_depth = std::max(max_depth, d);
 
-  std::printf("decode benchmark: %s | weights %.1f MiB read per token | kv %s | kernels %s | cpu: %s\n", model_dir.c_str(),
-              weight_bytes / (1 << 20), kv == KvType::F32 ? "f32" : "bf16", std::string(kernels::isa_name(kt.isa)).c_str(),
+  std::printf("decode benchmark: %s | weights %.1f MiB read per token | kv %s | kernels %s | prefill gemm %s | cpu: %s\n",
+              model_dir.c_str(), weight_bytes / (1 << 20), kv == KvType::F32 ? "f32" : "bf16", std::string(kernels::isa_name(kt.isa)).c_str(),
+              kt.gemm ? "onednn" : "native",
               cpu.describe().c_str());
   std::printf("%-7s %-9s %-10s %8s %10s %10s %12s %9s\n", "threads", "attention", "test", "depth", "tokens/s", "read_GB/s",
               "roofline_t/s", "fraction");
@@ -126,7 +130,7 @@ int main(int argc, char** argv) {
       }
     }
   }
-  bench::write_json(json_path, {{"benchmark", "decode"}, {"model", model_dir}, {"cpu", cpu.describe()}, {"kernels", kernels::isa_name(kt.isa)},
+  bench::write_json(json_path, {{"benchmark", "decode"}, {"model", model_dir}, {"cpu", cpu.describe()}, {"kernels", kernels::isa_name(kt.isa)}, {"prefill_gemm", kt.gemm ? "onednn" : "native"},
                                 {"weight_bytes_per_token", weight_bytes}, {"rows", rows}});
   return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "kernels/onednn/gemm.hpp"
 #include "qwen3/error.hpp"
 
 namespace qwen3::kernels {
@@ -30,6 +31,15 @@ const KernelTable& select_kernels(KernelChoice choice, const CpuFeatures& cpu) {
   if (avx512) return *avx512;
   if (avx2) return *avx2;
   return scalar_kernels();
+}
+
+const KernelTable& with_onednn_gemm(const KernelTable& base) {
+  if (base.isa == Isa::Scalar) return base;
+  static KernelTable avx2_gemm, avx512_gemm;
+  KernelTable& t = base.isa == Isa::Avx2 ? avx2_gemm : avx512_gemm;
+  t = base;
+  t.gemm = &onednn_gemm;
+  return t;
 }
 
 }  // namespace qwen3::kernels

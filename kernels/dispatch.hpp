@@ -16,4 +16,8 @@ KernelChoice parse_kernel_choice(std::string_view name);
 // qwen3::Error ("--kernel avx512: this CPU lacks avx512f") instead of dying with SIGILL.
 const KernelTable& select_kernels(KernelChoice choice, const CpuFeatures& cpu);
 
+// The same variant with the oneDNN gemm for prefill (bf16 weights then multiply bf16-rounded
+// activations; see kernels/onednn/gemm.hpp). The scalar reference never gets one.
+const KernelTable& with_onednn_gemm(const KernelTable& base);
+
 }  // namespace qwen3::kernels

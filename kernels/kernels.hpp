@@ -53,6 +53,10 @@ struct KernelTable {
   // x[j] <- exp(x[j] - shift) for n values, with -inf (a masked score) giving 0; returns the sum.
   // The numerator and denominator of a softmax whose running max is `shift`.
   float (*exp_shifted_sum)(float* x, std::int64_t n, float shift) = nullptr;
+
+  // Optional whole-matrix product for many tokens (prefill), threaded inside: y[t][r] = W[r,:].x[t,:]
+  // for every row. Returns false where it does not apply; callers then use matmul. nullptr: none.
+  bool (*gemm)(const MatrixView& w, const float* x, std::int64_t n_tokens, float* y) = nullptr;
 };
 
 // The scalar table: always compiled, the in-process referee for every other variant.

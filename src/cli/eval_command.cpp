@@ -67,7 +67,8 @@ int run_eval(const EvalCommandOptions& o) {
   if (o.chunk < 0 || o.chunk == 1) throw Error("--chunk: expected 0 (streaming protocol) or at least 2");
   const std::string text = read_text_file(o.text_file);
   omp_set_num_threads(o.threads > 0 ? o.threads : omp_get_num_procs());
-  const kernels::KernelTable& kt = kernels::select_kernels(kernels::parse_kernel_choice(o.kernel), kernels::detect_cpu_features());
+  const kernels::KernelTable& base = kernels::select_kernels(kernels::parse_kernel_choice(o.kernel), kernels::detect_cpu_features());
+  const kernels::KernelTable& kt = o.gemm == "onednn" ? kernels::with_onednn_gemm(base) : base;
   LoadedModel lm = load_model(o.model_dir, kt, parse_attention_kind(o.attention));
   std::vector<std::int32_t> ids = lm.require_tokenizer().encode(text);
   if (o.max_tokens > 0 && static_cast<std::int64_t>(ids.size()) > o.max_tokens) ids.resize(static_cast<std::size_t>(o.max_tokens));

@@ -160,7 +160,8 @@ int run_generate(const GenerateOptions& o, const std::atomic<bool>& interrupted)
   const int threads = o.threads > 0 ? o.threads : default_threads();
   omp_set_num_threads(threads);
   const kernels::CpuFeatures cpu = kernels::detect_cpu_features();
-  const kernels::KernelTable& kt = kernels::select_kernels(kernels::parse_kernel_choice(o.kernel), cpu);
+  const kernels::KernelTable& base = kernels::select_kernels(kernels::parse_kernel_choice(o.kernel), cpu);
+  const kernels::KernelTable& kt = o.gemm == "onednn" ? kernels::with_onednn_gemm(base) : base;
   const AttentionKind attention = parse_attention_kind(o.attention);
   std::vector<std::int32_t> verify_ids;
   if (!o.verify_ids.empty()) verify_ids = parse_id_list(o.verify_ids);
@@ -205,12 +206,12 @@ int run_generate(const GenerateOptions& o, const std::atomic<bool>& interrupted)
   const double kv_full = static_cast<double>(shape.n_layers * 2 * shape.n_kv_heads * shape.head_dim) * static_cast<double>(ctx) *
                          static_cast<double>(kv_element_size(kv_type));
   std::fprintf(stderr,
-               "load: %s | %.2f s | weights %s (%s, %s) | kv cache %s, up to %s at -c %lld | kernels %s | attention %s | threads %d\n",
+               "load: %s | %.2f s | weights %s (%s, %s) | kv cache %s, up to %s at -c %lld | kernels %s, prefill gemm %s | attention %s | threads %d\n",
                o.model_dir.c_str(), lm.load_seconds, human_bytes(static_cast<double>(lm.model->weights().matrix_bytes)).c_str(),
                std::string(dtype_name(lm.model->weights().embed_tokens.dtype)).c_str(),
                o.use_mmap ? "mmap" : "huge-page copy", kv_type == KvType::F32 ? "f32" : "bf16",
                human_bytes(kv_full).c_str(), static_cast<long long>(ctx), std::string(kernels::isa_name(kt.isa)).c_str(),
-               std::string(attention_kind_name(attention)).c_str(), threads);
+               kt.gemm ? "onednn" : "native", std::string(attention_kind_name(attention)).c_str(), threads);
 
   Session session(*lm.model, KvCache(shape, ctx));
   Sampler sampler(sampler_options(o, lm.generation, verify));

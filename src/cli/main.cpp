@@ -45,6 +45,8 @@ int parse_and_run(int argc, char** argv) {
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{INT32_MAX}));
   app.add_option("--attention", g.attention, "Attention path")->check(CLI::IsMember({"standard", "streaming"}))->capture_default_str();
   app.add_option("--kernel", g.kernel, "Kernel variant")->check(CLI::IsMember({"auto", "scalar", "avx2", "avx512"}))->capture_default_str();
+  app.add_option("--gemm", g.gemm, "Prefill matrix products: onednn (bf16 weights use bf16 activations, AMX where present) or native (f32 tiles)")
+      ->check(CLI::IsMember({"onednn", "native"}))->capture_default_str();
   app.add_option("--kv-type", g.kv_type, "KV cache element type (auto: f32 for f32 checkpoints, else bf16)")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}))->capture_default_str();
   app.add_option("--kv-block", g.kv_block, "Tokens per KV cache block")->check(CLI::Range(1, 4096))->capture_default_str();
@@ -77,6 +79,8 @@ int parse_and_run(int argc, char** argv) {
   ev->add_option("--max-tokens", e.max_tokens, "Keep the first N tokens (0 = all)")->check(CLI::Range(std::int64_t{0}, std::int64_t{INT32_MAX}));
   ev->add_option("--attention", e.attention, "Attention path")->check(CLI::IsMember({"standard", "streaming"}))->capture_default_str();
   ev->add_option("--kernel", e.kernel, "Kernel variant")->check(CLI::IsMember({"auto", "scalar", "avx2", "avx512"}))->capture_default_str();
+  ev->add_option("--gemm", e.gemm, "Prefill matrix products (chunked protocol): onednn or native")
+      ->check(CLI::IsMember({"onednn", "native"}))->capture_default_str();
   ev->add_option("--kv-type", e.kv_type, "KV cache element type")->check(CLI::IsMember({"auto", "f32", "bf16"}))->capture_default_str();
   ev->add_option("--kv-block", e.kv_block, "Tokens per KV cache block")->check(CLI::Range(1, 4096))->capture_default_str();
   ev->add_option("--window", e.window, "Tokens per reported window of the ppl/accuracy curve")->capture_default_str();

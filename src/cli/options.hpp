@@ -15,6 +15,7 @@ struct GenerateOptions {
   std::int64_t ctx_size = 0;               // -c; 0 = the model's max_position_embeddings
   std::string attention = "streaming";
   std::string kernel = "auto";
+  std::string gemm = "onednn";
   std::string kv_type = "auto";
   std::int64_t kv_block = 64;
   std::string verify_ids;                  // --verify 151644,872
@@ -36,6 +37,7 @@ struct EvalCommandOptions {
   std::int64_t max_tokens = 0;  // 0: the whole file
   std::string attention = "streaming";
   std::string kernel = "auto";
+  std::string gemm = "onednn";
   std::string kv_type = "auto";
   std::int64_t kv_block = 64;
   std::int64_t window = 256;

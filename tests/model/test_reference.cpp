@@ -3,6 +3,8 @@
 // first, so a failure names the first layer that diverges, then logits and 8 greedy steps.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
 #include <numeric>
 #include <string>
 #include <tuple>
@@ -10,6 +12,7 @@
 #include "engine/loaded_model.hpp"
 #include "engine/sampler.hpp"
 #include "engine/session.hpp"
+#include "kernels/dispatch.hpp"
 #include "model/ops.hpp"
 #include "test_support.hpp"
 
@@ -90,6 +93,40 @@ TEST_P(ReferenceTest, MatchesTransformers) {
     const std::int32_t pos[1] = {static_cast<std::int32_t>(T + static_cast<std::int64_t>(s))};
     const std::int32_t tok[1] = {id};
     lm.model->forward(tok, pos, cache, 1, step.data());
+  }
+}
+
+// Property: prefill through oneDNN (the default in the CLI for 32+ tokens). f32 weights: f32 products,
+// so the 1e-4 bound holds. bf16 weights: activations are rounded to bf16 (8 mantissa bits) inside the
+// products, which moves these logits by up to a few 1e-2; 5e-2 bounds it, and the arg-max of every
+// prompt position must still agree with transformers where its top-2 margin exceeds 0.1.
+TEST(ReferenceOneDnn, PrefillMatchesTransformers) {
+  const auto cpu = kernels::detect_cpu_features();
+  const auto& kt = kernels::with_onednn_gemm(kernels::select_kernels(kernels::KernelChoice::Auto, cpu));
+  if (!kt.gemm) GTEST_SKIP() << "no SIMD variant on this CPU, so no oneDNN gemm";
+  for (const auto& [name, tol] : {std::pair<std::string, float>{"tiny-gqa4", 1e-4f}, {"tiny-gqa4-bf16", 5e-2f}}) {
+    const auto dir = test::model_dir(name);
+    LoadedModel lm = load_model(dir, kt, AttentionKind::Streaming);
+    const SafetensorsFile ref = SafetensorsFile::open(dir / "reference.safetensors");
+    const auto prompt = test::read_tensor<std::int32_t>(ref, "prompt_ids");
+    const auto want = test::read_tensor<float>(ref, "prefill_logits");
+    KvCache cache(lm.model->kv_shape(KvType::F32, 64), 512);
+    std::vector<std::int32_t> positions(prompt.size());
+    std::iota(positions.begin(), positions.end(), 0);
+    std::vector<float> logits(want.size());
+    lm.model->forward(prompt, positions, cache, static_cast<std::int64_t>(prompt.size()), logits.data());
+    const float diff = test::max_abs_diff(logits.data(), want.data(), want.size());
+    std::printf("%s with oneDNN prefill: max |logits - transformers| = %.3g (tolerance %.3g)\n", name.c_str(), diff, tol);
+    EXPECT_LE(diff, tol) << name;
+    const std::size_t V = static_cast<std::size_t>(lm.config.vocab_size);
+    for (std::size_t t = 0; t < prompt.size(); ++t) {
+      std::vector<float> row(want.begin() + static_cast<std::ptrdiff_t>(t * V), want.begin() + static_cast<std::ptrdiff_t>((t + 1) * V));
+      const std::int32_t best = argmax(row);
+      std::nth_element(row.begin(), row.begin() + 1, row.end(), std::greater<float>());
+      if (row[0] - row[1] > 0.1f) {
+        EXPECT_EQ(argmax(std::span<const float>(logits.data() + t * V, V)), best) << name << " position " << t;
+      }
+    }
   }
 }
 
