@@ -3,6 +3,9 @@
 // (load line, notes, timing line) goes to stderr.
 #include <omp.h>
 #include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include <charconv>
 #include <cmath>
@@ -88,7 +91,6 @@ void validate_options(const GenerateOptions& o) {
   if (o.no_think && !o.chat) throw Error("--no-think needs --chat");
   if (o.interactive && !o.chat) throw Error("-i needs --chat");
   if (o.interactive && o.json) throw Error("-i cannot be combined with --json");
-  if (sources == 0 && !o.interactive) throw Error("no prompt: give -p TEXT, -f FILE, --verify IDS or --chat -i");
   if (o.model_dir.empty()) throw Error("no model: give -m DIR (a Hugging Face Qwen3 checkpoint directory)");
   // Positions are int32 and CLI11 saturates out-of-range integers, so bound them here.
   constexpr std::int64_t kMaxTokens = INT32_MAX;
@@ -155,7 +157,31 @@ nlohmann::json result_json(const std::vector<std::int32_t>& prompt, const Genera
 
 }  // namespace
 
-int run_generate(const GenerateOptions& o, const std::atomic<bool>& interrupted) {
+// The default model: the only checkpoint folder under models/ next to the executable, one level up
+// (build/qwen3_mpi -> models/), or in the source tree this binary was built from.
+std::string find_default_model() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe_dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  std::vector<fs::path> roots = {exe_dir / "models", exe_dir / ".." / "models", fs::path(QWEN3_SOURCE_DIR) / "models"};
+  for (const auto& root : roots) {
+    if (!fs::is_directory(root, ec)) continue;
+    std::vector<fs::path> dirs;
+    for (const auto& entry : fs::directory_iterator(root, ec))
+      if (fs::exists(entry.path() / "config.json", ec)) dirs.push_back(entry.path());
+    std::sort(dirs.begin(), dirs.end());
+    if (!dirs.empty()) return fs::weakly_canonical(dirs.front(), ec).string();
+  }
+  throw Error("no -m DIR given and no default model found under models/ (next to the executable or in the source tree)");
+}
+
+int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrupted) {
+  GenerateOptions o = given;
+  if (o.model_dir.empty()) o.model_dir = find_default_model();
+  // No prompt at all: chat on a terminal, one prompt per line from a pipe.
+  const bool no_prompt = !o.prompt && o.prompt_file.empty() && o.verify_ids.empty() && !o.interactive;
+  const bool line_prompts = no_prompt && !isatty(STDIN_FILENO);
+  if (no_prompt && !line_prompts) o.chat = o.interactive = true;
   validate_options(o);
   const int threads = o.threads > 0 ? o.threads : default_threads();
   omp_set_num_threads(threads);
@@ -178,11 +204,11 @@ int run_generate(const GenerateOptions& o, const std::atomic<bool>& interrupted)
   const bool verify = !verify_ids.empty();
   const std::int64_t max_new = verify ? (o.gen_len >= 0 ? o.gen_len : o.n_predict) : o.n_predict;
   std::vector<std::int32_t> first_prompt = verify_ids;
-  if (!verify && !o.interactive) {
+  if (!verify && !o.interactive && !line_prompts) {
     first_prompt = lm.require_tokenizer().encode(o.chat ? chat_turn(text, o.no_think, false) : text);
     if (first_prompt.empty()) throw Error("the prompt encodes to no tokens");
   }
-  if (o.interactive) lm.require_tokenizer();
+  if (o.interactive || line_prompts) lm.require_tokenizer();
   // Checks one prompt against the vocabulary and the room left in the context.
   auto check_prompt = [&](const std::vector<std::int32_t>& prompt, std::int64_t used) {
     for (std::int32_t id : prompt)
@@ -197,7 +223,7 @@ int run_generate(const GenerateOptions& o, const std::atomic<bool>& interrupted)
       throw Error("--verify: " + std::to_string(n) + " ids + --gen-len " + std::to_string(max_new) + " exceed the context -c " +
                   std::to_string(ctx));
   };
-  if (!o.interactive) check_prompt(first_prompt, 0);
+  if (!o.interactive && !line_prompts) check_prompt(first_prompt, 0);
 
   const KvType kv_type = o.kv_type == "f32"    ? KvType::F32
                          : o.kv_type == "bf16" ? KvType::BF16
@@ -272,6 +298,16 @@ int run_generate(const GenerateOptions& o, const std::atomic<bool>& interrupted)
       if (line.empty()) continue;
       run_turn(tk.encode(chat_turn(line, o.no_think, follows_reply)));
       follows_reply = true;
+    }
+    return 0;
+  }
+  if (line_prompts) {  // each line of stdin is its own prompt, from an empty cache
+    const Tokenizer& tk = lm.require_tokenizer();
+    std::string line;
+    while (!interrupted.load() && std::getline(std::cin, line)) {
+      if (line.empty()) continue;
+      session.rewind(0);
+      run_turn(tk.encode(o.chat ? chat_turn(line, o.no_think, false) : line));
     }
     return 0;
   }

@@ -35,8 +35,8 @@ int parse_and_run(int argc, char** argv) {
   CLI::App app{"qwen3_mpi: run Hugging Face Qwen3 checkpoints on CPUs (OpenMP now; MPI ranks and NUMA domains later)"};
   app.set_version_flag("--version", version_text());
   GenerateOptions g;
-  app.add_option("-m,--model", g.model_dir, "Hugging Face Qwen3 checkpoint directory (config.json, *.safetensors, tokenizer.json)");
-  app.add_option("-p,--prompt", g.prompt, "Prompt text");
+  app.add_option("-m,--model", g.model_dir, "Hugging Face Qwen3 checkpoint directory (default: the model shipped in models/)");
+  app.add_option("-p,--prompt", g.prompt, "Prompt text (none: chat on a terminal, one prompt per line from a pipe)");
   app.add_option("-f,--file", g.prompt_file, "Read the prompt from FILE");
   app.add_option("-n,--n-predict", g.n_predict, "Tokens to generate; -1 = until end-of-text or the context is full")
       ->capture_default_str();
