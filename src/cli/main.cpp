@@ -22,14 +22,6 @@ void on_sigint(int) {
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
 }
 
-// CLI11 reports some errors over several lines; the contract is one line.
-std::string one_line(std::string s) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
-}
-
 int parse_and_run(int argc, char** argv) {
   using namespace qwen3::cli;
   CLI::App app{"qwen3_mpi: run Hugging Face Qwen3 checkpoints on CPUs (OpenMP now; MPI ranks and NUMA domains later)"};
@@ -97,7 +89,7 @@ int parse_and_run(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "qwen3_mpi: error: %s (see --help)\n", one_line(e.what()).c_str());
+    std::fprintf(stderr, "qwen3_mpi: error: %s (see --help)\n", qwen3::one_line(e.what()).c_str());
     return 1;
   }
   if (*tok) return run_tokenize(t);
@@ -114,13 +106,13 @@ int main(int argc, char** argv) {
     return parse_and_run(argc, argv);
   } catch (const qwen3::Error& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "qwen3_mpi: error: %s\n", one_line(e.what()).c_str());
+    std::fprintf(stderr, "qwen3_mpi: error: %s\n", qwen3::one_line(e.what()).c_str());
     return 1;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "qwen3_mpi: error: out of memory\n");
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "qwen3_mpi: internal error: %s\n", one_line(e.what()).c_str());
+    std::fprintf(stderr, "qwen3_mpi: internal error: %s\n", qwen3::one_line(e.what()).c_str());
     return 2;
   }
 }

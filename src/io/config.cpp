@@ -9,24 +9,15 @@
 #include <sstream>
 #include <system_error>
 
+#include "io/json_messages.hpp"
 #include "qwen3/error.hpp"
 
 namespace qwen3 {
 namespace {
 
 using json = nlohmann::json;
-
-std::string one_line(std::string s) {
-  for (char& c : s) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  }
-  return s;
-}
-
-const char* json_type(const json& j) {
-  if (j.is_number_unsigned() || j.is_number_integer()) return "integer";
-  return j.type_name();
-}
+using io::json_type;
+using io::short_parse_reason;
 
 // Reads one JSON object, reporting problems as "<source>: <field>: <reason>".
 class Fields {
@@ -114,15 +105,6 @@ class Fields {
   const json& root_;
   std::string source_;
 };
-
-std::string short_parse_reason(const json::parse_error& e) {
-  std::string w = e.what();
-  if (auto pos = w.find("] "); pos != std::string::npos && w.rfind("[json.exception", 0) == 0) {
-    w = w.substr(pos + 2);
-  }
-  if (w.size() > 200) w = w.substr(0, 200) + "...";
-  return one_line(w);
-}
 
 json parse_object(std::string_view text, const std::string& source) {
   json root;

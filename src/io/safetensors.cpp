@@ -22,24 +22,19 @@
 #include <system_error>
 #include <utility>
 
+#include "io/json_messages.hpp"
 #include "qwen3/error.hpp"
 
 namespace qwen3 {
 namespace {
 
 using json = nlohmann::json;
+using io::json_type;
+using io::short_parse_reason;
 
 // Headers larger than this are refused (the reference implementation uses the same 100 MB cap);
 // real checkpoints have headers of a few hundred KB.
 constexpr std::uint64_t kMaxHeaderBytes = 100u * 1000u * 1000u;
-
-// Messages must be one line: hostile names or paths could carry control characters.
-std::string one_line(std::string s) {
-  for (char& c : s) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  }
-  return s;
-}
 
 [[noreturn]] void fail(const std::string& msg) { throw Error(one_line(msg)); }
 
@@ -50,22 +45,6 @@ std::string shape_str(std::span<const std::int64_t> shape) {
     s += std::to_string(shape[i]);
   }
   return s + "]";
-}
-
-const char* json_type(const json& j) {
-  if (j.is_number_unsigned() || j.is_number_integer()) return "integer";
-  return j.type_name();
-}
-
-// nlohmann's parse_error::what() is "[json.exception.parse_error.101] parse error at ...": keep the
-// part after the tag, on one line.
-std::string short_parse_reason(const json::parse_error& e) {
-  std::string w = e.what();
-  if (auto pos = w.find("] "); pos != std::string::npos && w.rfind("[json.exception", 0) == 0) {
-    w = w.substr(pos + 2);
-  }
-  if (w.size() > 200) w = w.substr(0, 200) + "...";
-  return one_line(w);
 }
 
 std::string read_text_file(const std::filesystem::path& path) {

@@ -38,14 +38,6 @@ enum class Kind : std::uint8_t { kNone, kVocab, kAdded, kSpecial };
 // Ids index dense tables; real vocabularies stay far below this (Qwen3: 151 669).
 constexpr std::int64_t kMaxId = std::int64_t{1} << 24;
 
-std::string one_line(std::string s) {
-  for (char& c : s) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
-}
-
 // The raw bytes a vocab spelling stands for: each character through the inverse byte table; a
 // spelling with a character outside the table stands for its own UTF-8 (as HF's decoder does).
 std::string spelling_to_bytes(std::string_view spelling) {
