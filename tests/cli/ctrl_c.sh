@@ -6,8 +6,9 @@ set -u
 exe=$1 model=$2
 err=$(mktemp) out=$(mktemp)
 trap 'rm -f "$err" "$out"' EXIT
-# -n -1 with a context far beyond the run time: only the signal can stop it.
-timeout --preserve-status -s INT 2 "$exe" -m "$model" -p "It is a truth" -n -1 -c 1000000 -t 1 >"$out" 2>"$err"
+# --verify never stops at end-of-text, and a million ids take far longer than the 4 s before the
+# signal: only the signal can stop it (sampled text could end on its own by drawing end-of-text).
+timeout --preserve-status -s INT 4 "$exe" -m "$model" --verify 1,2,3 --gen-len 1000000 -c 1000010 -t 1 >"$out" 2>"$err"
 rc=$?
 if [[ $rc -ne 0 ]]; then echo "exit status $rc, expected 0"; cat "$err"; exit 1; fi
 grep -q "^timing: .*stop interrupted" "$err" || { echo "no 'stop interrupted' timing line"; cat "$err"; exit 1; }
