@@ -13,6 +13,8 @@
 
 #include "qwen3/tokenizer.hpp"
 
+#include "temp_dir.hpp"
+
 namespace qwen3::test {
 
 inline const std::filesystem::path kTokData =
@@ -55,31 +57,6 @@ inline const Tokenizer& qwen() {
   return tok;
 }
 
-// A fresh directory under the system temp dir, removed with the object.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("qwen3_tok_test_" + std::to_string(rd()) + "_" + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path write(const std::string& name, const std::string& contents) const {
-    const auto p = path_ / name;
-    std::ofstream(p, std::ios::binary) << contents;
-    return p;
-  }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Printable form of a string for failure messages (non-ASCII and controls as \xNN).
 inline std::string escaped(const std::string& s, std::size_t max = 200) {
