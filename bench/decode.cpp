@@ -65,8 +65,7 @@ int main(int argc, char** argv) {
   LoadedModel lm = load_model(model_dir, kt, AttentionKind::Streaming, use_mmap ? WeightPlacement::Map : WeightPlacement::Copy);
   const Qwen3Config& c = lm.config;
   const Qwen3Weights& w = lm.model->weights();
-  const bool f32_weights = w.embed_tokens.dtype == DType::F32;
-  const KvType kv = kv_name == "f32" ? KvType::F32 : kv_name == "bf16" ? KvType::BF16 : (f32_weights ? KvType::F32 : KvType::BF16);
+  const KvType kv = resolve_kv_type(kv_name, *lm.model);
   // Decode reads every layer matrix and the lm_head; of embed_tokens only one row (unless tied).
   const double embed_bytes = static_cast<double>(w.embed_tokens.rows * w.embed_tokens.cols) * static_cast<double>(dtype_size(w.embed_tokens.dtype));
   const double weight_bytes = static_cast<double>(w.matrix_bytes) - (c.tie_word_embeddings ? 0.0 : embed_bytes);

@@ -77,9 +77,7 @@ int run_eval(const EvalCommandOptions& o) {
   eo.window = o.window;
   eo.chunk = o.chunk;
   eo.kv_block = o.kv_block;
-  eo.kv_type = o.kv_type == "f32"    ? KvType::F32
-               : o.kv_type == "bf16" ? KvType::BF16
-               : (lm.model->weights().embed_tokens.dtype == DType::F32 ? KvType::F32 : KvType::BF16);
+  eo.kv_type = resolve_kv_type(o.kv_type, *lm.model);
   Progress progress;
   const EvalResult r = evaluate(*lm.model, ids, eo, [&](std::int64_t d, std::int64_t t) { progress(d, t); });
   const std::size_t rss = peak_rss_bytes();

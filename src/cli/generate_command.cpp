@@ -225,9 +225,7 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
   };
   if (!o.interactive && !line_prompts) check_prompt(first_prompt, 0);
 
-  const KvType kv_type = o.kv_type == "f32"    ? KvType::F32
-                         : o.kv_type == "bf16" ? KvType::BF16
-                         : (lm.model->weights().embed_tokens.dtype == DType::F32 ? KvType::F32 : KvType::BF16);
+  const KvType kv_type = resolve_kv_type(o.kv_type, *lm.model);
   const KvCacheShape shape = lm.model->kv_shape(kv_type, o.kv_block);
   const double kv_full = static_cast<double>(shape.n_layers * 2 * shape.n_kv_heads * shape.head_dim) * static_cast<double>(ctx) *
                          static_cast<double>(kv_element_size(kv_type));

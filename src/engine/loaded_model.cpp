@@ -9,6 +9,13 @@ const Tokenizer& LoadedModel::require_tokenizer() const {
   return *tokenizer;
 }
 
+KvType resolve_kv_type(std::string_view choice, const Qwen3Model& model) {
+  if (choice == "f32") return KvType::F32;
+  if (choice == "bf16") return KvType::BF16;
+  if (choice != "auto") throw Error("--kv-type " + std::string(choice) + ": expected auto, f32 or bf16");
+  return model.weights().embed_tokens.dtype == DType::F32 ? KvType::F32 : KvType::BF16;
+}
+
 Tokenizer load_tokenizer(const std::filesystem::path& dir) {
   if (!std::filesystem::is_directory(dir)) throw Error(dir.string() + ": not a directory");
   return Tokenizer::from_file(dir / "tokenizer.json");

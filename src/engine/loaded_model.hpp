@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "attention/attention.hpp"
 #include "kernels/kernels.hpp"
@@ -29,6 +30,10 @@ struct LoadedModel {
 // Throws qwen3::Error with one line naming the file at fault.
 LoadedModel load_model(const std::filesystem::path& dir, const kernels::KernelTable& kernels, AttentionKind attention,
                        WeightPlacement placement = WeightPlacement::Map);
+
+// --kv-type: "f32", "bf16", or "auto" (f32 for f32 checkpoints, whose fixtures are exact; bf16
+// otherwise, so a long context reads half the bytes). Throws qwen3::Error on anything else.
+KvType resolve_kv_type(std::string_view choice, const Qwen3Model& model);
 
 // Tokenizer only (for `tokenize`): DIR/tokenizer.json.
 Tokenizer load_tokenizer(const std::filesystem::path& dir);

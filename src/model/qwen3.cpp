@@ -48,11 +48,13 @@ void Qwen3Model::forward(std::span<const std::int32_t> tokens, std::span<const s
   const auto slots = cache.append(positions);  // throws before any state changes if the context is full
   a_.resize(cfg_, n);
 
+  // cos/sin of every token's angles, shared by all layers.
+  const ops::RotaryTable rope = ops::rotary_table(positions, cfg_.head_dim, cfg_.rope_theta);
   ops::embed(w_.embed_tokens, tokens, a_.x.data());
   if (trace) trace->hidden.assign(1, a_.x);
   for (std::int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
     const LayerWeights& lw = w_.layers[static_cast<std::size_t>(l)];
-    attention_block(lw, l, n, positions, slots, cache);
+    attention_block(lw, l, n, positions, rope, slots, cache);
     mlp_block(lw, n);
     if (trace) trace->hidden.push_back(a_.x);
   }
@@ -62,7 +64,8 @@ void Qwen3Model::forward(std::span<const std::int32_t> tokens, std::span<const s
 }
 
 void Qwen3Model::attention_block(const LayerWeights& lw, std::int64_t layer, std::int64_t n,
-                                 std::span<const std::int32_t> positions, std::span<const KvSlot> slots, KvCache& cache) {
+                                 std::span<const std::int32_t> positions, const ops::RotaryTable& rope,
+                                 std::span<const KvSlot> slots, KvCache& cache) {
   const std::int64_t H = cfg_.hidden_size, D = cfg_.head_dim;
   const std::int64_t n_heads = cfg_.num_attention_heads, n_kv = cfg_.num_key_value_heads;
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
@@ -73,7 +76,6 @@ void Qwen3Model::attention_block(const LayerWeights& lw, std::int64_t layer, std
   ops::linear(*k_, lw.v_proj, a_.xn.data(), n, a_.v.data());
   ops::rmsnorm(a_.q.data(), lw.q_norm, n * n_heads, D, eps, a_.q.data());  // per head, before RoPE (Qwen3)
   ops::rmsnorm(a_.k.data(), lw.k_norm, n * n_kv, D, eps, a_.k.data());
-  const ops::RotaryTable rope = ops::rotary_table(positions, D, cfg_.rope_theta);
   ops::apply_rope(a_.q.data(), n, n_heads, rope);
   ops::apply_rope(a_.k.data(), n, n_kv, rope);
   cache.store(layer, slots, a_.k.data(), a_.v.data());

@@ -7,6 +7,7 @@
 #include "attention/attention.hpp"
 #include "kernels/kernels.hpp"
 #include "kv/kv_cache.hpp"
+#include "model/ops.hpp"
 #include "model/weights.hpp"
 #include "qwen3/config.hpp"
 
@@ -47,7 +48,7 @@ class Qwen3Model {
   };
 
   void attention_block(const LayerWeights& lw, std::int64_t layer, std::int64_t n, std::span<const std::int32_t> positions,
-                       std::span<const KvSlot> slots, KvCache& cache);
+                       const ops::RotaryTable& rope, std::span<const KvSlot> slots, KvCache& cache);
   void mlp_block(const LayerWeights& lw, std::int64_t n);
 
   Qwen3Config cfg_;
