@@ -5,7 +5,7 @@
 //
 // Required of V: type reg; static constexpr int width; zero(), set1(f), load(const float*),
 // load_bf16(const uint16_t*), load_f16(const uint16_t*), store(float*, reg), fma(a, b, c) = a*b + c,
-// hsum(reg), add(a, b), sub(a, b), exp(reg) (0 for inputs below -87, i.e. for -inf).
+// hsum(reg), hsum4(a, b, c, d, float out[4]), add(a, b), sub(a, b), exp(reg) (0 for inputs below -87, i.e. for -inf).
 
 inline float scalar_weight(const void* row, DType t, std::int64_t i) {
   switch (t) {
@@ -103,28 +103,55 @@ inline float scalar_kv(const void* base, KvType t, std::int64_t i) {
                           : bf16_to_f32(static_cast<const std::uint16_t*>(base)[i]);
 }
 
+// R query rows x J keys of scaled dot products, every key vector loaded once for all R rows. R and J
+// are compile-time so the R*J accumulators live in registers (a runtime row count kept them on the
+// stack and the kernel ran at a quarter of its speed).
+template <class V, KvType K, int R, int J>
+inline void scores_panel(const float* q, std::int64_t head_dim, const void* k, std::int64_t j0, std::int64_t n_keys,
+                         float scale, float* scores) {
+  const std::int64_t d_vec = head_dim - head_dim % V::width;
+  typename V::reg acc[R][J];
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < J; ++j) acc[r][j] = V::zero();
+  for (std::int64_t d = 0; d < d_vec; d += V::width) {
+    typename V::reg kv[J];
+    for (int j = 0; j < J; ++j) kv[j] = load_kv<V, K>(k, (j0 + j) * head_dim + d);
+    for (int r = 0; r < R; ++r) {
+      const typename V::reg qv = V::load(q + r * head_dim + d);
+      for (int j = 0; j < J; ++j) acc[r][j] = V::fma(qv, kv[j], acc[r][j]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    float sums[J];
+    if constexpr (J % 4 == 0) {
+      for (int j = 0; j < J; j += 4) V::hsum4(acc[r][j], acc[r][j + 1], acc[r][j + 2], acc[r][j + 3], sums + j);
+    } else {
+      for (int j = 0; j < J; ++j) sums[j] = V::hsum(acc[r][j]);
+    }
+    for (int j = 0; j < J; ++j) {
+      float s = sums[j];
+      for (std::int64_t d = d_vec; d < head_dim; ++d) s += q[r * head_dim + d] * scalar_kv(k, K, (j0 + j) * head_dim + d);
+      scores[r * n_keys + j0 + j] = scale * s;
+    }
+  }
+}
+
+template <class V, KvType K, int R>
+inline void scores_rows(const float* q, const void* k, std::int64_t n_keys, std::int64_t head_dim, float scale,
+                        float* scores) {
+  constexpr int J = V::score_keys;
+  std::int64_t j = 0;
+  for (; j + J <= n_keys; j += J) scores_panel<V, K, R, J>(q, head_dim, k, j, n_keys, scale, scores);
+  for (; j < n_keys; ++j) scores_panel<V, K, R, 1>(q, head_dim, k, j, n_keys, scale, scores);
+}
+
 template <class V, KvType K>
 void scores_typed(const float* q, std::int64_t n_q, const void* k, std::int64_t n_keys, std::int64_t head_dim,
                   float scale, float* scores) {
-  const std::int64_t d_vec = head_dim - head_dim % V::width;
-  for (std::int64_t j = 0; j < n_keys; ++j) {
-    const std::int64_t kj = j * head_dim;
-    // Up to 8 query rows of a GQA group per key load: the key row is read from memory once.
-    for (std::int64_t i0 = 0; i0 < n_q; i0 += 8) {
-      const std::int64_t ni = std::min<std::int64_t>(8, n_q - i0);
-      typename V::reg acc[8];
-      for (std::int64_t i = 0; i < ni; ++i) acc[i] = V::zero();
-      for (std::int64_t d = 0; d < d_vec; d += V::width) {
-        const typename V::reg kv = load_kv<V, K>(k, kj + d);
-        for (std::int64_t i = 0; i < ni; ++i) acc[i] = V::fma(V::load(q + (i0 + i) * head_dim + d), kv, acc[i]);
-      }
-      for (std::int64_t i = 0; i < ni; ++i) {
-        float s = V::hsum(acc[i]);
-        for (std::int64_t d = d_vec; d < head_dim; ++d) s += q[(i0 + i) * head_dim + d] * scalar_kv(k, K, kj + d);
-        scores[(i0 + i) * n_keys + j] = scale * s;
-      }
-    }
-  }
+  // Pairs of query rows share each key load (decode with a GQA group of 2 is one pair per KV head).
+  std::int64_t i = 0;
+  for (; i + 2 <= n_q; i += 2) scores_rows<V, K, 2>(q + i * head_dim, k, n_keys, head_dim, scale, scores + i * n_keys);
+  if (i < n_q) scores_rows<V, K, 1>(q + i * head_dim, k, n_keys, head_dim, scale, scores + i * n_keys);
 }
 
 template <class V>
@@ -134,27 +161,49 @@ void attention_scores(const float* q, std::int64_t n_q, const void* k, KvType kv
   return scores_typed<V, KvType::F32>(q, n_q, k, n_keys, head_dim, scale, scores);
 }
 
+// R rows x C column vectors of o += P V held in registers while the n_keys value rows stream past.
+// Enough independent accumulators (R*C) hide the FMA latency: with one chunk per pass, each
+// accumulator was a chain of n_keys dependent FMAs and decode ran at half the memory bandwidth.
+template <class V, KvType K, int R, int C>
+inline void accumulate_panel(const float* p, std::int64_t n_keys, const void* v, std::int64_t head_dim,
+                             std::int64_t d0, float* o, std::int64_t o_stride) {
+  typename V::reg acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = V::load(o + r * o_stride + d0 + c * V::width);
+  for (std::int64_t j = 0; j < n_keys; ++j) {
+    typename V::reg vv[C];
+    for (int c = 0; c < C; ++c) vv[c] = load_kv<V, K>(v, j * head_dim + d0 + c * V::width);
+    for (int r = 0; r < R; ++r) {
+      const typename V::reg pr = V::set1(p[r * n_keys + j]);
+      for (int c = 0; c < C; ++c) acc[r][c] = V::fma(pr, vv[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) V::store(o + r * o_stride + d0 + c * V::width, acc[r][c]);
+}
+
+template <class V, KvType K, int R>
+inline void accumulate_rows(const float* p, std::int64_t n_keys, const void* v, std::int64_t head_dim, float* o,
+                            std::int64_t o_stride) {
+  constexpr int C = V::accumulate_chunks;
+  const std::int64_t d_vec = head_dim - head_dim % V::width;
+  std::int64_t d = 0;
+  for (; d + C * V::width <= d_vec; d += C * V::width)
+    accumulate_panel<V, K, R, C>(p, n_keys, v, head_dim, d, o, o_stride);
+  for (; d < d_vec; d += V::width) accumulate_panel<V, K, R, 1>(p, n_keys, v, head_dim, d, o, o_stride);
+  for (int r = 0; r < R; ++r)
+    for (std::int64_t j = 0; j < n_keys; ++j)
+      for (std::int64_t t = d_vec; t < head_dim; ++t)
+        o[r * o_stride + t] += p[r * n_keys + j] * scalar_kv(v, K, j * head_dim + t);
+}
+
 template <class V, KvType K>
 void accumulate_typed(const float* p, std::int64_t n_q, const void* v, std::int64_t n_keys, std::int64_t head_dim,
                       float* o, std::int64_t o_stride) {
-  const std::int64_t d_vec = head_dim - head_dim % V::width;
-  // Output columns in the outer loop: each row's accumulator for one column chunk stays in a register
-  // while the value rows stream past.
-  for (std::int64_t i0 = 0; i0 < n_q; i0 += 4) {
-    const std::int64_t ni = std::min<std::int64_t>(4, n_q - i0);
-    for (std::int64_t d = 0; d < d_vec; d += V::width) {
-      typename V::reg acc[4];
-      for (std::int64_t i = 0; i < ni; ++i) acc[i] = V::load(o + (i0 + i) * o_stride + d);
-      for (std::int64_t j = 0; j < n_keys; ++j) {
-        const typename V::reg vv = load_kv<V, K>(v, j * head_dim + d);
-        for (std::int64_t i = 0; i < ni; ++i) acc[i] = V::fma(V::set1(p[(i0 + i) * n_keys + j]), vv, acc[i]);
-      }
-      for (std::int64_t i = 0; i < ni; ++i) V::store(o + (i0 + i) * o_stride + d, acc[i]);
-    }
-    for (std::int64_t i = i0; i < i0 + ni; ++i)
-      for (std::int64_t j = 0; j < n_keys; ++j)
-        for (std::int64_t d = d_vec; d < head_dim; ++d) o[i * o_stride + d] += p[i * n_keys + j] * scalar_kv(v, K, j * head_dim + d);
-  }
+  // Pairs of rows: decode with a GQA group of 2 (Qwen3-0.6B, 1.7B) is one pair per KV head.
+  std::int64_t i = 0;
+  for (; i + 2 <= n_q; i += 2) accumulate_rows<V, K, 2>(p + i * n_keys, n_keys, v, head_dim, o + i * o_stride, o_stride);
+  if (i < n_q) accumulate_rows<V, K, 1>(p + i * n_keys, n_keys, v, head_dim, o + i * o_stride, o_stride);
 }
 
 template <class V>

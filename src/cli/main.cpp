@@ -10,16 +10,33 @@
 #include <iostream>
 #include <string>
 
+#include <time.h>
+
 #include "cli/commands.hpp"
 #include "qwen3/error.hpp"
 
 namespace {
 
 std::atomic<bool> g_interrupted{false};
+std::atomic<std::int64_t> g_first_sigint_ns{0};
 
+std::int64_t monotonic_ns() {  // clock_gettime is async-signal-safe; std::chrono makes no such promise
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// The first Ctrl-C stops generation cleanly; a second one ends the process at once. One keypress can
+// arrive twice (`timeout` and some shells signal both the process and its group), so a repeat within
+// half a second counts as the same Ctrl-C.
 void on_sigint(int) {
-  g_interrupted.store(true);
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+  const std::int64_t now = monotonic_ns();
+  if (!g_interrupted.exchange(true)) {
+    g_first_sigint_ns.store(now);
+  } else if (now - g_first_sigint_ns.load() > 500000000) {
+    std::signal(SIGINT, SIG_DFL);
+    std::raise(SIGINT);
+  }
 }
 
 int parse_and_run(int argc, char** argv) {

@@ -16,6 +16,8 @@ struct V512 {
   using reg = __m512;
   static constexpr int width = 16;
   static constexpr int token_tile = 4;  // 4 rows x 4 tokens = 16 accumulators of 32 zmm registers
+  static constexpr int accumulate_chunks = 8;  // 2 rows x 8 chunks = 16 accumulators: a whole 128-wide head
+  static constexpr int score_keys = 4;  // 2 rows x 4 keys = 8 accumulators
   static reg zero() { return _mm512_setzero_ps(); }
   static reg set1(float f) { return _mm512_set1_ps(f); }
   static reg load(const float* p) { return _mm512_loadu_ps(p); }
@@ -29,6 +31,12 @@ struct V512 {
   static void store(float* p, reg v) { _mm512_storeu_ps(p, v); }
   static reg fma(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
   static float hsum(reg v) { return _mm512_reduce_add_ps(v); }
+  // The four horizontal sums of a, b, c, d: halve each to 256 bits, then one transpose-and-add tree.
+  static void hsum4(reg a, reg b, reg c, reg d, float* out) {
+    const auto half = [](reg v) { return _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))); };
+    const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(half(a), half(b)), _mm256_hadd_ps(half(c), half(d)));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
+  }
   static reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
   static reg sub(reg a, reg b) { return _mm512_sub_ps(a, b); }
   // exp(x) after Cephes' expf: x = n*ln2 + r with |r| <= ln2/2, a degree-6 polynomial for e^r, and
