@@ -25,12 +25,30 @@ std::vector<std::int32_t> random_ids(std::int64_t n, std::int64_t vocab, unsigne
   return ids;
 }
 
-// Seconds per token of `gen` single-token decode steps starting at the session's position.
-double decode_seconds_per_token(Session& s, std::int64_t gen, std::int64_t vocab) {
+struct DecodeTiming {
+  double seconds_per_token = 0;
+  double attention_seconds_per_token = 0;  // of which inside attention() (all layers)
+};
+
+// Timing of `gen` single-token decode steps starting at the session's position.
+DecodeTiming time_decode(Session& s, std::int64_t gen, std::int64_t vocab) {
   const auto ids = random_ids(gen, vocab, 7);
+  const double attn0 = s.model().stats().attention_seconds;
   const auto t0 = std::chrono::steady_clock::now();
   for (std::int32_t id : ids) s.feed(std::span<const std::int32_t>(&id, 1));
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(gen);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double n = static_cast<double>(gen);
+  return {secs / n, (s.model().stats().attention_seconds - attn0) / n};
+}
+
+// Medians of each field over the reps.
+DecodeTiming median_timing(const std::vector<DecodeTiming>& reps) {
+  std::vector<double> t, a;
+  for (const auto& r : reps) {
+    t.push_back(r.seconds_per_token);
+    a.push_back(r.attention_seconds_per_token);
+  }
+  return {bench::median(t), bench::median(a)};
 }
 
 }  // namespace
@@ -41,7 +59,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Decode/prefill benchmark against the bandwidth roofline"};
   std::string model_dir, json_path, kv_name = "auto", kernel = "auto";
   std::vector<int> thread_counts = {1, 2};
-  std::int64_t prompt = 512, gen = 128;
+  std::int64_t prompt = 512, gen = 128, kv_block = 64;
   std::vector<std::int64_t> depths = {4096};
   int reps = 3;
   bool use_mmap = false;
@@ -53,6 +71,7 @@ int main(int argc, char** argv) {
   app.add_option("--depth", depths, "decode with this many tokens already cached (0 = skip)")->delimiter(',');
   app.add_option("--reps", reps, "repetitions (median)");
   app.add_option("--kv-type", kv_name, "auto|f32|bf16");
+  app.add_option("--kv-block", kv_block, "tokens per KV block")->check(CLI::Range(1, 1 << 16));
   app.add_option("--kernel", kernel, "auto|scalar|avx2|avx512");
   app.add_option("--json", json_path, "write results as JSON");
   app.add_option("--gemm", gemm, "prefill matrix products: onednn|native")->check(CLI::IsMember({"onednn", "native"}));
@@ -78,39 +97,46 @@ int main(int argc, char** argv) {
               model_dir.c_str(), weight_bytes / (1 << 20), kv == KvType::F32 ? "f32" : "bf16", std::string(kernels::isa_name(kt.isa)).c_str(),
               kt.gemm ? "onednn" : "native",
               cpu.describe().c_str());
-  std::printf("%-7s %-9s %-10s %8s %10s %10s %12s %9s\n", "threads", "attention", "test", "depth", "tokens/s", "read_GB/s",
-              "roofline_t/s", "fraction");
+  std::printf("%-7s %-9s %-10s %8s %10s %12s %10s %12s %9s\n", "threads", "attention", "test", "depth", "tokens/s",
+              "attn_ms/tok", "read_GB/s", "roofline_t/s", "fraction");
   nlohmann::json rows = nlohmann::json::array();
   for (int t : thread_counts) {
     omp_set_num_threads(t);
     const double bw = bench::read_bandwidth_gbs(t);
-    auto report = [&](const char* attention, const char* test, std::int64_t depth, double tps, double bytes_per_token) {
+    // attn_ms < 0: not measured (prefill); bytes_per_token 0: no roofline (prefill is compute bound).
+    auto report = [&](const char* attention, const char* test, std::int64_t depth, double tps, double attn_ms,
+                      double bytes_per_token) {
       const double roof = bytes_per_token > 0 ? bw * 1e9 / bytes_per_token : 0;
-      std::printf("%-7d %-9s %-10s %8lld %10.2f %10.2f %12.2f %9s\n", t, attention, test, static_cast<long long>(depth), tps, bw, roof,
-                  roof > 0 ? (std::to_string(static_cast<int>(100 * tps / roof + 0.5)) + "%").c_str() : "-");
+      const std::string attn = attn_ms >= 0 ? std::to_string(attn_ms).substr(0, std::to_string(attn_ms).find('.') + 3) : "-";
+      std::printf("%-7d %-9s %-10s %8lld %10.2f %12s %10.2f %12.2f %9s\n", t, attention, test, static_cast<long long>(depth), tps,
+                  attn.c_str(), bw, roof, roof > 0 ? (std::to_string(static_cast<int>(100 * tps / roof + 0.5)) + "%").c_str() : "-");
       std::fflush(stdout);
       rows.push_back({{"threads", t}, {"attention", attention}, {"test", test}, {"depth", depth}, {"tokens_per_s", tps},
+                      {"attention_ms_per_token", attn_ms >= 0 ? nlohmann::json(attn_ms) : nlohmann::json(nullptr)},
                       {"read_gbs", bw}, {"roofline_tokens_per_s", roof}, {"fraction_of_roofline", roof > 0 ? tps / roof : 0.0}});
     };
+    auto report_decode = [&](const char* attention, std::int64_t depth, const DecodeTiming& m, double bytes_per_token) {
+      report(attention, "decode", depth, 1.0 / m.seconds_per_token, 1e3 * m.attention_seconds_per_token, bytes_per_token);
+    };
 
-    Session s(*lm.model, KvCache(lm.model->kv_shape(kv, 64), std::max(prompt, max_depth) + gen + 8));
+    Session s(*lm.model, KvCache(lm.model->kv_shape(kv, kv_block), std::max(prompt, max_depth) + gen + 8));
     const auto prompt_ids = random_ids(prompt, c.vocab_size, 1);
     const double pp = bench::time_median(reps, [&] {
       s.rewind(0);
       s.feed(prompt_ids);
     });
-    report("streaming", "prefill", 0, static_cast<double>(prompt) / pp, 0);
+    report("streaming", "prefill", 0, static_cast<double>(prompt) / pp, -1, 0);
 
     for (AttentionKind kind : {AttentionKind::Streaming, AttentionKind::Standard}) {
       lm.model->set_attention_kind(kind);
       const char* name = kind == AttentionKind::Streaming ? "streaming" : "standard";
-      std::vector<double> spt;
+      std::vector<DecodeTiming> runs;
       for (int r = 0; r < reps; ++r) {
         s.rewind(0);
         s.feed(std::vector<std::int32_t>{1});
-        spt.push_back(decode_seconds_per_token(s, gen, c.vocab_size));
+        runs.push_back(time_decode(s, gen, c.vocab_size));
       }
-      report(name, "decode", 0, 1.0 / bench::median(spt), weight_bytes + kv_bytes_per_pos * static_cast<double>(gen) / 2);
+      report_decode(name, 0, median_timing(runs), weight_bytes + kv_bytes_per_pos * static_cast<double>(gen) / 2);
     }
     for (std::int64_t depth : depths) {
       if (depth <= 0) continue;
@@ -119,12 +145,12 @@ int main(int argc, char** argv) {
       s.feed(random_ids(depth, c.vocab_size, 3));
       for (AttentionKind kind : {AttentionKind::Streaming, AttentionKind::Standard}) {
         lm.model->set_attention_kind(kind);
-        std::vector<double> spt;
+        std::vector<DecodeTiming> runs;
         for (int r = 0; r < reps; ++r) {
           s.rewind(depth);
-          spt.push_back(decode_seconds_per_token(s, gen, c.vocab_size));
+          runs.push_back(time_decode(s, gen, c.vocab_size));
         }
-        report(kind == AttentionKind::Streaming ? "streaming" : "standard", "decode", depth, 1.0 / bench::median(spt),
+        report_decode(kind == AttentionKind::Streaming ? "streaming" : "standard", depth, median_timing(runs),
                weight_bytes + kv_bytes_per_pos * (static_cast<double>(depth) + static_cast<double>(gen) / 2));
       }
     }

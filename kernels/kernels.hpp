@@ -45,10 +45,13 @@ struct KernelTable {
   void (*attention_scores)(const float* q, std::int64_t n_q, const void* k, KvType kv_type,
                            std::int64_t n_keys, std::int64_t head_dim, float scale, float* scores) = nullptr;
 
-  // o[i*o_stride + :] += sum_j p[i*n_keys + j] * V[j*head_dim + :] for n_q rows. The stride lets o be
-  // the output part of packed online-softmax state rows.
+  // o[i*o_stride + :] = o_scale[i] * o[i*o_stride + :] + sum_j p[i*n_keys + j] * V[j*head_dim + :] for
+  // n_q rows (o_scale nullptr: 1). The scale is online softmax's rescale of what was accumulated under
+  // an older running max, applied while o is in registers anyway; the stride lets o be the output part
+  // of packed online-softmax state rows.
   void (*attention_accumulate)(const float* p, std::int64_t n_q, const void* v, KvType kv_type,
-                               std::int64_t n_keys, std::int64_t head_dim, float* o, std::int64_t o_stride) = nullptr;
+                               std::int64_t n_keys, std::int64_t head_dim, const float* o_scale, float* o,
+                               std::int64_t o_stride) = nullptr;
 
   // x[j] <- exp(x[j] - shift) for n values, with -inf (a masked score) giving 0; returns the sum.
   // The numerator and denominator of a softmax whose running max is `shift`.

@@ -4,7 +4,7 @@
 // merge at link time (an AVX-512 body must not be picked for an AVX2-only machine).
 //
 // Required of V: type reg; static constexpr int width; zero(), set1(f), load(const float*),
-// load_bf16(const uint16_t*), load_f16(const uint16_t*), store(float*, reg), fma(a, b, c) = a*b + c,
+// load_bf16(const uint16_t*), load_f16(const uint16_t*), store(float*, reg), fma(a, b, c) = a*b + c, mul(a, b),
 // hsum(reg), hsum4(a, b, c, d, float out[4]), add(a, b), sub(a, b), exp(reg) (0 for inputs below -87, i.e. for -inf).
 
 inline float scalar_weight(const void* row, DType t, std::int64_t i) {
@@ -166,10 +166,12 @@ void attention_scores(const float* q, std::int64_t n_q, const void* k, KvType kv
 // accumulator was a chain of n_keys dependent FMAs and decode ran at half the memory bandwidth.
 template <class V, KvType K, int R, int C>
 inline void accumulate_panel(const float* p, std::int64_t n_keys, const void* v, std::int64_t head_dim,
-                             std::int64_t d0, float* o, std::int64_t o_stride) {
+                             std::int64_t d0, const float* o_scale, float* o, std::int64_t o_stride) {
   typename V::reg acc[R][C];
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) acc[r][c] = V::load(o + r * o_stride + d0 + c * V::width);
+  for (int r = 0; r < R; ++r) {
+    const typename V::reg scale = V::set1(o_scale ? o_scale[r] : 1.f);
+    for (int c = 0; c < C; ++c) acc[r][c] = V::mul(scale, V::load(o + r * o_stride + d0 + c * V::width));
+  }
   for (std::int64_t j = 0; j < n_keys; ++j) {
     typename V::reg vv[C];
     for (int c = 0; c < C; ++c) vv[c] = load_kv<V, K>(v, j * head_dim + d0 + c * V::width);
@@ -183,34 +185,39 @@ inline void accumulate_panel(const float* p, std::int64_t n_keys, const void* v,
 }
 
 template <class V, KvType K, int R>
-inline void accumulate_rows(const float* p, std::int64_t n_keys, const void* v, std::int64_t head_dim, float* o,
-                            std::int64_t o_stride) {
+inline void accumulate_rows(const float* p, std::int64_t n_keys, const void* v, std::int64_t head_dim,
+                            const float* o_scale, float* o, std::int64_t o_stride) {
   constexpr int C = V::accumulate_chunks;
   const std::int64_t d_vec = head_dim - head_dim % V::width;
   std::int64_t d = 0;
   for (; d + C * V::width <= d_vec; d += C * V::width)
-    accumulate_panel<V, K, R, C>(p, n_keys, v, head_dim, d, o, o_stride);
-  for (; d < d_vec; d += V::width) accumulate_panel<V, K, R, 1>(p, n_keys, v, head_dim, d, o, o_stride);
-  for (int r = 0; r < R; ++r)
+    accumulate_panel<V, K, R, C>(p, n_keys, v, head_dim, d, o_scale, o, o_stride);
+  for (; d < d_vec; d += V::width) accumulate_panel<V, K, R, 1>(p, n_keys, v, head_dim, d, o_scale, o, o_stride);
+  for (int r = 0; r < R; ++r) {
+    if (o_scale)
+      for (std::int64_t t = d_vec; t < head_dim; ++t) o[r * o_stride + t] *= o_scale[r];
     for (std::int64_t j = 0; j < n_keys; ++j)
       for (std::int64_t t = d_vec; t < head_dim; ++t)
         o[r * o_stride + t] += p[r * n_keys + j] * scalar_kv(v, K, j * head_dim + t);
+  }
 }
 
 template <class V, KvType K>
 void accumulate_typed(const float* p, std::int64_t n_q, const void* v, std::int64_t n_keys, std::int64_t head_dim,
-                      float* o, std::int64_t o_stride) {
+                      const float* o_scale, float* o, std::int64_t o_stride) {
   // Pairs of rows: decode with a GQA group of 2 (Qwen3-0.6B, 1.7B) is one pair per KV head.
   std::int64_t i = 0;
-  for (; i + 2 <= n_q; i += 2) accumulate_rows<V, K, 2>(p + i * n_keys, n_keys, v, head_dim, o + i * o_stride, o_stride);
-  if (i < n_q) accumulate_rows<V, K, 1>(p + i * n_keys, n_keys, v, head_dim, o + i * o_stride, o_stride);
+  auto scale_at = [&](std::int64_t row) { return o_scale ? o_scale + row : nullptr; };
+  for (; i + 2 <= n_q; i += 2)
+    accumulate_rows<V, K, 2>(p + i * n_keys, n_keys, v, head_dim, scale_at(i), o + i * o_stride, o_stride);
+  if (i < n_q) accumulate_rows<V, K, 1>(p + i * n_keys, n_keys, v, head_dim, scale_at(i), o + i * o_stride, o_stride);
 }
 
 template <class V>
 void attention_accumulate(const float* p, std::int64_t n_q, const void* v, KvType kv_type, std::int64_t n_keys,
-                          std::int64_t head_dim, float* o, std::int64_t o_stride) {
-  if (kv_type == KvType::BF16) return accumulate_typed<V, KvType::BF16>(p, n_q, v, n_keys, head_dim, o, o_stride);
-  return accumulate_typed<V, KvType::F32>(p, n_q, v, n_keys, head_dim, o, o_stride);
+                          std::int64_t head_dim, const float* o_scale, float* o, std::int64_t o_stride) {
+  if (kv_type == KvType::BF16) return accumulate_typed<V, KvType::BF16>(p, n_q, v, n_keys, head_dim, o_scale, o, o_stride);
+  return accumulate_typed<V, KvType::F32>(p, n_q, v, n_keys, head_dim, o_scale, o, o_stride);
 }
 
 template <class V>

@@ -67,7 +67,7 @@ void standard_attention(const AttentionProblem& p) {
         col = 0;
         for (const auto& blk : blocks) {
           k.attention_accumulate(row + col, 1, blk->values(p.layer, kvh), p.cache->shape().type, blk->size(), d,
-                                 out + i * d, d);
+                                 nullptr, out + i * d, d);
           col += blk->size();
         }
       }

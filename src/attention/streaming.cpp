@@ -1,4 +1,4 @@
-// Streaming (flash-style) attention. Work is cut into tasks of (KV head, query tile, KV split):
+// Streaming (flash-style) attention. Work is cut into tasks of (KV heads, query tile, KV split):
 //  - a query tile holds up to query_tile tokens x the GQA group's query heads, so every K/V block
 //    loaded from the cache serves all of them;
 //  - each task walks its KV blocks once, keeping an OnlineSoftmaxState per query row, so memory per
@@ -20,9 +20,14 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
+// Tasks are (group of KV heads, query tile, KV split). A task walks its blocks in order and, inside each
+// block, every head of its group: the block's K rows of consecutive heads are adjacent in memory (and so
+// are the V rows), so one task streams long contiguous runs instead of one 16 KiB head slice per block,
+// which decode at depth 4096 measured ~15 % faster (bench/decode attn_ms/tok). Heads are only grouped
+// more finely when tiles x splits alone leave threads idle (short prompts, short caches).
 struct TaskGrid {
-  std::int64_t n_tiles, n_splits, n_blocks, query_tile;
-  std::int64_t count(std::int64_t n_kv_heads) const { return n_kv_heads * n_tiles * n_splits; }
+  std::int64_t n_head_groups, n_tiles, n_splits, n_blocks, query_tile;
+  std::int64_t count() const { return n_head_groups * n_tiles * n_splits; }
 };
 
 TaskGrid plan(const AttentionProblem& p, const StreamingOptions& opt) {
@@ -30,20 +35,27 @@ TaskGrid plan(const AttentionProblem& p, const StreamingOptions& opt) {
   g.query_tile = std::max<std::int64_t>(1, opt.query_tile);
   g.n_tiles = (p.n_tokens() + g.query_tile - 1) / g.query_tile;
   g.n_blocks = static_cast<std::int64_t>(p.cache->blocks().size());
-  std::int64_t splits = opt.kv_splits;
-  if (splits <= 0) {
-    // Aim for about 4 tasks per thread so dynamic scheduling can balance uneven causal work.
-    const std::int64_t target = 4 * omp_get_max_threads();
-    const std::int64_t base = p.n_kv_heads * g.n_tiles;
-    splits = (target + base - 1) / base;
-  }
-  g.n_splits = std::clamp<std::int64_t>(splits, 1, std::max<std::int64_t>(1, g.n_blocks));
+  const std::int64_t max_splits = std::max<std::int64_t>(1, g.n_blocks);
+  // Aim for about 4 tasks per thread so dynamic scheduling can balance uneven causal work.
+  const std::int64_t target = 4 * omp_get_max_threads();
+  auto ceil_div = [](std::int64_t a, std::int64_t b) { return (a + b - 1) / b; };
+  g.n_splits = std::clamp<std::int64_t>(opt.kv_splits > 0 ? opt.kv_splits : ceil_div(target, g.n_tiles), 1, max_splits);
+  g.n_head_groups = std::clamp<std::int64_t>(ceil_div(target, g.n_tiles * g.n_splits), 1, p.n_kv_heads);
   return g;
 }
 
-// Folds one KV block into the states of `rows` query rows. scores/probs: [rows][n] scratch.
+// Largest of n scores, written so the compiler vectorises it (std::max_element keeps an index and
+// does not); this runs once per row per block.
+float max_score(const float* s, std::int64_t n) {
+  float m = kNegInf;
+  for (std::int64_t j = 0; j < n; ++j) m = s[j] > m ? s[j] : m;
+  return m;
+}
+
+// Folds one KV block into the states of `rows` query rows. scores: [rows][n] scratch; alpha: [rows].
 void fold_block(const AttentionProblem& p, const KvBlock& blk, std::int64_t kvh, const float* q_tile,
-                std::int64_t rows, std::int64_t g, const std::int32_t* qpos, float* scores, float* states) {
+                std::int64_t rows, std::int64_t g, const std::int32_t* qpos, float* scores, float* alpha,
+                float* states) {
   const std::int64_t d = p.head_dim;
   const std::int64_t n = blk.size();
   const std::int64_t stride = OnlineSoftmaxState::packed_size(d);
@@ -58,22 +70,22 @@ void fold_block(const AttentionProblem& p, const KvBlock& blk, std::int64_t kvh,
         if (pos[static_cast<std::size_t>(j)] > qp) s[j] = kNegInf;
     }
     OnlineSoftmaxState st(states + r * stride, d);
-    const float block_max = *std::max_element(s, s + n);
+    const float block_max = max_score(s, n);
     if (block_max == kNegInf) {  // no visible key here: zero weights, state unchanged
       std::fill(s, s + n, 0.f);
+      alpha[r] = 1.f;
       continue;
     }
     const float m_new = std::max(st.m(), block_max);
-    // Rescale what was accumulated under the old max: o, l *= exp(m_old - m_new)  (0 when empty).
-    const float alpha = st.empty() ? 0.f : std::exp(st.m() - m_new);
+    // What was accumulated under the old max is rescaled by exp(m_old - m_new) (0 when empty); the
+    // accumulate kernel applies it to o while o is in registers.
+    alpha[r] = st.empty() ? 0.f : std::exp(st.m() - m_new);
     const float sum = p.kernels->exp_shifted_sum(s, n, m_new);  // masked (-inf) scores become 0
     st.m() = m_new;
-    st.l() = st.l() * alpha + sum;
-    float* o = st.o();
-    for (std::int64_t i = 0; i < d; ++i) o[i] *= alpha;
+    st.l() = st.l() * alpha[r] + sum;
   }
-  // o += P V for all rows at once: the value block is read once for the whole tile.
-  p.kernels->attention_accumulate(scores, rows, blk.values(p.layer, kvh), type, n, d, states + 2, stride);
+  // o = alpha o + P V for all rows at once: the value block is read once for the whole tile.
+  p.kernels->attention_accumulate(scores, rows, blk.values(p.layer, kvh), type, n, d, alpha, states + 2, stride);
 }
 
 }  // namespace
@@ -89,40 +101,49 @@ void streaming_attention(const AttentionProblem& p, const StreamingOptions& opt)
 
 #pragma omp parallel
   {
-    const std::int64_t max_rows = grid.query_tile * g;
-    std::vector<float> q_tile(static_cast<std::size_t>(max_rows * d));
-    std::vector<float> states(static_cast<std::size_t>(max_rows * stride));
+    const std::int64_t max_heads = (p.n_kv_heads + grid.n_head_groups - 1) / grid.n_head_groups;
+    const std::int64_t max_rows = grid.query_tile * g;  // per KV head
+    std::vector<float> q_tile(static_cast<std::size_t>(max_heads * max_rows * d));
+    std::vector<float> states(static_cast<std::size_t>(max_heads * max_rows * stride));
     std::vector<float> scores(static_cast<std::size_t>(max_rows * p.cache->shape().block_size));
+    std::vector<float> alpha(static_cast<std::size_t>(max_rows));
 
 #pragma omp for schedule(dynamic)
-    for (std::int64_t task = 0; task < grid.count(p.n_kv_heads); ++task) {
+    for (std::int64_t task = 0; task < grid.count(); ++task) {
       const std::int64_t split = task % grid.n_splits;
       const std::int64_t tile = (task / grid.n_splits) % grid.n_tiles;
-      const std::int64_t kvh = task / (grid.n_splits * grid.n_tiles);
+      const std::int64_t group = task / (grid.n_splits * grid.n_tiles);
+      const std::int64_t h0 = group * p.n_kv_heads / grid.n_head_groups;
+      const std::int64_t h1 = (group + 1) * p.n_kv_heads / grid.n_head_groups;
       const std::int64_t t0 = tile * grid.query_tile;
       const std::int64_t nt = std::min(grid.query_tile, p.n_tokens() - t0);
       const std::int64_t rows = nt * g;
       const std::int32_t* qpos = p.positions.data() + t0;
       const std::int32_t max_qpos = *std::max_element(qpos, qpos + nt);
+      // Row r of KV head kvh = (token t0 + r/g, query head kvh*g + r%g); each head's rows are contiguous.
+      auto global_row = [&](std::int64_t kvh, std::int64_t r) { return (t0 + r / g) * p.n_heads + kvh * g + r % g; };
+      auto q_rows = [&](std::int64_t kvh) { return q_tile.data() + (kvh - h0) * rows * d; };
+      auto state_rows = [&](std::int64_t kvh) { return states.data() + (kvh - h0) * rows * stride; };
 
-      // Row r = (token t0 + r/g, query head kvh*g + r%g).
-      for (std::int64_t r = 0; r < rows; ++r) {
-        const float* src = p.q + ((t0 + r / g) * p.n_heads + kvh * g + r % g) * d;
-        std::copy(src, src + d, q_tile.data() + r * d);
-        OnlineSoftmaxState(states.data() + r * stride, d).reset();
+      for (std::int64_t kvh = h0; kvh < h1; ++kvh) {
+        for (std::int64_t r = 0; r < rows; ++r) {
+          const float* src = p.q + global_row(kvh, r) * d;
+          std::copy(src, src + d, q_rows(kvh) + r * d);
+          OnlineSoftmaxState(state_rows(kvh) + r * stride, d).reset();
+        }
       }
       const std::int64_t b0 = split * grid.n_blocks / grid.n_splits;
       const std::int64_t b1 = (split + 1) * grid.n_blocks / grid.n_splits;
       for (std::int64_t b = b0; b < b1; ++b) {
         const KvBlock& blk = *blocks[static_cast<std::size_t>(b)];
         if (blk.size() == 0 || blk.min_position() > max_qpos) continue;  // wholly in the future
-        fold_block(p, blk, kvh, q_tile.data(), rows, g, qpos, scores.data(), states.data());
+        for (std::int64_t kvh = h0; kvh < h1; ++kvh)
+          fold_block(p, blk, kvh, q_rows(kvh), rows, g, qpos, scores.data(), alpha.data(), state_rows(kvh));
       }
-      for (std::int64_t r = 0; r < rows; ++r) {
-        const std::int64_t row = (t0 + r / g) * p.n_heads + kvh * g + r % g;
-        std::copy(states.data() + r * stride, states.data() + (r + 1) * stride,
-                  partial.data() + (split * n_rows + row) * stride);
-      }
+      for (std::int64_t kvh = h0; kvh < h1; ++kvh)
+        for (std::int64_t r = 0; r < rows; ++r)
+          std::copy(state_rows(kvh) + r * stride, state_rows(kvh) + (r + 1) * stride,
+                    partial.data() + (split * n_rows + global_row(kvh, r)) * stride);
     }
 
     // Join the splits of each row in split order, then normalise: out = o / l.

@@ -79,7 +79,8 @@ TEST_P(KernelVariantTest, MatmulMatchesScalarWithin1e5) {
   }
 }
 
-// Property: attention scores and P.V accumulation of every variant equal scalar for f32 and bf16 KV,
+// Property: attention scores and P.V accumulation (with and without rescaling o) of every variant
+// equal scalar for f32 and bf16 KV,
 // GQA row counts 1..9 (the score kernel works in groups of 8) and head_dim 64/128/72 (a tail).
 TEST_P(KernelVariantTest, AttentionTilesMatchScalarWithin1e5) {
   const KernelTable& k = *GetParam();
@@ -101,10 +102,14 @@ TEST_P(KernelVariantTest, AttentionTilesMatchScalarWithin1e5) {
 
         const auto p = test::random_floats(static_cast<std::size_t>(nq * n), seed++, 0.1f);
         const std::int64_t stride = d + 2;  // as in packed online-softmax rows
-        std::vector<float> o_want(static_cast<std::size_t>(nq * stride), 0.5f), o_got(o_want);
-        scalar_kernels().attention_accumulate(p.data(), nq, vp, kv, n, d, o_want.data(), stride);
-        k.attention_accumulate(p.data(), nq, vp, kv, n, d, o_got.data(), stride);
-        EXPECT_LE(worst_excess(o_got, o_want), 0.f) << "accumulate d=" << d << " nq=" << nq;
+        // With and without the online-softmax rescale of the old o (one factor per row).
+        const auto o_scale = test::random_floats(static_cast<std::size_t>(nq), seed++, 1.f);
+        for (const float* scale : {static_cast<const float*>(nullptr), o_scale.data()}) {
+          std::vector<float> o_want = test::random_floats(static_cast<std::size_t>(nq * stride), seed++), o_got(o_want);
+          scalar_kernels().attention_accumulate(p.data(), nq, vp, kv, n, d, scale, o_want.data(), stride);
+          k.attention_accumulate(p.data(), nq, vp, kv, n, d, scale, o_got.data(), stride);
+          EXPECT_LE(worst_excess(o_got, o_want), 0.f) << "accumulate d=" << d << " nq=" << nq << " scaled " << (scale != nullptr);
+        }
       }
     }
   }

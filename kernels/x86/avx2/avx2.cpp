@@ -42,6 +42,7 @@ struct V256 {
     _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
   }
   static reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
+  static reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
   static reg sub(reg a, reg b) { return _mm256_sub_ps(a, b); }
   // exp(x) after Cephes' expf: x = n*ln2 + r with |r| <= ln2/2, a degree-6 polynomial for e^r, and
   // 2^n built in the exponent bits. Relative error ~2 ulp. Inputs below -87 (including -inf, a masked
