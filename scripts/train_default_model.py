@@ -169,142 +169,18 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import transformers  # noqa: E402
 from safetensors import safe_open  # noqa: E402
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
 from transformers import AutoTokenizer, GenerationConfig, Qwen3Config, Qwen3ForCausalLM  # noqa: E402
 
 transformers.logging.set_verbosity_error()
 
-# ---------------------------------------------------------------------------
-# Tokenizer sections copied verbatim from Qwen3's tokenizer.json (Qwen/Qwen3-*,
-# Apache-2.0), as in scripts/make_fixtures.py.  Only vocab/merges are ours.
-# ---------------------------------------------------------------------------
-QWEN3_NORMALIZER = {"type": "NFC"}
-QWEN3_PRE_TOKENIZER = {
-    "type": "Sequence",
-    "pretokenizers": [
-        {
-            "type": "Split",
-            "pattern": {
-                "Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
-            },
-            "behavior": "Isolated",
-            "invert": False,
-        },
-        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
-    ],
-}
-QWEN3_POST_PROCESSOR = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
-QWEN3_DECODER = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
-QWEN3_BPE_OPTIONS = {
-    "type": "BPE",
-    "dropout": None,
-    "unk_token": None,
-    "continuing_subword_prefix": "",
-    "end_of_word_suffix": "",
-    "fuse_unk": False,
-    "byte_fallback": False,
-    "ignore_merges": False,
-}
+from qwen3_tokenizer_format import (  # noqa: E402  (scripts/, on sys.path when run as a script)
+    ADDED_TOKENS,
+    token_id,
+    tokenizer_config,
+    train_qwen3_bpe,
+)
 
-# Qwen3's chat template, verbatim from Qwen3-0.6B's tokenizer_config.json (Apache-2.0).
-QWEN3_CHAT_TEMPLATE = r"""{%- if tools %}
-    {{- '<|im_start|>system\n' }}
-    {%- if messages[0].role == 'system' %}
-        {{- messages[0].content + '\n\n' }}
-    {%- endif %}
-    {{- "# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>" }}
-    {%- for tool in tools %}
-        {{- "\n" }}
-        {{- tool | tojson }}
-    {%- endfor %}
-    {{- "\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n" }}
-{%- else %}
-    {%- if messages[0].role == 'system' %}
-        {{- '<|im_start|>system\n' + messages[0].content + '<|im_end|>\n' }}
-    {%- endif %}
-{%- endif %}
-{%- set ns = namespace(multi_step_tool=true, last_query_index=messages|length - 1) %}
-{%- for message in messages[::-1] %}
-    {%- set index = (messages|length - 1) - loop.index0 %}
-    {%- if ns.multi_step_tool and message.role == "user" and message.content is string and not(message.content.startswith('<tool_response>') and message.content.endswith('</tool_response>')) %}
-        {%- set ns.multi_step_tool = false %}
-        {%- set ns.last_query_index = index %}
-    {%- endif %}
-{%- endfor %}
-{%- for message in messages %}
-    {%- if message.content is string %}
-        {%- set content = message.content %}
-    {%- else %}
-        {%- set content = '' %}
-    {%- endif %}
-    {%- if (message.role == "user") or (message.role == "system" and not loop.first) %}
-        {{- '<|im_start|>' + message.role + '\n' + content + '<|im_end|>' + '\n' }}
-    {%- elif message.role == "assistant" %}
-        {%- set reasoning_content = '' %}
-        {%- if message.reasoning_content is string %}
-            {%- set reasoning_content = message.reasoning_content %}
-        {%- else %}
-            {%- if '</think>' in content %}
-                {%- set reasoning_content = content.split('</think>')[0].rstrip('\n').split('<think>')[-1].lstrip('\n') %}
-                {%- set content = content.split('</think>')[-1].lstrip('\n') %}
-            {%- endif %}
-        {%- endif %}
-        {%- if loop.index0 > ns.last_query_index %}
-            {%- if loop.last or (not loop.last and reasoning_content) %}
-                {{- '<|im_start|>' + message.role + '\n<think>\n' + reasoning_content.strip('\n') + '\n</think>\n\n' + content.lstrip('\n') }}
-            {%- else %}
-                {{- '<|im_start|>' + message.role + '\n' + content }}
-            {%- endif %}
-        {%- else %}
-            {{- '<|im_start|>' + message.role + '\n' + content }}
-        {%- endif %}
-        {%- if message.tool_calls %}
-            {%- for tool_call in message.tool_calls %}
-                {%- if (loop.first and content) or (not loop.first) %}
-                    {{- '\n' }}
-                {%- endif %}
-                {%- if tool_call.function %}
-                    {%- set tool_call = tool_call.function %}
-                {%- endif %}
-                {{- '<tool_call>\n{"name": "' }}
-                {{- tool_call.name }}
-                {{- '", "arguments": ' }}
-                {%- if tool_call.arguments is string %}
-                    {{- tool_call.arguments }}
-                {%- else %}
-                    {{- tool_call.arguments | tojson }}
-                {%- endif %}
-                {{- '}\n</tool_call>' }}
-            {%- endfor %}
-        {%- endif %}
-        {{- '<|im_end|>\n' }}
-    {%- elif message.role == "tool" %}
-        {%- if loop.first or (messages[loop.index0 - 1].role != "tool") %}
-            {{- '<|im_start|>user' }}
-        {%- endif %}
-        {{- '\n<tool_response>\n' }}
-        {{- content }}
-        {{- '\n</tool_response>' }}
-        {%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}
-            {{- '<|im_end|>\n' }}
-        {%- endif %}
-    {%- endif %}
-{%- endfor %}
-{%- if add_generation_prompt %}
-    {{- '<|im_start|>assistant\n' }}
-    {%- if enable_thinking is defined and enable_thinking is false %}
-        {{- '<think>\n\n</think>\n\n' }}
-    {%- endif %}
-{%- endif %}"""
-
-# (content, special) in Qwen3's order; Qwen3 marks <think>/</think> "special": false.
-ADDED_TOKENS = [
-    ("<|endoftext|>", True),
-    ("<|im_start|>", True),
-    ("<|im_end|>", True),
-    ("<think>", False),
-    ("</think>", False),
-]
 
 # Sampling defaults written to generation_config.json.
 GENERATION = dict(do_sample=True, temperature=0.7, top_k=40, top_p=0.9, repetition_penalty=1.1)
@@ -459,78 +335,10 @@ def load_corpus(args):
 
 
 # ---------------------------------------------------------------------------
-# Tokenizer (same construction as scripts/make_fixtures.py)
+# Tokenizer (trained by qwen3_tokenizer_format.train_qwen3_bpe, as the fixtures' is)
 # ---------------------------------------------------------------------------
-def bytes_to_unicode():
-    """GPT-2's byte -> printable character table, in its id order."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return [chr(c) for c in cs]
-
-
 def train_tokenizer(texts: list, vocab_total: int) -> dict:
-    n_merges = vocab_total - 256 - len(ADDED_TOKENS)
-    assert n_merges > 0
-    tok = Tokenizer(models.BPE())
-    skeleton = json.loads(tok.to_str())
-    skeleton["normalizer"] = QWEN3_NORMALIZER
-    skeleton["pre_tokenizer"] = QWEN3_PRE_TOKENIZER
-    skeleton["decoder"] = QWEN3_DECODER
-    tok = Tokenizer.from_str(json.dumps(skeleton))
-    trainer = trainers.BpeTrainer(
-        vocab_size=256 + n_merges,
-        min_frequency=2,
-        show_progress=False,
-        special_tokens=[],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tok.train_from_iterator(texts, trainer=trainer)
-    trained = json.loads(tok.to_str())
-    merges = [m.split(" ") if isinstance(m, str) else list(m) for m in trained["model"]["merges"]]
-    assert len(merges) == n_merges, (len(merges), n_merges)
-
-    vocab = {ch: i for i, ch in enumerate(bytes_to_unicode())}
-    assert set(vocab) == set(pre_tokenizers.ByteLevel.alphabet())
-    for a, b in merges:
-        assert a in vocab and b in vocab, (a, b)
-        assert a + b not in vocab, a + b
-        vocab[a + b] = len(vocab)
-    assert len(vocab) == 256 + n_merges
-
-    added = []
-    for content, special in ADDED_TOKENS:
-        added.append(
-            {
-                "id": len(vocab) + len(added),
-                "content": content,
-                "single_word": False,
-                "lstrip": False,
-                "rstrip": False,
-                "normalized": False,
-                "special": special,
-            }
-        )
-    assert added[-1]["id"] == vocab_total - 1
-    model = dict(QWEN3_BPE_OPTIONS)
-    model["vocab"] = vocab
-    model["merges"] = merges
-    out = {
-        "version": "1.0",
-        "truncation": None,
-        "padding": None,
-        "added_tokens": added,
-        "normalizer": QWEN3_NORMALIZER,
-        "pre_tokenizer": QWEN3_PRE_TOKENIZER,
-        "post_processor": QWEN3_POST_PROCESSOR,
-        "decoder": QWEN3_DECODER,
-        "model": model,
-    }
+    out, tok = train_qwen3_bpe(texts, vocab_total)
     # Renumbering must not change how text splits; every byte string round-trips.
     final = Tokenizer.from_str(json.dumps(out))
     samples = [texts[0][:50_000], texts[-1][-20_000:], "h\u00e9llo \u4e2d\u6587 \U0001f642 \x00\x07\t\r\n", "<|im_start|>user\nhi<|im_end|>\n<think>\n\n</think>\n\n"]
@@ -539,36 +347,6 @@ def train_tokenizer(texts: list, vocab_total: int) -> dict:
     for sample in samples:
         assert final.decode(final.encode(sample).ids, skip_special_tokens=False) == sample, sample[:40]
     return out
-
-
-def token_id(tok_json: dict, content: str) -> int:
-    for a in tok_json["added_tokens"]:
-        if a["content"] == content:
-            return a["id"]
-    raise KeyError(content)
-
-
-def tokenizer_config(tok_json: dict, model_max_length: int) -> dict:
-    """tokenizer_config.json in Qwen3's format (same keys and chat template)."""
-    decoder = {}
-    for a in tok_json["added_tokens"]:
-        decoder[str(a["id"])] = {k: a[k] for k in ("content", "lstrip", "normalized", "rstrip", "single_word", "special")}
-    return {
-        "add_bos_token": False,
-        "add_prefix_space": False,
-        "added_tokens_decoder": decoder,
-        "additional_special_tokens": ["<|im_start|>", "<|im_end|>"],
-        "bos_token": None,
-        "chat_template": QWEN3_CHAT_TEMPLATE,
-        "clean_up_tokenization_spaces": False,
-        "eos_token": "<|im_end|>",
-        "errors": "replace",
-        "model_max_length": model_max_length,
-        "pad_token": "<|endoftext|>",
-        "split_special_tokens": False,
-        "tokenizer_class": "Qwen2Tokenizer",
-        "unk_token": None,
-    }
 
 
 def generation_config(tok_json: dict) -> dict:

@@ -22,9 +22,10 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 // Tasks are (group of KV heads, query tile, KV split). A task walks its blocks in order and, inside each
 // block, every head of its group: the block's K rows of consecutive heads are adjacent in memory (and so
-// are the V rows), so one task streams long contiguous runs instead of one 16 KiB head slice per block,
-// which decode at depth 4096 measured ~15 % faster (bench/decode attn_ms/tok). Heads are only grouped
-// more finely when tiles x splits alone leave threads idle (short prompts, short caches).
+// are the V rows), so one task streams long contiguous runs instead of one 16 KiB head slice per block.
+// Decode at depth 4096 (Qwen3-0.6B, 2 threads) went from 30 to 22 ms of attention per token with this
+// order (bench/decode, attn_ms/tok). Heads are only grouped more finely when tiles x splits alone
+// leave threads idle (short prompts, short caches).
 struct TaskGrid {
   std::int64_t n_head_groups, n_tiles, n_splits, n_blocks, query_tile;
   std::int64_t count() const { return n_head_groups * n_tiles * n_splits; }

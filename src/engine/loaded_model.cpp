@@ -5,7 +5,7 @@
 namespace qwen3 {
 
 const Tokenizer& LoadedModel::require_tokenizer() const {
-  if (!tokenizer) throw Error(checkpoint.dir().string() + ": no tokenizer.json (needed for text prompts and output)");
+  if (!tokenizer) throw Error(dir.string() + ": no tokenizer.json (needed for text prompts and output)");
   return *tokenizer;
 }
 
@@ -33,7 +33,9 @@ LoadedModel load_model(const std::filesystem::path& dir, const kernels::KernelTa
   std::optional<Tokenizer> tokenizer;
   if (std::filesystem::exists(dir / "tokenizer.json")) tokenizer = Tokenizer::from_file(dir / "tokenizer.json");
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return LoadedModel{std::move(config), std::move(generation), std::move(checkpoint), std::move(model), std::move(tokenizer), secs};
+  std::optional<Checkpoint> mapping;
+  if (placement == WeightPlacement::Map) mapping = std::move(checkpoint);
+  return LoadedModel{dir, std::move(config), std::move(generation), std::move(mapping), std::move(model), std::move(tokenizer), secs};
 }
 
 }  // namespace qwen3

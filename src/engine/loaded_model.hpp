@@ -1,6 +1,6 @@
 #pragma once
 // Everything read from a checkpoint directory, validated and ready to run: config, sampling
-// defaults, the mapped tensors, the model over them and (if present) the tokenizer.
+// defaults, the weights, the model over them and (if present) the tokenizer.
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -17,9 +17,12 @@
 namespace qwen3 {
 
 struct LoadedModel {
+  std::filesystem::path dir;
   Qwen3Config config;
   GenerationConfig generation;
-  Checkpoint checkpoint;
+  // The file mapping, kept only while the weights are views into it (WeightPlacement::Map). After a
+  // huge-page copy it is unmapped, so its pages no longer count in the process's resident memory.
+  std::optional<Checkpoint> mapped_checkpoint;
   std::unique_ptr<Qwen3Model> model;
   std::optional<Tokenizer> tokenizer;  // absent when the directory has no tokenizer.json
   double load_seconds = 0;

@@ -1,6 +1,7 @@
 #include "memory/page_buffer.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -54,6 +55,13 @@ void PageBuffer::release() {
   if (mapped_) munmap(data_, mapped_);
   else std::free(data_);
   data_ = nullptr;
+}
+
+void release_mapped_pages(const void* p, std::size_t bytes) {
+  const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<std::uintptr_t>(p) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<std::uintptr_t>(p) + bytes) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);  // advisory
 }
 
 }  // namespace qwen3

@@ -28,4 +28,9 @@ class PageBuffer {
   std::size_t mapped_ = 0;  // > 0 when the buffer is an mmap region
 };
 
+// Drops the whole pages inside [p, p + bytes) of a read-only file mapping from this process's
+// resident set (the page cache keeps them; a later read faults them back in). Called after a weight
+// has been copied into a PageBuffer, so the load's peak memory is the copy, not copy + file.
+void release_mapped_pages(const void* p, std::size_t bytes);
+
 }  // namespace qwen3

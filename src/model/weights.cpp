@@ -80,6 +80,7 @@ void copy_into_storage(Qwen3Weights& w) {
     constexpr std::int64_t chunk = std::int64_t(1) << 21;
 #pragma omp parallel for schedule(static)
     for (std::int64_t off = 0; off < n; off += chunk) std::memcpy(dst + off, src + off, static_cast<std::size_t>(std::min(chunk, n - off)));
+    release_mapped_pages(src, static_cast<std::size_t>(n));
     mats[i]->data = dst;
   }
   if (tied) w.lm_head = w.embed_tokens;
