@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
+#include <omp.h>
 
 #include "kernels/convert.hpp"
 
@@ -15,8 +16,10 @@ namespace {
 struct Engine {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
-  // Primitive creation costs milliseconds; prefill reuses a handful of (M, N, K, dtype) shapes.
-  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, int>, dnnl::matmul> cache;
+  // Primitive creation costs milliseconds; prefill reuses a handful of (M, N, K, dtype) shapes. The
+  // thread count is part of the key because a oneDNN primitive keeps the OpenMP thread count it was
+  // created under: bench/decode --threads 1,2 ran its 2-thread fp32 prefill on 1-thread primitives.
+  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, int, int>, dnnl::matmul> cache;
   std::vector<std::uint16_t> x_bf16;
   std::mutex mutex;
 };
@@ -41,7 +44,7 @@ bool onednn_gemm(const MatrixView& w, const float* x, std::int64_t n_tokens, flo
   const dnnl::memory::desc src_md({M, K}, in_type, tag::ab);
   const dnnl::memory::desc wei_md({K, N}, in_type, tag::ba);
   const dnnl::memory::desc dst_md({M, N}, dt::f32, tag::ab);
-  const auto key = std::make_tuple(M, N, K, static_cast<int>(w.dtype));
+  const auto key = std::make_tuple(M, N, K, static_cast<int>(w.dtype), omp_get_max_threads());
   auto it = e.cache.find(key);
   if (it == e.cache.end()) {
     const dnnl::matmul::desc desc(src_md, wei_md, dst_md);
