@@ -14,6 +14,7 @@
 
 #include "attention/attention.hpp"
 #include "qwen3/online_softmax.hpp"
+#include "qwen3/partition.hpp"
 
 namespace qwen3 {
 namespace {
@@ -102,7 +103,7 @@ void streaming_attention(const AttentionProblem& p, const StreamingOptions& opt)
 
 #pragma omp parallel
   {
-    const std::int64_t max_heads = (p.n_kv_heads + grid.n_head_groups - 1) / grid.n_head_groups;
+    const std::int64_t max_heads = split_even(p.n_kv_heads, 0, static_cast<int>(grid.n_head_groups)).size();  // part 0 is largest
     const std::int64_t max_rows = grid.query_tile * g;  // per KV head
     std::vector<float> q_tile(static_cast<std::size_t>(max_heads * max_rows * d));
     std::vector<float> states(static_cast<std::size_t>(max_heads * max_rows * stride));
@@ -114,8 +115,9 @@ void streaming_attention(const AttentionProblem& p, const StreamingOptions& opt)
       const std::int64_t split = task % grid.n_splits;
       const std::int64_t tile = (task / grid.n_splits) % grid.n_tiles;
       const std::int64_t group = task / (grid.n_splits * grid.n_tiles);
-      const std::int64_t h0 = group * p.n_kv_heads / grid.n_head_groups;
-      const std::int64_t h1 = (group + 1) * p.n_kv_heads / grid.n_head_groups;
+      // The same contiguous split that will deal heads and blocks to ranks and NUMA domains.
+      const Range heads = split_even(p.n_kv_heads, static_cast<int>(group), static_cast<int>(grid.n_head_groups));
+      const std::int64_t h0 = heads.begin, h1 = heads.end;
       const std::int64_t t0 = tile * grid.query_tile;
       const std::int64_t nt = std::min(grid.query_tile, p.n_tokens() - t0);
       const std::int64_t rows = nt * g;
@@ -133,9 +135,8 @@ void streaming_attention(const AttentionProblem& p, const StreamingOptions& opt)
           OnlineSoftmaxState(state_rows(kvh) + r * stride, d).reset();
         }
       }
-      const std::int64_t b0 = split * grid.n_blocks / grid.n_splits;
-      const std::int64_t b1 = (split + 1) * grid.n_blocks / grid.n_splits;
-      for (std::int64_t b = b0; b < b1; ++b) {
+      const Range span = split_even(grid.n_blocks, static_cast<int>(split), static_cast<int>(grid.n_splits));
+      for (std::int64_t b = span.begin; b < span.end; ++b) {
         const KvBlock& blk = *blocks[static_cast<std::size_t>(b)];
         if (blk.size() == 0 || blk.min_position() > max_qpos) continue;  // wholly in the future
         for (std::int64_t kvh = h0; kvh < h1; ++kvh)
