@@ -92,14 +92,14 @@ int main(int argc, char** argv) {
           for (AttentionKind kind : {AttentionKind::Standard, AttentionKind::Streaming}) {
             const int reps = len >= 8192 || prefill ? 3 : 11;
             const double secs = run_one(*k, kind, kv, len, prefill, reps);
-            const double kv_bytes = 2.0 * static_cast<double>(len) * 8 * 128 * (kv == KvType::F32 ? 4 : 2);
+            const double kv_bytes = 2.0 * static_cast<double>(len) * 8 * 128 * static_cast<double>(kv_element_size(kv));
             // Causal prefill: each of L queries x 16 heads sees on average L/2 keys; 4*d flops per key.
             const double flops = prefill ? 4.0 * 128 * 16 * static_cast<double>(len) * static_cast<double>(len + 1) / 2
                                          : 4.0 * 128 * 16 * static_cast<double>(len);
             const double rate = prefill ? flops / secs / 1e9 : kv_bytes / secs / 1e9;
-            const char* kv_name = kv == KvType::F32 ? "f32" : "bf16";
+            const std::string kv_name(kernels::kv_type_name(kv));
             std::printf("%-8s %-7s %-9s %-5s %7lld %12.3f %12.2f\n", prefill ? "prefill" : "decode",
-                        std::string(kernels::isa_name(k->isa)).c_str(), std::string(attention_kind_name(kind)).c_str(), kv_name,
+                        std::string(kernels::isa_name(k->isa)).c_str(), std::string(attention_kind_name(kind)).c_str(), kv_name.c_str(),
                         static_cast<long long>(len), secs * 1e3, rate);
             std::fflush(stdout);
             rows.push_back({{"mode", prefill ? "prefill" : "decode"},

@@ -79,8 +79,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   const kernels::CpuFeatures cpu = kernels::detect_cpu_features();
-  const auto& base = kernels::select_kernels(kernels::parse_kernel_choice(kernel), cpu);
-  const auto& kt = gemm == "onednn" ? kernels::with_onednn_gemm(base) : base;
+  const auto& kt = kernels::select_kernels(kernel, gemm, cpu);
   LoadedModel lm = load_model(model_dir, kt, AttentionKind::Streaming, use_mmap ? WeightPlacement::Map : WeightPlacement::Copy);
   const Qwen3Config& c = lm.config;
   const Qwen3Weights& w = lm.model->weights();
@@ -94,7 +93,7 @@ int main(int argc, char** argv) {
   for (auto d : depths) max_depth = std::max(max_depth, d);
 
   std::printf("decode benchmark: %s | weights %.1f MiB read per token | kv %s | kernels %s | prefill gemm %s | cpu: %s\n",
-              model_dir.c_str(), weight_bytes / (1 << 20), kv == KvType::F32 ? "f32" : "bf16", std::string(kernels::isa_name(kt.isa)).c_str(),
+              model_dir.c_str(), weight_bytes / (1 << 20), std::string(kernels::kv_type_name(kv)).c_str(), std::string(kernels::isa_name(kt.isa)).c_str(),
               kt.gemm ? "onednn" : "native",
               cpu.describe().c_str());
   std::printf("%-7s %-9s %-10s %8s %10s %12s %10s %12s %9s\n", "threads", "attention", "test", "depth", "tokens/s",
@@ -104,19 +103,21 @@ int main(int argc, char** argv) {
     omp_set_num_threads(t);
     const double bw = bench::read_bandwidth_gbs(t);
     // attn_ms < 0: not measured (prefill); bytes_per_token 0: no roofline (prefill is compute bound).
-    auto report = [&](const char* attention, const char* test, std::int64_t depth, double tps, double attn_ms,
+    auto report = [&](AttentionKind kind, const char* test, std::int64_t depth, double tps, double attn_ms,
                       double bytes_per_token) {
+      const std::string attention(attention_kind_name(kind));
       const double roof = bytes_per_token > 0 ? bw * 1e9 / bytes_per_token : 0;
-      const std::string attn = attn_ms >= 0 ? std::to_string(attn_ms).substr(0, std::to_string(attn_ms).find('.') + 3) : "-";
-      std::printf("%-7d %-9s %-10s %8lld %10.2f %12s %10.2f %12.2f %9s\n", t, attention, test, static_cast<long long>(depth), tps,
-                  attn.c_str(), bw, roof, roof > 0 ? (std::to_string(static_cast<int>(100 * tps / roof + 0.5)) + "%").c_str() : "-");
+      char attn[32] = "-";
+      if (attn_ms >= 0) std::snprintf(attn, sizeof attn, "%.2f", attn_ms);
+      std::printf("%-7d %-9s %-10s %8lld %10.2f %12s %10.2f %12.2f %9s\n", t, attention.c_str(), test, static_cast<long long>(depth),
+                  tps, attn, bw, roof, roof > 0 ? (std::to_string(static_cast<int>(100 * tps / roof + 0.5)) + "%").c_str() : "-");
       std::fflush(stdout);
       rows.push_back({{"threads", t}, {"attention", attention}, {"test", test}, {"depth", depth}, {"tokens_per_s", tps},
                       {"attention_ms_per_token", attn_ms >= 0 ? nlohmann::json(attn_ms) : nlohmann::json(nullptr)},
                       {"read_gbs", bw}, {"roofline_tokens_per_s", roof}, {"fraction_of_roofline", roof > 0 ? tps / roof : 0.0}});
     };
-    auto report_decode = [&](const char* attention, std::int64_t depth, const DecodeTiming& m, double bytes_per_token) {
-      report(attention, "decode", depth, 1.0 / m.seconds_per_token, 1e3 * m.attention_seconds_per_token, bytes_per_token);
+    auto report_decode = [&](AttentionKind kind, std::int64_t depth, const DecodeTiming& m, double bytes_per_token) {
+      report(kind, "decode", depth, 1.0 / m.seconds_per_token, 1e3 * m.attention_seconds_per_token, bytes_per_token);
     };
 
     Session s(*lm.model, KvCache(lm.model->kv_shape(kv, kv_block), std::max(prompt, max_depth) + gen + 8));
@@ -125,18 +126,17 @@ int main(int argc, char** argv) {
       s.rewind(0);
       s.feed(prompt_ids);
     });
-    report("streaming", "prefill", 0, static_cast<double>(prompt) / pp, -1, 0);
+    report(AttentionKind::Streaming, "prefill", 0, static_cast<double>(prompt) / pp, -1, 0);
 
     for (AttentionKind kind : {AttentionKind::Streaming, AttentionKind::Standard}) {
       lm.model->set_attention_kind(kind);
-      const char* name = kind == AttentionKind::Streaming ? "streaming" : "standard";
       std::vector<DecodeTiming> runs;
       for (int r = 0; r < reps; ++r) {
         s.rewind(0);
         s.feed(std::vector<std::int32_t>{1});
         runs.push_back(time_decode(s, gen, c.vocab_size));
       }
-      report_decode(name, 0, median_timing(runs), weight_bytes + kv_bytes_per_pos * static_cast<double>(gen) / 2);
+      report_decode(kind, 0, median_timing(runs), weight_bytes + kv_bytes_per_pos * static_cast<double>(gen) / 2);
     }
     for (std::int64_t depth : depths) {
       if (depth <= 0) continue;
@@ -150,8 +150,8 @@ int main(int argc, char** argv) {
           s.rewind(depth);
           runs.push_back(time_decode(s, gen, c.vocab_size));
         }
-        report_decode(kind == AttentionKind::Streaming ? "streaming" : "standard", depth, median_timing(runs),
-               weight_bytes + kv_bytes_per_pos * (static_cast<double>(depth) + static_cast<double>(gen) / 2));
+        report_decode(kind, depth, median_timing(runs),
+                      weight_bytes + kv_bytes_per_pos * (static_cast<double>(depth) + static_cast<double>(gen) / 2));
       }
     }
   }

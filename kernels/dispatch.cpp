@@ -33,6 +33,11 @@ const KernelTable& select_kernels(KernelChoice choice, const CpuFeatures& cpu) {
   return scalar_kernels();
 }
 
+const KernelTable& select_kernels(std::string_view kernel, std::string_view gemm, const CpuFeatures& cpu) {
+  const KernelTable& base = select_kernels(parse_kernel_choice(kernel), cpu);
+  return gemm == "onednn" ? with_onednn_gemm(base) : base;
+}
+
 const KernelTable& with_onednn_gemm(const KernelTable& base) {
   if (base.isa == Isa::Scalar) return base;
   static KernelTable avx2_gemm, avx512_gemm;

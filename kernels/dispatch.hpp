@@ -20,4 +20,8 @@ const KernelTable& select_kernels(KernelChoice choice, const CpuFeatures& cpu);
 // activations; see kernels/onednn/gemm.hpp). The scalar reference never gets one.
 const KernelTable& with_onednn_gemm(const KernelTable& base);
 
+// What --kernel NAME --gemm onednn|native ask for: select_kernels(parse_kernel_choice(NAME)), with the
+// oneDNN gemm when gemm is "onednn".
+const KernelTable& select_kernels(std::string_view kernel, std::string_view gemm, const CpuFeatures& cpu);
+
 }  // namespace qwen3::kernels

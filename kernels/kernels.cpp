@@ -11,6 +11,8 @@ std::string_view isa_name(Isa isa) {
   return "?";
 }
 
+std::string_view kv_type_name(KvType t) { return t == KvType::F32 ? "f32" : "bf16"; }
+
 const void* MatrixView::row(std::int64_t r) const {
   return static_cast<const char*>(data) + r * row_stride * static_cast<std::int64_t>(dtype_size(dtype));
 }

@@ -30,6 +30,7 @@ struct MatrixView {
 
 // Element type of the KV cache.
 enum class KvType { F32, BF16 };
+std::string_view kv_type_name(KvType t);  // "f32" | "bf16", as --kv-type spells them
 
 struct KernelTable {
   Isa isa = Isa::Scalar;

@@ -13,6 +13,10 @@ int run_tokenize(const TokenizeOptions& opt);
 int run_eval(const EvalCommandOptions& opt);
 std::string version_text();
 
+// The whole file as raw bytes (-f prompts, eval texts). `what` names it in the one-line errors
+// ("PATH: prompt file not found ...").
+std::string read_input_file(const std::string& path, const std::string& what);
+
 // Python's list spelling, "[1, 2, 3]": what --verify and tokenize print.
 inline std::string format_id_list(const std::vector<std::int32_t>& ids) {
   std::string s = "[";

@@ -6,11 +6,9 @@
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli/commands.hpp"
 #include "engine/evaluate.hpp"
@@ -20,15 +18,6 @@
 
 namespace qwen3::cli {
 namespace {
-
-std::string read_text_file(const std::string& path) {
-  if (!std::filesystem::is_regular_file(path)) throw Error(path + ": text file not found (or not a regular file)");
-  std::ifstream in(path, std::ios::binary);  // raw bytes: CRLF stays CRLF, as Python's open(newline='') keeps it
-  if (!in) throw Error(path + ": cannot open text file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::size_t peak_rss_bytes() {
   rusage ru{};
@@ -65,10 +54,9 @@ class Progress {
 int run_eval(const EvalCommandOptions& o) {
   if (o.window < 1) throw Error("--window: expected a positive number of tokens");
   if (o.chunk < 0 || o.chunk == 1) throw Error("--chunk: expected 0 (streaming protocol) or at least 2");
-  const std::string text = read_text_file(o.text_file);
+  const std::string text = read_input_file(o.text_file, "text file");
   omp_set_num_threads(o.threads > 0 ? o.threads : omp_get_num_procs());
-  const kernels::KernelTable& base = kernels::select_kernels(kernels::parse_kernel_choice(o.kernel), kernels::detect_cpu_features());
-  const kernels::KernelTable& kt = o.gemm == "onednn" ? kernels::with_onednn_gemm(base) : base;
+  const kernels::KernelTable& kt = kernels::select_kernels(o.kernel, o.gemm, kernels::detect_cpu_features());
   LoadedModel lm = load_model(o.model_dir, kt, parse_attention_kind(o.attention));
   std::vector<std::int32_t> ids = lm.require_tokenizer().encode(text);
   if (o.max_tokens > 0 && static_cast<std::int64_t>(ids.size()) > o.max_tokens) ids.resize(static_cast<std::size_t>(o.max_tokens));
@@ -85,7 +73,7 @@ int run_eval(const EvalCommandOptions& o) {
   nlohmann::json windows = nlohmann::json::array();
   for (const auto& w : r.windows) windows.push_back({{"start", w.start}, {"end", w.end}, {"ppl", w.ppl}, {"accuracy", w.accuracy}});
   const nlohmann::json j = {{"model", o.model_dir}, {"text", o.text_file}, {"protocol", o.chunk > 0 ? "chunked" : "streaming"},
-                            {"attention", o.attention}, {"kv_type", eo.kv_type == KvType::F32 ? "f32" : "bf16"},
+                            {"attention", o.attention}, {"kv_type", kernels::kv_type_name(eo.kv_type)},
                             {"tokens", r.tokens}, {"scored", r.scored}, {"ppl", r.ppl}, {"accuracy", r.accuracy},
                             {"ttft_ms", r.ttft_ms}, {"tpot_ms", r.tpot_ms}, {"tokens_per_s", r.tokens_per_s},
                             {"attn_ms_per_token", r.attn_ms_per_token}, {"peak_kv_bytes", r.peak_kv_bytes},
@@ -101,7 +89,7 @@ int run_eval(const EvalCommandOptions& o) {
     return 0;
   }
   std::printf("eval: %s on %s | %s protocol | attention %s | kv %s\n", o.model_dir.c_str(), o.text_file.c_str(),
-              o.chunk > 0 ? "chunked" : "streaming", o.attention.c_str(), eo.kv_type == KvType::F32 ? "f32" : "bf16");
+              o.chunk > 0 ? "chunked" : "streaming", o.attention.c_str(), std::string(kernels::kv_type_name(eo.kv_type)).c_str());
   std::printf("%8s %8s %10s %10s %9s %9s %12s %14s %14s\n", "tokens", "ppl", "accuracy", "ttft_ms", "tpot_ms", "tokens/s",
               "attn_ms/tok", "peak_kv_bytes", "peak_rss_bytes");
   std::printf("%8lld %8.3f %10.4f %10.2f %9.3f %9.1f %12.4f %14zu %14zu\n", static_cast<long long>(r.tokens), r.ppl, r.accuracy,

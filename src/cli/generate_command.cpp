@@ -11,10 +11,8 @@
 #include <cmath>
 #include <filesystem>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -69,13 +67,9 @@ std::vector<std::int32_t> parse_id_list(const std::string& text) {
 }
 
 std::string read_prompt_file(const std::string& path) {
-  if (!std::filesystem::is_regular_file(path)) throw Error(path + ": prompt file not found (or not a regular file)");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open prompt file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (ss.str().empty()) throw Error(path + ": the prompt file is empty");
-  return ss.str();
+  std::string text = read_input_file(path, "prompt file");
+  if (text.empty()) throw Error(path + ": the prompt file is empty");
+  return text;
 }
 
 bool finite_in(std::optional<float> v, float lo, float hi) { return !v || (std::isfinite(*v) && *v >= lo && *v <= hi); }
@@ -186,8 +180,7 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
   const int threads = o.threads > 0 ? o.threads : default_threads();
   omp_set_num_threads(threads);
   const kernels::CpuFeatures cpu = kernels::detect_cpu_features();
-  const kernels::KernelTable& base = kernels::select_kernels(kernels::parse_kernel_choice(o.kernel), cpu);
-  const kernels::KernelTable& kt = o.gemm == "onednn" ? kernels::with_onednn_gemm(base) : base;
+  const kernels::KernelTable& kt = kernels::select_kernels(o.kernel, o.gemm, cpu);
   const AttentionKind attention = parse_attention_kind(o.attention);
   std::vector<std::int32_t> verify_ids;
   if (!o.verify_ids.empty()) verify_ids = parse_id_list(o.verify_ids);
@@ -233,7 +226,7 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
                "load: %s | %.2f s | weights %s (%s, %s) | kv cache %s, up to %s at -c %lld | kernels %s, prefill gemm %s | attention %s | threads %d\n",
                o.model_dir.c_str(), lm.load_seconds, human_bytes(static_cast<double>(lm.model->weights().matrix_bytes)).c_str(),
                std::string(dtype_name(lm.model->weights().embed_tokens.dtype)).c_str(),
-               o.use_mmap ? "mmap" : "huge-page copy", kv_type == KvType::F32 ? "f32" : "bf16",
+               o.use_mmap ? "mmap" : "huge-page copy", std::string(kernels::kv_type_name(kv_type)).c_str(),
                human_bytes(kv_full).c_str(), static_cast<long long>(ctx), std::string(kernels::isa_name(kt.isa)).c_str(),
                kt.gemm ? "onednn" : "native", std::string(attention_kind_name(attention)).c_str(), threads);
 

@@ -61,10 +61,11 @@ std::size_t bytes_of(const kernels::MatrixView& m) {
 // Moves every matrix into one huge-page buffer (each 64-byte aligned), copying in parallel so the
 // pages are first touched by the threads that will read them.
 void copy_into_storage(Qwen3Weights& w) {
+  const bool tied = w.lm_head.data == w.embed_tokens.data;
   std::vector<kernels::MatrixView*> mats{&w.embed_tokens};
-  if (w.lm_head.data != w.embed_tokens.data) mats.push_back(&w.lm_head);
+  if (!tied) mats.push_back(&w.lm_head);
   for (auto& l : w.layers)
-    for (auto* m : {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj}) mats.push_back(m);
+    for (auto* m : l.matrices()) mats.push_back(m);
   std::vector<std::size_t> offsets;
   std::size_t total = 0;
   for (const auto* m : mats) {
@@ -72,7 +73,6 @@ void copy_into_storage(Qwen3Weights& w) {
     total += (bytes_of(*m) + 63) / 64 * 64;
   }
   w.storage = std::make_shared<PageBuffer>(total);
-  const bool tied = w.lm_head.data == w.embed_tokens.data;
   for (std::size_t i = 0; i < mats.size(); ++i) {
     const auto* src = static_cast<const std::byte*>(mats[i]->data);
     std::byte* dst = w.storage->data() + offsets[i];
@@ -115,8 +115,7 @@ Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, Weight
     lw.down_proj = r.matrix(p + "mlp.down_proj.weight", H, I);
     lw.input_layernorm = r.vector(p + "input_layernorm.weight", H);
     lw.post_attention_layernorm = r.vector(p + "post_attention_layernorm.weight", H);
-    for (const auto* m : {&lw.q_proj, &lw.k_proj, &lw.v_proj, &lw.o_proj, &lw.gate_proj, &lw.up_proj, &lw.down_proj})
-      w.matrix_bytes += bytes_of(*m);
+    for (const auto* m : lw.matrices()) w.matrix_bytes += bytes_of(*m);
     w.layers.push_back(std::move(lw));
   }
   r.check_all_used(cfg);

@@ -3,6 +3,7 @@
 // tensor names; shapes are [rows][cols] as stored (nn.Linear keeps [out_features][in_features]).
 // Matrices stay in the checkpoint's dtype (bf16 is not widened: decode reads every byte per token);
 // only the small norm vectors are converted to f32 at load.
+#include <array>
 #include <cstddef>
 #include <memory>
 #include <vector>
@@ -26,6 +27,11 @@ struct LayerWeights {
   std::vector<float> post_attention_layernorm;// [hidden]
   std::vector<float> q_norm;                  // [head_dim], shared by all query heads
   std::vector<float> k_norm;                  // [head_dim], shared by all key heads
+
+  // The seven matrices, for code that treats them alike (byte counts, the huge-page copy).
+  std::array<kernels::MatrixView*, 7> matrices() {
+    return {&q_proj, &k_proj, &v_proj, &o_proj, &gate_proj, &up_proj, &down_proj};
+  }
 };
 
 struct Qwen3Weights {
