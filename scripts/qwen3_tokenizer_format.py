@@ -256,3 +256,14 @@ def train_qwen3_bpe(texts: list, vocab_total: int):
     out = assemble_tokenizer_json(merges)
     assert out["added_tokens"][-1]["id"] == vocab_total - 1
     return out, tok
+
+
+def check_renumbering(out: dict, trained, split_samples: list, roundtrip_samples: list = ()):
+    """Renumbering must not change how text splits (split_samples, no special tokens: the trained
+    tokenizer has none), and every sample, special tokens included, must decode back to itself."""
+    final = Tokenizer.from_str(json.dumps(out))
+    for sample in split_samples:
+        assert final.encode(sample).tokens == trained.encode(sample).tokens
+    for sample in list(split_samples) + list(roundtrip_samples):
+        assert final.decode(final.encode(sample).ids, skip_special_tokens=False) == sample, sample[:40]
+
