@@ -94,8 +94,7 @@ int main(int argc, char** argv) {
 
   std::printf("decode benchmark: %s | weights %.1f MiB read per token | kv %s | kernels %s | prefill gemm %s | cpu: %s\n",
               model_dir.c_str(), weight_bytes / (1 << 20), std::string(kernels::kv_type_name(kv)).c_str(), std::string(kernels::isa_name(kt.isa)).c_str(),
-              kt.gemm ? "onednn" : "native",
-              cpu.describe().c_str());
+              kernels::describe_prefill_gemm(kt, w.embed_tokens.dtype).c_str(), cpu.describe().c_str());
   std::printf("%-7s %-9s %-10s %8s %10s %12s %10s %12s %9s\n", "threads", "attention", "test", "depth", "tokens/s",
               "attn_ms/tok", "read_GB/s", "roofline_t/s", "fraction");
   nlohmann::json rows = nlohmann::json::array();
@@ -155,7 +154,7 @@ int main(int argc, char** argv) {
       }
     }
   }
-  bench::write_json(json_path, {{"benchmark", "decode"}, {"model", model_dir}, {"cpu", cpu.describe()}, {"kernels", kernels::isa_name(kt.isa)}, {"prefill_gemm", kt.gemm ? "onednn" : "native"},
+  bench::write_json(json_path, {{"benchmark", "decode"}, {"model", model_dir}, {"cpu", cpu.describe()}, {"kernels", kernels::isa_name(kt.isa)}, {"prefill_gemm", kernels::describe_prefill_gemm(kt, w.embed_tokens.dtype)},
                                 {"weight_bytes_per_token", weight_bytes}, {"rows", rows}});
   return 0;
 }

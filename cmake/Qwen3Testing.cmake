@@ -1,10 +1,20 @@
-# qwen3_add_gtest(<name> SOURCES <files...> LIBS <targets...>)
-# One GoogleTest executable per source folder; every TEST becomes its own CTest entry.
+# qwen3_add_gtest(<name> SOURCES <files...> LIBS <targets...> [ISA_LEVELS])
+# One GoogleTest executable per source folder; every TEST becomes its own CTest entry. With
+# ISA_LEVELS, every TEST is registered once more per lower instruction-set level (below).
 include(GoogleTest)
 find_package(GTest REQUIRED)
 
+# Instruction-set levels the suite runs at besides "auto", whatever CPU it runs on. QWEN3_MAX_ISA caps
+# our kernels and, unless ONEDNN_MAX_CPU_ISA is set, oneDNN too (kernels/cpu_features.hpp). Tests of
+# these levels are named isa_<level>.<test>.
+#   avx2:   AVX2 kernels, oneDNN at AVX2 (no bf16 matmul: bf16 weights prefill on widened tiles)
+#   scalar: scalar kernels, oneDNN at SSE4.1, its lowest level
+# (One variable, because gtest_discover_tests splits a list-valued ENVIRONMENT into separate
+# arguments. The CLI cases set oneDNN's own variables as well: tests/cli/CMakeLists.txt.)
+set(QWEN3_ISA_LEVELS avx2 scalar)
+
 function(qwen3_add_gtest name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "ISA_LEVELS" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
@@ -14,4 +24,10 @@ function(qwen3_add_gtest name)
   # Passive OpenMP waiting: ctest -j runs several multi-threaded tests on few cores, and threads
   # spinning at barriers while their partners are descheduled made a 0.1 s test take 5 s.
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300 ENVIRONMENT "OMP_WAIT_POLICY=passive")
+  if(ARG_ISA_LEVELS)
+    foreach(level IN LISTS QWEN3_ISA_LEVELS)
+      gtest_discover_tests(${name} TEST_PREFIX "isa_${level}." DISCOVERY_TIMEOUT 60
+                           PROPERTIES TIMEOUT 300 LABELS "isa_${level}" ENVIRONMENT "QWEN3_MAX_ISA=${level}")
+    endforeach()
+  endif()
 endfunction()

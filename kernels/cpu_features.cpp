@@ -5,6 +5,9 @@
 #endif
 
 #include <cstdint>
+#include <cstdlib>
+
+#include "qwen3/error.hpp"
 
 namespace qwen3::kernels {
 namespace {
@@ -18,9 +21,7 @@ std::uint64_t read_xcr0() {
 }
 #endif
 
-}  // namespace
-
-CpuFeatures detect_cpu_features() {
+CpuFeatures detect_hardware_features() {
   CpuFeatures f;
 #if defined(__x86_64__) || defined(__i386__)
   unsigned a = 0, b = 0, c = 0, d = 0;
@@ -52,6 +53,25 @@ CpuFeatures detect_cpu_features() {
   return f;
 }
 
+}  // namespace
+
+CpuFeatures detect_cpu_features() {
+  const char* level = std::getenv("QWEN3_MAX_ISA");
+  const CpuFeatures f = detect_hardware_features();
+  return level && *level ? cap_cpu_features(f, level) : f;
+}
+
+CpuFeatures cap_cpu_features(CpuFeatures f, std::string_view level) {
+  if (level != "scalar" && level != "avx2" && level != "avx512")
+    throw Error("QWEN3_MAX_ISA=" + std::string(level) + ": expected one of scalar, avx2, avx512");
+  if (level == "avx512") return f;
+  f.avx512f = f.avx512bw = f.avx512vl = f.avx512bf16 = f.amx_bf16 = false;
+  if (level == "scalar") f.avx2 = f.fma = f.f16c = false;
+  f.cap = std::string(level);
+  return f;
+}
+
+
 std::string CpuFeatures::describe() const {
   std::string s;
   auto add = [&s](bool on, const char* name) {
@@ -67,7 +87,9 @@ std::string CpuFeatures::describe() const {
   add(avx512vl, "avx512vl");
   add(avx512bf16, "avx512bf16");
   add(amx_bf16, "amx-bf16");
-  return s.empty() ? "none" : s;
+  if (s.empty()) s = "none";
+  if (!cap.empty()) s += " (capped at " + cap + " by QWEN3_MAX_ISA)";
+  return s;
 }
 
 }  // namespace qwen3::kernels

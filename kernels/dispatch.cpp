@@ -39,12 +39,24 @@ const KernelTable& select_kernels(std::string_view kernel, std::string_view gemm
 }
 
 const KernelTable& with_onednn_gemm(const KernelTable& base) {
-  if (base.isa == Isa::Scalar) return base;
-  static KernelTable avx2_gemm, avx512_gemm;
-  KernelTable& t = base.isa == Isa::Avx2 ? avx2_gemm : avx512_gemm;
+  if (!onednn_capabilities().f32_matmul) return base;
+  static KernelTable scalar_gemm, avx2_gemm, avx512_gemm;
+  KernelTable& t = base.isa == Isa::Scalar ? scalar_gemm : base.isa == Isa::Avx2 ? avx2_gemm : avx512_gemm;
   t = base;
   t.gemm = &onednn_gemm;
   return t;
+}
+
+PrefillGemm prefill_gemm(const KernelTable& kt, DType weights) {
+  return kt.gemm == &onednn_gemm ? onednn_prefill_path(weights) : PrefillGemm::Native;
+}
+
+std::string describe_prefill_gemm(const KernelTable& kt, DType weights) {
+  const PrefillGemm p = prefill_gemm(kt, weights);
+  if (p != PrefillGemm::Native) return std::string(prefill_gemm_name(p)) + " (" + onednn_capabilities().isa + ")";
+  if (kt.gemm == nullptr && !onednn_capabilities().failure.empty())
+    return "native (oneDNN unusable: " + onednn_capabilities().failure + ")";
+  return "native";
 }
 
 }  // namespace qwen3::kernels

@@ -1,9 +1,11 @@
 #pragma once
 // The one place where a kernel variant is chosen.
+#include <string>
 #include <string_view>
 
 #include "kernels/cpu_features.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/onednn/gemm.hpp"
 
 namespace qwen3::kernels {
 
@@ -16,9 +18,15 @@ KernelChoice parse_kernel_choice(std::string_view name);
 // qwen3::Error ("--kernel avx512: this CPU lacks avx512f") instead of dying with SIGILL.
 const KernelTable& select_kernels(KernelChoice choice, const CpuFeatures& cpu);
 
-// The same variant with the oneDNN gemm for prefill (bf16 weights then multiply bf16-rounded
-// activations; see kernels/onednn/gemm.hpp). The scalar reference never gets one.
+// The same variant with the oneDNN gemm for prefill (see kernels/onednn/gemm.hpp for what it does
+// with each weight dtype), or `base` itself where the start-up probe found oneDNN unusable.
+// scalar_kernels() itself stays gemm-free: it is the tests' referee.
 const KernelTable& with_onednn_gemm(const KernelTable& base);
+
+// The path prefill products of `weights` take with this table, and that path as the load line
+// names it, e.g. "onednn f32 on widened tiles (avx2)".
+PrefillGemm prefill_gemm(const KernelTable& kt, DType weights);
+std::string describe_prefill_gemm(const KernelTable& kt, DType weights);
 
 // What --kernel NAME --gemm onednn|native ask for: select_kernels(parse_kernel_choice(NAME)), with the
 // oneDNN gemm when gemm is "onednn".

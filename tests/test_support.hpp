@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -25,10 +26,29 @@ std::vector<T> read_tensor(const SafetensorsFile& f, const std::string& name) {
   return {s.begin(), s.end()};
 }
 
+// Every numeric comparison in the suite goes through these two, and both return +inf as soon as either
+// side holds a NaN or an infinity: std::max(m, NaN) keeps m, so a fold with std::max alone lets a
+// kernel that produces NaN pass any tolerance.
 inline float max_abs_diff(const float* a, const float* b, std::size_t n) {
   float m = 0.f;
-  for (std::size_t i = 0; i < n; ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return std::numeric_limits<float>::infinity();
+    m = std::max(m, std::fabs(a[i] - b[i]));
+  }
   return m;
+}
+
+// Largest violation of |got - want| <= atol + rtol*|want|; <= 0 means every element is within bound,
+// +inf means a non-finite value on either side.
+inline float worst_excess(const std::vector<float>& got, const std::vector<float>& want, float atol = 1e-5f,
+                          float rtol = 1e-5f) {
+  if (got.size() != want.size()) return std::numeric_limits<float>::infinity();
+  float worst = -1.f;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (!std::isfinite(got[i]) || !std::isfinite(want[i])) return std::numeric_limits<float>::infinity();
+    worst = std::max(worst, std::fabs(got[i] - want[i]) - (atol + rtol * std::fabs(want[i])));
+  }
+  return worst;
 }
 
 // The kernel variants this host can run, scalar first.

@@ -1,7 +1,12 @@
 #include "kernels/onednn/gemm.hpp"
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstdio>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <tuple>
 #include <vector>
 
@@ -9,18 +14,47 @@
 #include <omp.h>
 
 #include "kernels/convert.hpp"
+#include "kernels/cpu_features.hpp"
 
 namespace qwen3::kernels {
 namespace {
 
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+// Widened weight tiles of about this many bytes: large enough that a tile's matmul keeps both
+// threads busy and the per-call overhead small, small enough to stay in L2 between the widening
+// and oneDNN's packing of it.
+constexpr std::int64_t kConvertTileBytes = 1 << 20;
+
+std::string isa_string(dnnl::cpu_isa isa) {
+  switch (isa) {
+    case dnnl::cpu_isa::sse41: return "sse41";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    default: return "isa " + std::to_string(static_cast<int>(isa));
+  }
+}
+
+// One matmul shape: M tokens x N weight rows x K columns; the output row stride (ldc) lets a tile of
+// weight rows write its columns of a wider y.
+using ShapeKey = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, dt, int>;
+
 struct Engine {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
-  // Primitive creation costs milliseconds; prefill reuses a handful of (M, N, K, dtype) shapes. The
-  // thread count is part of the key because a oneDNN primitive keeps the OpenMP thread count it was
-  // created under: bench/decode --threads 1,2 ran its 2-thread fp32 prefill on 1-thread primitives.
-  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, int, int>, dnnl::matmul> cache;
+  // Primitive creation costs milliseconds; prefill reuses a handful of shapes. The thread count is
+  // part of the key because a oneDNN primitive keeps the OpenMP thread count it was created under.
+  // A shape oneDNN refused maps to nullopt, so it is tried (and reported) once.
+  std::map<ShapeKey, std::optional<dnnl::matmul>> cache;
   std::vector<std::uint16_t> x_bf16;
+  std::vector<float> w_f32;
+  bool failed = false;  // an execution failed: every later call goes to the native tiles
   std::mutex mutex;
 };
 
@@ -29,40 +63,179 @@ Engine& engine() {
   return e;
 }
 
-}  // namespace
-
-bool onednn_gemm(const MatrixView& w, const float* x, std::int64_t n_tokens, float* y) {
-  using dt = dnnl::memory::data_type;
-  using tag = dnnl::memory::format_tag;
-  if (w.dtype != DType::BF16 && w.dtype != DType::F32) return false;
-  if (w.row_stride != w.cols) return false;
-  Engine& e = engine();
-  std::lock_guard<std::mutex> lock(e.mutex);
-  const std::int64_t M = n_tokens, N = w.rows, K = w.cols;
-  const dt in_type = w.dtype == DType::BF16 ? dt::bf16 : dt::f32;
+dnnl::matmul make_matmul(const dnnl::engine& eng, std::int64_t M, std::int64_t N, std::int64_t K, std::int64_t ldc,
+                         dt in_type) {
   // Weights are [N][K] row-major, i.e. the K x N operand in "ba" (transposed) layout: no copy.
   const dnnl::memory::desc src_md({M, K}, in_type, tag::ab);
   const dnnl::memory::desc wei_md({K, N}, in_type, tag::ba);
-  const dnnl::memory::desc dst_md({M, N}, dt::f32, tag::ab);
-  const auto key = std::make_tuple(M, N, K, static_cast<int>(w.dtype), omp_get_max_threads());
+  const dnnl::memory::desc dst_md({M, N}, dt::f32, dnnl::memory::dims{ldc, 1});
+  return dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, wei_md, dst_md), eng));
+}
+
+// The cached primitive for a shape, or nullptr if oneDNN cannot make one (said once on stderr).
+const dnnl::matmul* primitive_for(Engine& e, std::int64_t M, std::int64_t N, std::int64_t K, std::int64_t ldc, dt in_type) {
+  const ShapeKey key{M, N, K, ldc, in_type, omp_get_max_threads()};
   auto it = e.cache.find(key);
   if (it == e.cache.end()) {
-    const dnnl::matmul::desc desc(src_md, wei_md, dst_md);
-    it = e.cache.emplace(key, dnnl::matmul(dnnl::matmul::primitive_desc(desc, e.engine))).first;
+    std::optional<dnnl::matmul> p;
+    try {
+      p = make_matmul(e.engine, M, N, K, ldc, in_type);
+    } catch (const dnnl::error& err) {
+      std::fprintf(stderr, "note: oneDNN has no %s matmul for %lld x %lld x %lld (%s); it runs on native tiles\n",
+                   in_type == dt::bf16 ? "bf16" : "f32", static_cast<long long>(M), static_cast<long long>(N),
+                   static_cast<long long>(K), err.what());
+    }
+    it = e.cache.emplace(key, std::move(p)).first;
   }
-  void* src = const_cast<float*>(x);
-  if (w.dtype == DType::BF16) {
+  return it->second ? &*it->second : nullptr;
+}
+
+void run(Engine& e, const dnnl::matmul& p, std::int64_t M, std::int64_t N, std::int64_t K, std::int64_t ldc, dt in_type,
+         const void* src, const void* wei, float* dst) {
+  dnnl::memory src_mem({{M, K}, in_type, tag::ab}, e.engine, const_cast<void*>(src));
+  dnnl::memory wei_mem({{K, N}, in_type, tag::ba}, e.engine, const_cast<void*>(wei));
+  dnnl::memory dst_mem({{M, N}, dt::f32, dnnl::memory::dims{ldc, 1}}, e.engine, dst);
+  p.execute(e.stream, {{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, wei_mem}, {DNNL_ARG_DST, dst_mem}});
+  e.stream.wait();
+}
+
+// Creates and runs one small matmul of this type; false (with oneDNN's message) if either fails.
+bool probe(dt in_type, std::string* failure) {
+  try {
+    Engine& e = engine();
+    constexpr std::int64_t M = 32, N = 48, K = 64;
+    std::vector<std::uint16_t> h(static_cast<std::size_t>(std::max(M, N) * K), 0x3f80);  // bf16 1.0
+    std::vector<float> f(h.size(), 1.f), y(static_cast<std::size_t>(M * N), 0.f);
+    const void* src = in_type == dt::bf16 ? static_cast<const void*>(h.data()) : f.data();
+    run(e, make_matmul(e.engine, M, N, K, N, in_type), M, N, K, N, in_type, src, src, y.data());
+    if (y[0] != static_cast<float>(K) || y.back() != static_cast<float>(K)) {
+      if (failure) *failure = "probe matmul gave a wrong result";
+      return false;
+    }
+    return true;
+  } catch (const dnnl::error& err) {
+    if (failure) *failure = err.what();
+    return false;
+  }
+}
+
+bool gemm_direct(Engine& e, const MatrixView& w, const float* x, std::int64_t M, float* y, dt in_type) {
+  const std::int64_t N = w.rows, K = w.cols;
+  const dnnl::matmul* p = primitive_for(e, M, N, K, N, in_type);
+  if (!p) return false;
+  const void* src = x;
+  if (in_type == dt::bf16) {
     e.x_bf16.resize(static_cast<std::size_t>(M * K));
 #pragma omp parallel for schedule(static)
     for (std::int64_t i = 0; i < M * K; ++i) e.x_bf16[static_cast<std::size_t>(i)] = f32_to_bf16(x[i]);
     src = e.x_bf16.data();
   }
-  dnnl::memory src_mem(src_md, e.engine, src);
-  dnnl::memory wei_mem(wei_md, e.engine, const_cast<void*>(w.data));
-  dnnl::memory dst_mem(dst_md, e.engine, y);
-  it->second.execute(e.stream, {{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, wei_mem}, {DNNL_ARG_DST, dst_mem}});
-  e.stream.wait();
+  run(e, *p, M, N, K, N, in_type, src, w.data, y);
   return true;
+}
+
+void widen_rows(const MatrixView& w, std::int64_t r0, std::int64_t n_rows, float* out) {
+  const std::int64_t K = w.cols;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t r = 0; r < n_rows; ++r) {
+    const auto* src = static_cast<const std::uint16_t*>(w.row(r0 + r));
+    float* dst = out + r * K;
+    if (w.dtype == DType::BF16) {
+      for (std::int64_t i = 0; i < K; ++i) dst[i] = bf16_to_f32(src[i]);
+    } else {
+      for (std::int64_t i = 0; i < K; ++i) dst[i] = f16_to_f32(src[i]);
+    }
+  }
+}
+
+// bf16/f16 weights without a oneDNN matmul of their own: tiles of rows widened exactly to f32, each
+// multiplied by oneDNN's f32 matmul into its columns of y. Widening costs one pass over the weights
+// per call, against M multiply-adds per weight in the product.
+bool gemm_converted(Engine& e, const MatrixView& w, const float* x, std::int64_t M, float* y) {
+  const std::int64_t N = w.rows, K = w.cols;
+  const std::int64_t tile = std::clamp<std::int64_t>(kConvertTileBytes / (K * 4) / 16 * 16, 16, N);
+  e.w_f32.resize(static_cast<std::size_t>(tile * K));
+  // Check every shape first, so a refused one falls back before any of y is written.
+  const dnnl::matmul* full = primitive_for(e, M, tile, K, N, dt::f32);
+  const dnnl::matmul* last = N % tile ? primitive_for(e, M, N % tile, K, N, dt::f32) : full;
+  if (!full || !last) return false;
+  for (std::int64_t r0 = 0; r0 < N; r0 += tile) {
+    const std::int64_t rows = std::min(tile, N - r0);
+    widen_rows(w, r0, rows, e.w_f32.data());
+    run(e, rows == tile ? *full : *last, M, rows, K, N, dt::f32, x, e.w_f32.data(), y + r0);
+  }
+  return true;
+}
+
+// QWEN3_MAX_ISA caps oneDNN as well, unless its own variable is set: one knob runs the whole
+// program as on an older CPU. Must run before oneDNN's first primitive, which fixes its ISA.
+void apply_isa_cap() {
+  if (std::getenv("ONEDNN_MAX_CPU_ISA") || std::getenv("DNNL_MAX_CPU_ISA")) return;
+  const std::string cap = detect_cpu_features().cap;
+  if (cap == "avx2") dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx2);
+  else if (cap == "scalar") dnnl::set_max_cpu_isa(dnnl::cpu_isa::sse41);
+}
+
+}  // namespace
+
+std::string_view prefill_gemm_name(PrefillGemm p) {
+  switch (p) {
+    case PrefillGemm::OneDnnBf16: return "onednn bf16";
+    case PrefillGemm::OneDnnF32: return "onednn f32";
+    case PrefillGemm::OneDnnF32Converted: return "onednn f32 on widened tiles";
+    case PrefillGemm::Native: break;
+  }
+  return "native";
+}
+
+const OneDnnCapabilities& onednn_capabilities() {
+  static const OneDnnCapabilities caps = [] {
+    OneDnnCapabilities c;
+    try {
+      apply_isa_cap();
+      c.isa = isa_string(dnnl::get_effective_cpu_isa());
+      c.f32_matmul = probe(dt::f32, &c.failure);
+      c.bf16_matmul = c.f32_matmul && probe(dt::bf16, nullptr);
+    } catch (const std::exception& err) {  // e.g. the engine itself cannot be made
+      c.failure = err.what();
+    }
+    return c;
+  }();
+  return caps;
+}
+
+PrefillGemm onednn_prefill_path(DType weights) {
+  const OneDnnCapabilities& c = onednn_capabilities();
+  if (!c.f32_matmul) return PrefillGemm::Native;
+  switch (weights) {
+    case DType::F32: return PrefillGemm::OneDnnF32;
+    case DType::BF16: return c.bf16_matmul ? PrefillGemm::OneDnnBf16 : PrefillGemm::OneDnnF32Converted;
+    case DType::F16: return PrefillGemm::OneDnnF32Converted;
+    default: return PrefillGemm::Native;
+  }
+}
+
+bool onednn_gemm(const MatrixView& w, const float* x, std::int64_t n_tokens, float* y) {
+  if (w.row_stride != w.cols) return false;
+  const PrefillGemm path = onednn_prefill_path(w.dtype);
+  if (path == PrefillGemm::Native) return false;
+  Engine& e = engine();
+  std::lock_guard<std::mutex> lock(e.mutex);
+  if (e.failed) return false;
+  try {
+    switch (path) {
+      case PrefillGemm::OneDnnBf16: return gemm_direct(e, w, x, n_tokens, y, dt::bf16);
+      case PrefillGemm::OneDnnF32: return gemm_direct(e, w, x, n_tokens, y, dt::f32);
+      case PrefillGemm::OneDnnF32Converted: return gemm_converted(e, w, x, n_tokens, y);
+      case PrefillGemm::Native: break;
+    }
+  } catch (const dnnl::error& err) {
+    // Execution failing after creation succeeded is not expected; the native tiles still give the
+    // right answer, so say so once and let the caller recompute y.
+    e.failed = true;
+    std::fprintf(stderr, "note: oneDNN matmul failed (%s); prefill runs on native tiles from here on\n", err.what());
+  }
+  return false;
 }
 
 }  // namespace qwen3::kernels

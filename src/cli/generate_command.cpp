@@ -228,7 +228,8 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
                std::string(dtype_name(lm.model->weights().embed_tokens.dtype)).c_str(),
                o.use_mmap ? "mmap" : "huge-page copy", std::string(kernels::kv_type_name(kv_type)).c_str(),
                human_bytes(kv_full).c_str(), static_cast<long long>(ctx), std::string(kernels::isa_name(kt.isa)).c_str(),
-               kt.gemm ? "onednn" : "native", std::string(attention_kind_name(attention)).c_str(), threads);
+               kernels::describe_prefill_gemm(kt, lm.model->weights().embed_tokens.dtype).c_str(),
+               std::string(attention_kind_name(attention)).c_str(), threads);
 
   Session session(*lm.model, KvCache(shape, ctx));
   Sampler sampler(sampler_options(o, lm.generation, verify));

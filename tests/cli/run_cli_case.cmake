@@ -34,6 +34,8 @@
 #   REJECT_STDERR_REGEX  list of regexes that must not match stderr
 #   SKIP_STDERR_REGEX    if the run fails and stderr matches this (e.g. "lacks avx512"), print
 #                        CLI_CASE_SKIPPED and stop; the test sets SKIP_REGULAR_EXPRESSION for it.
+#   ISA_LEVEL            auto | avx2 | scalar: the level the test environment caps the run at. At
+#                        avx2, a CPU without AVX2 prints CLI_CASE_SKIPPED (the level cannot be tested).
 #
 # Comparing two runs
 #   COMPARE_ARGS         second argument list: it must also exit 0 and print the same stdout
@@ -84,6 +86,13 @@ if(NOT DEFINED EXPECT_RC)
 endif()
 if(NOT DEFINED LOGPROB_TOL)
   set(LOGPROB_TOL 0.001)
+endif()
+if(ISA_LEVEL STREQUAL "avx2")
+  execute_process(COMMAND "${EXE}" --version OUTPUT_VARIABLE _version RESULT_VARIABLE _rc)
+  if(NOT _rc EQUAL 0 OR NOT _version MATCHES "cpu features: [^\n]*avx2")
+    message("CLI_CASE_SKIPPED: this CPU has no AVX2, so the avx2 level cannot run (--version: ${_version})")
+    return()
+  endif()
 endif()
 
 # ---------------------------------------------------------------------------------------------

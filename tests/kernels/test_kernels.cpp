@@ -6,25 +6,22 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "kernels/convert.hpp"
 #include "kernels/dispatch.hpp"
+#include "kernels/onednn/gemm.hpp"
 #include "qwen3/error.hpp"
 #include "test_support.hpp"
 
 namespace qwen3::kernels {
 namespace {
 
-// Largest violation of |got - want| <= atol + rtol*|want|; <= 0 means every element is within bound.
-float worst_excess(const std::vector<float>& got, const std::vector<float>& want, float atol = 1e-5f, float rtol = 1e-5f) {
-  float worst = -1.f;
-  for (std::size_t i = 0; i < got.size(); ++i)
-    worst = std::max(worst, std::fabs(got[i] - want[i]) - (atol + rtol * std::fabs(want[i])));
-  return worst;
-}
+using test::worst_excess;
 
 std::vector<std::uint16_t> to_16bit(const std::vector<float>& v, DType t) {
   std::vector<std::uint16_t> out(v.size());
@@ -55,11 +52,14 @@ struct MatmulCase {
 class KernelVariantTest : public ::testing::TestWithParam<const KernelTable*> {};
 
 // Property: matmul of every variant equals scalar for f32/bf16/f16 weights, decode (1 token) and
-// prefill (several tokens, not a multiple of the token tile), odd row counts and odd column tails.
+// prefill (several tokens, not a multiple of the token tile), odd row counts, and column counts with
+// a tail for both vector widths (not a multiple of 8 nor of 16) as well as without one.
 TEST_P(KernelVariantTest, MatmulMatchesScalarWithin1e5) {
   const KernelTable& k = *GetParam();
-  const MatmulCase cases[] = {{DType::F32, 37, 64, 1},  {DType::F32, 64, 1000, 5}, {DType::BF16, 40, 128, 1},
-                              {DType::BF16, 33, 77, 7}, {DType::F16, 29, 96, 3},   {DType::F16, 64, 1024, 1}};
+  const MatmulCase cases[] = {{DType::F32, 37, 64, 1},   {DType::F32, 64, 1000, 5}, {DType::F32, 21, 67, 3},
+                              {DType::F32, 19, 1003, 1}, {DType::BF16, 40, 128, 1}, {DType::BF16, 33, 77, 7},
+                              {DType::BF16, 18, 1029, 2}, {DType::F16, 29, 96, 3},  {DType::F16, 64, 1024, 1},
+                              {DType::F16, 23, 83, 5},   {DType::F16, 17, 1030, 1}};
   std::uint32_t seed = 1;
   for (const auto& c : cases) {
     const auto wf = test::random_floats(static_cast<std::size_t>(c.rows * c.cols), seed++, 0.05f);
@@ -81,12 +81,13 @@ TEST_P(KernelVariantTest, MatmulMatchesScalarWithin1e5) {
 
 // Property: attention scores and P.V accumulation (with and without rescaling o) of every variant
 // equal scalar for f32 and bf16 KV,
-// GQA row counts 1..9 (the score kernel works in groups of 8) and head_dim 64/128/72 (a tail).
+// GQA row counts 1..9 and head_dim 64/128, 72 (a tail for 16-wide vectors and a single 8-wide chunk
+// after the 32-wide P.V panels) and 68 (a 4-element tail for both widths).
 TEST_P(KernelVariantTest, AttentionTilesMatchScalarWithin1e5) {
   const KernelTable& k = *GetParam();
   std::uint32_t seed = 100;
   for (KvType kv : {KvType::F32, KvType::BF16}) {
-    for (std::int64_t d : {64, 128, 72}) {
+    for (std::int64_t d : {64, 128, 72, 68}) {
       for (std::int64_t nq : {1, 4, 9}) {
         const std::int64_t n = 61;
         const auto q = test::random_floats(static_cast<std::size_t>(nq * d), seed++);
@@ -152,6 +153,66 @@ TEST(KernelComparison, DeliberatelyWrongKernelFails) {
   scalar_kernels().matmul(w, x.data(), cols, 1, want.data(), rows, 0, rows);
   wrong(w, x.data(), cols, 1, got.data(), rows, 0, rows);
   EXPECT_GT(worst_excess(got, want), 0.f);
+}
+
+// Property: the comparison helpers fail on a NaN or an infinity on either side, including where the
+// rest of the data is equal (std::max(m, NaN) returns m: a fold with it alone ignores a NaN).
+TEST(KernelComparison, NonFiniteValuesFail) {
+  const std::vector<float> clean{1.f, 2.f, 3.f};
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity()}) {
+    for (std::size_t at = 0; at < clean.size(); ++at) {
+      std::vector<float> dirty = clean;
+      dirty[at] = bad;
+      EXPECT_GT(worst_excess(dirty, clean, 1e3f, 1e3f), 0.f) << bad << " at " << at;
+      EXPECT_GT(worst_excess(clean, dirty, 1e3f, 1e3f), 0.f) << bad << " at " << at;
+      EXPECT_FALSE(test::max_abs_diff(dirty.data(), clean.data(), clean.size()) <= 1e3f) << bad << " at " << at;
+      EXPECT_FALSE(test::max_abs_diff(clean.data(), dirty.data(), clean.size()) <= 1e3f) << bad << " at " << at;
+    }
+  }
+  EXPECT_LE(worst_excess(clean, clean), 0.f);
+  EXPECT_EQ(test::max_abs_diff(clean.data(), clean.data(), clean.size()), 0.f);
+}
+
+// Property: the oneDNN prefill path the probe picked for each weight dtype equals the scalar
+// reference. Its f32 paths (f32 weights, and bf16/f16 weights widened a tile at a time, with a last
+// partial tile) see the same operands as scalar; the bf16 path rounds activations to bf16, so scalar
+// gets the same rounded activations. Only summation order differs: oneDNN's blocking, hence 1e-4.
+TEST(OneDnnGemm, MatchesScalarReference) {
+  const OneDnnCapabilities& caps = onednn_capabilities();
+  if (!caps.f32_matmul) GTEST_SKIP() << "oneDNN unusable here: " << caps.failure;
+  const MatmulCase cases[] = {{DType::F32, 67, 77, 33}, {DType::F32, 600, 1024, 37}, {DType::BF16, 67, 77, 33},
+                              {DType::BF16, 600, 1024, 37}, {DType::F16, 67, 77, 33}, {DType::F16, 600, 1024, 37}};
+  std::uint32_t seed = 500;
+  for (const auto& c : cases) {
+    const PrefillGemm path = onednn_prefill_path(c.dtype);
+    std::printf("%s weights: %s (%s)\n", std::string(dtype_name(c.dtype)).c_str(), std::string(prefill_gemm_name(path)).c_str(), caps.isa.c_str());
+    ASSERT_NE(path, PrefillGemm::Native) << "oneDNN has f32 matmul, so every dtype has a oneDNN path";
+    const auto wf = test::random_floats(static_cast<std::size_t>(c.rows * c.cols), seed++, 0.05f);
+    auto x = test::random_floats(static_cast<std::size_t>(c.tokens * c.cols), seed++);
+    const auto w16 = to_16bit(wf, c.dtype);
+    const MatrixView w{c.dtype == DType::F32 ? static_cast<const void*>(wf.data()) : w16.data(), c.dtype, c.rows, c.cols, c.cols};
+    std::vector<float> got(static_cast<std::size_t>(c.tokens * c.rows), std::nanf(""));
+    ASSERT_TRUE(onednn_gemm(w, x.data(), c.tokens, got.data()));
+    if (path == PrefillGemm::OneDnnBf16)
+      for (float& v : x) v = bf16_to_f32(f32_to_bf16(v));
+    std::vector<float> want(got.size());
+    scalar_kernels().matmul(w, x.data(), c.cols, c.tokens, want.data(), c.rows, 0, c.rows);
+    EXPECT_LE(worst_excess(got, want, 1e-4f, 1e-4f), 0.f) << dtype_name(c.dtype) << " " << c.rows << "x" << c.cols << " tokens " << c.tokens;
+  }
+}
+
+// Property: QWEN3_MAX_ISA caps oneDNN along with our kernels (the isa_avx2 / isa_scalar test levels
+// rely on it): avx2 -> oneDNN at AVX2 (no bf16 matmul there), scalar -> SSE4.1.
+TEST(OneDnnGemm, IsaCapReachesOneDnn) {
+  const std::string cap = detect_cpu_features().cap;
+  if (cap.empty()) GTEST_SKIP() << "QWEN3_MAX_ISA is not set (the isa_* levels set it)";
+  if (std::getenv("ONEDNN_MAX_CPU_ISA") || std::getenv("DNNL_MAX_CPU_ISA")) GTEST_SKIP() << "oneDNN's own cap is set";
+  const OneDnnCapabilities& caps = onednn_capabilities();
+  ASSERT_TRUE(caps.f32_matmul) << caps.failure;
+  EXPECT_EQ(caps.isa, cap == "avx2" ? "avx2" : "sse41");
+  EXPECT_FALSE(caps.bf16_matmul);
+  EXPECT_EQ(onednn_prefill_path(DType::BF16), PrefillGemm::OneDnnF32Converted);
 }
 
 // Property: conversions are exact where they must be (bf16 -> f32 widening, round-to-nearest-even).
