@@ -3,6 +3,7 @@
 // 128 ... 32768. Decode = one query against L cached tokens (reports KV GB/s); prefill = L causal
 // queries (reports GFLOP/s; capped by --max-prefill because it is O(L^2)).
 //   build/bench/attention [--threads N] [--max-len 32768] [--max-prefill 4096] [--json out.json]
+//                         [--kernel avx2] [--kv-type bf16] [--path streaming]   (one row family only)
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -67,8 +68,11 @@ int main(int argc, char** argv) {
   CLI::App app{"Attention benchmark: standard vs streaming, per kernel variant"};
   int threads = 0;
   std::int64_t max_len = 32768, max_prefill = 4096, max_scalar = 4096;
-  std::string json_path;
+  std::string json_path, only_kernel, only_kv, only_path;
   app.add_option("--threads", threads, "threads (default: all)");
+  app.add_option("--kernel", only_kernel, "only this variant: scalar|avx2|avx512 (default: every one the CPU has)");
+  app.add_option("--kv-type", only_kv, "only this KV type: f32|bf16 (default: both)");
+  app.add_option("--path", only_path, "only this attention path: standard|streaming (default: both)");
   app.add_option("--max-len", max_len, "longest context for decode");
   app.add_option("--max-prefill", max_prefill, "longest context for prefill (O(L^2))");
   app.add_option("--max-scalar", max_scalar, "longest context for the scalar variant");
@@ -88,8 +92,11 @@ int main(int argc, char** argv) {
     for (std::int64_t len = 128; len <= (prefill ? max_prefill : max_len); len *= 2) {
       for (const auto* k : tables) {
         if (k->isa == kernels::Isa::Scalar && len > (prefill ? max_scalar / 4 : max_scalar)) continue;
+        if (!only_kernel.empty() && kernels::isa_name(k->isa) != only_kernel) continue;
         for (KvType kv : {KvType::BF16, KvType::F32}) {
+          if (!only_kv.empty() && kernels::kv_type_name(kv) != only_kv) continue;
           for (AttentionKind kind : {AttentionKind::Standard, AttentionKind::Streaming}) {
+            if (!only_path.empty() && attention_kind_name(kind) != only_path) continue;
             const int reps = len >= 8192 || prefill ? 3 : 11;
             const double secs = run_one(*k, kind, kv, len, prefill, reps);
             const double kv_bytes = 2.0 * static_cast<double>(len) * 8 * 128 * static_cast<double>(kv_element_size(kv));

@@ -43,16 +43,22 @@ struct KernelTable {
 
   // scores[i*n_keys + j] = scale * dot(q[i*head_dim + :], K[j*head_dim + :]) for n_q query rows and
   // n_keys consecutive keys of one KV head (GQA: the query heads of one group share each key load).
+  // `prefetch` (may be nullptr) is a region of the same shape the caller reads next, e.g. this head's
+  // values: the kernel requests its lines as it consumes its own, so the next kernel finds them in
+  // cache. Decode attention streams the KV cache once per token, and without this a kernel stalled
+  // on every first touch of a row (AVX2 P.V walks a row in 64-byte passes).
   void (*attention_scores)(const float* q, std::int64_t n_q, const void* k, KvType kv_type,
-                           std::int64_t n_keys, std::int64_t head_dim, float scale, float* scores) = nullptr;
+                           std::int64_t n_keys, std::int64_t head_dim, float scale, float* scores,
+                           const void* prefetch) = nullptr;
 
   // o[i*o_stride + :] = o_scale[i] * o[i*o_stride + :] + sum_j p[i*n_keys + j] * V[j*head_dim + :] for
   // n_q rows (o_scale nullptr: 1). The scale is online softmax's rescale of what was accumulated under
   // an older running max, applied while o is in registers anyway; the stride lets o be the output part
   // of packed online-softmax state rows.
+  // `prefetch` as for attention_scores (e.g. the keys of the next head or block).
   void (*attention_accumulate)(const float* p, std::int64_t n_q, const void* v, KvType kv_type,
                                std::int64_t n_keys, std::int64_t head_dim, const float* o_scale, float* o,
-                               std::int64_t o_stride) = nullptr;
+                               std::int64_t o_stride, const void* prefetch) = nullptr;
 
   // x[j] <- exp(x[j] - shift) for n values, with -inf (a masked score) giving 0; returns the sum.
   // The numerator and denominator of a softmax whose running max is `shift`.

@@ -92,6 +92,22 @@ void matmul(const MatrixView& w, const float* x, std::int64_t x_stride, std::int
   }
 }
 
+constexpr std::int64_t kCacheLine = 64;
+
+template <KvType K>
+constexpr std::int64_t kv_bytes() {
+  return K == KvType::BF16 ? 2 : 4;
+}
+
+// Requests the cache lines of [element, element + n) of `region` (nullptr: nothing); see `prefetch`
+// in kernels.hpp.
+template <KvType K>
+inline void prefetch_elements(const void* region, std::int64_t element, std::int64_t n) {
+  if (!region) return;
+  const char* p = static_cast<const char*>(region) + element * kv_bytes<K>();
+  for (std::int64_t b = 0; b < n * kv_bytes<K>(); b += kCacheLine) _mm_prefetch(p + b, _MM_HINT_T0);
+}
+
 template <class V, KvType K>
 inline typename V::reg load_kv(const void* base, std::int64_t i) {
   if constexpr (K == KvType::BF16) return V::load_bf16(static_cast<const std::uint16_t*>(base) + i);
@@ -108,11 +124,13 @@ inline float scalar_kv(const void* base, KvType t, std::int64_t i) {
 // stack: 22 ns per key for a GQA pair on AVX-512 with bf16 keys, against 8 ns now).
 template <class V, KvType K, int R, int J>
 inline void scores_panel(const float* q, std::int64_t head_dim, const void* k, std::int64_t j0, std::int64_t n_keys,
-                         float scale, float* scores) {
+                         float scale, float* scores, const void* prefetch) {
   const std::int64_t d_vec = head_dim - head_dim % V::width;
   typename V::reg acc[R][J];
   for (int r = 0; r < R; ++r)
     for (int j = 0; j < J; ++j) acc[r][j] = V::zero();
+  // One line of the prefetch region per line of keys consumed, at the same offset.
+  for (int j = 0; j < J; ++j) prefetch_elements<K>(prefetch, (j0 + j) * head_dim, head_dim);
   for (std::int64_t d = 0; d < d_vec; d += V::width) {
     typename V::reg kv[J];
     for (int j = 0; j < J; ++j) kv[j] = load_kv<V, K>(k, (j0 + j) * head_dim + d);
@@ -138,27 +156,29 @@ inline void scores_panel(const float* q, std::int64_t head_dim, const void* k, s
 
 template <class V, KvType K, int R>
 inline void scores_rows(const float* q, const void* k, std::int64_t n_keys, std::int64_t head_dim, float scale,
-                        float* scores) {
+                        float* scores, const void* prefetch) {
   constexpr int J = V::score_keys;
   std::int64_t j = 0;
-  for (; j + J <= n_keys; j += J) scores_panel<V, K, R, J>(q, head_dim, k, j, n_keys, scale, scores);
-  for (; j < n_keys; ++j) scores_panel<V, K, R, 1>(q, head_dim, k, j, n_keys, scale, scores);
+  for (; j + J <= n_keys; j += J) scores_panel<V, K, R, J>(q, head_dim, k, j, n_keys, scale, scores, prefetch);
+  for (; j < n_keys; ++j) scores_panel<V, K, R, 1>(q, head_dim, k, j, n_keys, scale, scores, prefetch);
 }
 
 template <class V, KvType K>
 void scores_typed(const float* q, std::int64_t n_q, const void* k, std::int64_t n_keys, std::int64_t head_dim,
-                  float scale, float* scores) {
+                  float scale, float* scores, const void* prefetch) {
   // Pairs of query rows share each key load (decode with a GQA group of 2 is one pair per KV head).
+  // The first pair alone prefetches: the others would request the same lines again.
   std::int64_t i = 0;
-  for (; i + 2 <= n_q; i += 2) scores_rows<V, K, 2>(q + i * head_dim, k, n_keys, head_dim, scale, scores + i * n_keys);
-  if (i < n_q) scores_rows<V, K, 1>(q + i * head_dim, k, n_keys, head_dim, scale, scores + i * n_keys);
+  for (; i + 2 <= n_q; i += 2, prefetch = nullptr)
+    scores_rows<V, K, 2>(q + i * head_dim, k, n_keys, head_dim, scale, scores + i * n_keys, prefetch);
+  if (i < n_q) scores_rows<V, K, 1>(q + i * head_dim, k, n_keys, head_dim, scale, scores + i * n_keys, prefetch);
 }
 
 template <class V>
 void attention_scores(const float* q, std::int64_t n_q, const void* k, KvType kv_type, std::int64_t n_keys,
-                      std::int64_t head_dim, float scale, float* scores) {
-  if (kv_type == KvType::BF16) return scores_typed<V, KvType::BF16>(q, n_q, k, n_keys, head_dim, scale, scores);
-  return scores_typed<V, KvType::F32>(q, n_q, k, n_keys, head_dim, scale, scores);
+                      std::int64_t head_dim, float scale, float* scores, const void* prefetch) {
+  if (kv_type == KvType::BF16) return scores_typed<V, KvType::BF16>(q, n_q, k, n_keys, head_dim, scale, scores, prefetch);
+  return scores_typed<V, KvType::F32>(q, n_q, k, n_keys, head_dim, scale, scores, prefetch);
 }
 
 // R rows x C column vectors of o += P V held in registers while the n_keys value rows stream past.
@@ -166,13 +186,15 @@ void attention_scores(const float* q, std::int64_t n_q, const void* k, KvType kv
 // accumulator was a chain of n_keys dependent FMAs and the kernel waited on FMA latency.
 template <class V, KvType K, int R, int C>
 inline void accumulate_panel(const float* p, std::int64_t n_keys, const void* v, std::int64_t head_dim,
-                             std::int64_t d0, const float* o_scale, float* o, std::int64_t o_stride) {
+                             std::int64_t d0, const float* o_scale, float* o, std::int64_t o_stride,
+                             const void* prefetch) {
   typename V::reg acc[R][C];
   for (int r = 0; r < R; ++r) {
     const typename V::reg scale = V::set1(o_scale ? o_scale[r] : 1.f);
     for (int c = 0; c < C; ++c) acc[r][c] = V::mul(scale, V::load(o + r * o_stride + d0 + c * V::width));
   }
   for (std::int64_t j = 0; j < n_keys; ++j) {
+    prefetch_elements<K>(prefetch, j * head_dim + d0, C * V::width);
     typename V::reg vv[C];
     for (int c = 0; c < C; ++c) vv[c] = load_kv<V, K>(v, j * head_dim + d0 + c * V::width);
     for (int r = 0; r < R; ++r) {
@@ -186,13 +208,13 @@ inline void accumulate_panel(const float* p, std::int64_t n_keys, const void* v,
 
 template <class V, KvType K, int R>
 inline void accumulate_rows(const float* p, std::int64_t n_keys, const void* v, std::int64_t head_dim,
-                            const float* o_scale, float* o, std::int64_t o_stride) {
+                            const float* o_scale, float* o, std::int64_t o_stride, const void* prefetch) {
   constexpr int C = V::accumulate_chunks;
   const std::int64_t d_vec = head_dim - head_dim % V::width;
   std::int64_t d = 0;
   for (; d + C * V::width <= d_vec; d += C * V::width)
-    accumulate_panel<V, K, R, C>(p, n_keys, v, head_dim, d, o_scale, o, o_stride);
-  for (; d < d_vec; d += V::width) accumulate_panel<V, K, R, 1>(p, n_keys, v, head_dim, d, o_scale, o, o_stride);
+    accumulate_panel<V, K, R, C>(p, n_keys, v, head_dim, d, o_scale, o, o_stride, prefetch);
+  for (; d < d_vec; d += V::width) accumulate_panel<V, K, R, 1>(p, n_keys, v, head_dim, d, o_scale, o, o_stride, prefetch);
   for (int r = 0; r < R; ++r) {
     if (o_scale)
       for (std::int64_t t = d_vec; t < head_dim; ++t) o[r * o_stride + t] *= o_scale[r];
@@ -204,20 +226,24 @@ inline void accumulate_rows(const float* p, std::int64_t n_keys, const void* v, 
 
 template <class V, KvType K>
 void accumulate_typed(const float* p, std::int64_t n_q, const void* v, std::int64_t n_keys, std::int64_t head_dim,
-                      const float* o_scale, float* o, std::int64_t o_stride) {
-  // Pairs of rows: decode with a GQA group of 2 (Qwen3-0.6B, 1.7B) is one pair per KV head.
+                      const float* o_scale, float* o, std::int64_t o_stride, const void* prefetch) {
+  // Pairs of rows: decode with a GQA group of 2 (Qwen3-0.6B, 1.7B) is one pair per KV head. The
+  // first pair alone prefetches, as in scores_typed.
   std::int64_t i = 0;
   auto scale_at = [&](std::int64_t row) { return o_scale ? o_scale + row : nullptr; };
-  for (; i + 2 <= n_q; i += 2)
-    accumulate_rows<V, K, 2>(p + i * n_keys, n_keys, v, head_dim, scale_at(i), o + i * o_stride, o_stride);
-  if (i < n_q) accumulate_rows<V, K, 1>(p + i * n_keys, n_keys, v, head_dim, scale_at(i), o + i * o_stride, o_stride);
+  for (; i + 2 <= n_q; i += 2, prefetch = nullptr)
+    accumulate_rows<V, K, 2>(p + i * n_keys, n_keys, v, head_dim, scale_at(i), o + i * o_stride, o_stride, prefetch);
+  if (i < n_q)
+    accumulate_rows<V, K, 1>(p + i * n_keys, n_keys, v, head_dim, scale_at(i), o + i * o_stride, o_stride, prefetch);
 }
 
 template <class V>
 void attention_accumulate(const float* p, std::int64_t n_q, const void* v, KvType kv_type, std::int64_t n_keys,
-                          std::int64_t head_dim, const float* o_scale, float* o, std::int64_t o_stride) {
-  if (kv_type == KvType::BF16) return accumulate_typed<V, KvType::BF16>(p, n_q, v, n_keys, head_dim, o_scale, o, o_stride);
-  return accumulate_typed<V, KvType::F32>(p, n_q, v, n_keys, head_dim, o_scale, o, o_stride);
+                          std::int64_t head_dim, const float* o_scale, float* o, std::int64_t o_stride,
+                          const void* prefetch) {
+  if (kv_type == KvType::BF16)
+    return accumulate_typed<V, KvType::BF16>(p, n_q, v, n_keys, head_dim, o_scale, o, o_stride, prefetch);
+  return accumulate_typed<V, KvType::F32>(p, n_q, v, n_keys, head_dim, o_scale, o, o_stride, prefetch);
 }
 
 template <class V>

@@ -97,9 +97,12 @@ TEST_P(KernelVariantTest, AttentionTilesMatchScalarWithin1e5) {
         const void* kp = kv == KvType::F32 ? static_cast<const void*>(kf.data()) : k16.data();
         const void* vp = kv == KvType::F32 ? static_cast<const void*>(vf.data()) : v16.data();
         std::vector<float> want(static_cast<std::size_t>(nq * n)), got(want.size());
-        scalar_kernels().attention_scores(q.data(), nq, kp, kv, n, d, 0.125f, want.data());
-        k.attention_scores(q.data(), nq, kp, kv, n, d, 0.125f, got.data());
-        EXPECT_LE(worst_excess(got, want), 0.f) << "scores d=" << d << " nq=" << nq;
+        scalar_kernels().attention_scores(q.data(), nq, kp, kv, n, d, 0.125f, want.data(), nullptr);
+        // With and without a prefetch region (here the values): it must not change a result.
+        for (const void* pf : {static_cast<const void*>(nullptr), vp}) {
+          k.attention_scores(q.data(), nq, kp, kv, n, d, 0.125f, got.data(), pf);
+          EXPECT_LE(worst_excess(got, want), 0.f) << "scores d=" << d << " nq=" << nq << " prefetch " << (pf != nullptr);
+        }
 
         const auto p = test::random_floats(static_cast<std::size_t>(nq * n), seed++, 0.1f);
         const std::int64_t stride = d + 2;  // as in packed online-softmax rows
@@ -107,8 +110,8 @@ TEST_P(KernelVariantTest, AttentionTilesMatchScalarWithin1e5) {
         const auto o_scale = test::random_floats(static_cast<std::size_t>(nq), seed++, 1.f);
         for (const float* scale : {static_cast<const float*>(nullptr), o_scale.data()}) {
           std::vector<float> o_want = test::random_floats(static_cast<std::size_t>(nq * stride), seed++), o_got(o_want);
-          scalar_kernels().attention_accumulate(p.data(), nq, vp, kv, n, d, scale, o_want.data(), stride);
-          k.attention_accumulate(p.data(), nq, vp, kv, n, d, scale, o_got.data(), stride);
+          scalar_kernels().attention_accumulate(p.data(), nq, vp, kv, n, d, scale, o_want.data(), stride, nullptr);
+          k.attention_accumulate(p.data(), nq, vp, kv, n, d, scale, o_got.data(), stride, scale ? kp : nullptr);
           EXPECT_LE(worst_excess(o_got, o_want), 0.f) << "accumulate d=" << d << " nq=" << nq << " scaled " << (scale != nullptr);
         }
       }
