@@ -13,6 +13,7 @@
 #include "bench_util.hpp"
 #include "engine/loaded_model.hpp"
 #include "engine/session.hpp"
+#include "engine/threads.hpp"
 #include "kernels/dispatch.hpp"
 
 namespace qwen3 {
@@ -99,7 +100,10 @@ int main(int argc, char** argv) {
               "attn_ms/tok", "read_GB/s", "roofline_t/s", "fraction");
   nlohmann::json rows = nlohmann::json::array();
   for (int t : thread_counts) {
-    omp_set_num_threads(t);
+    if (const ThreadCount tc = set_thread_count(t); tc.granted != t) {
+      std::fprintf(stderr, "decode benchmark: %d threads asked for, %d granted\n", t, tc.granted);
+      return 1;
+    }
     const double bw = bench::read_bandwidth_gbs(t);
     // attn_ms < 0: not measured (prefill); bytes_per_token 0: no roofline (prefill is compute bound).
     auto report = [&](AttentionKind kind, const char* test, std::int64_t depth, double tps, double attn_ms,

@@ -12,6 +12,7 @@
 
 #include "cli/commands.hpp"
 #include "engine/evaluate.hpp"
+#include "engine/threads.hpp"
 #include "engine/loaded_model.hpp"
 #include "kernels/dispatch.hpp"
 #include "qwen3/error.hpp"
@@ -55,7 +56,7 @@ int run_eval(const EvalCommandOptions& o) {
   if (o.window < 1) throw Error("--window: expected a positive number of tokens");
   if (o.chunk < 0 || o.chunk == 1) throw Error("--chunk: expected 0 (streaming protocol) or at least 2");
   const std::string text = read_input_file(o.text_file, "text file");
-  omp_set_num_threads(o.threads > 0 ? o.threads : omp_get_num_procs());
+  std::fputs(thread_count_notes(set_thread_count(o.threads)).c_str(), stderr);
   const kernels::KernelTable& kt = kernels::select_kernels(o.kernel, o.gemm, kernels::detect_cpu_features());
   LoadedModel lm = load_model(o.model_dir, kt, parse_attention_kind(o.attention));
   std::vector<std::int32_t> ids = lm.require_tokenizer().encode(text);

@@ -2,7 +2,6 @@
 // generate, and report. stdout carries only generated text or the --json object; everything else
 // (load line, notes, timing line) goes to stderr.
 #include <omp.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,17 +19,12 @@
 #include "engine/chat.hpp"
 #include "engine/generate.hpp"
 #include "engine/loaded_model.hpp"
+#include "engine/threads.hpp"
 #include "kernels/dispatch.hpp"
 #include "qwen3/error.hpp"
 
 namespace qwen3::cli {
 namespace {
-
-int default_threads() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1, omp_get_num_procs());
-}
 
 std::string human_bytes(double b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -177,8 +171,8 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
   const bool line_prompts = no_prompt && !isatty(STDIN_FILENO);
   if (no_prompt && !line_prompts) o.chat = o.interactive = true;
   validate_options(o);
-  const int threads = o.threads > 0 ? o.threads : default_threads();
-  omp_set_num_threads(threads);
+  const ThreadCount thread_count = set_thread_count(o.threads);
+  const int threads = thread_count.granted;
   const kernels::CpuFeatures cpu = kernels::detect_cpu_features();
   const kernels::KernelTable& kt = kernels::select_kernels(o.kernel, o.gemm, cpu);
   const AttentionKind attention = parse_attention_kind(o.attention);
@@ -222,6 +216,7 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
   const KvCacheShape shape = lm.model->kv_shape(kv_type, o.kv_block);
   const double kv_full = static_cast<double>(shape.n_layers * 2 * shape.n_kv_heads * shape.head_dim) * static_cast<double>(ctx) *
                          static_cast<double>(kv_element_size(kv_type));
+  std::fputs(thread_count_notes(thread_count).c_str(), stderr);
   std::fprintf(stderr,
                "load: %s | %.2f s | weights %s (%s, %s) | kv cache %s, up to %s at -c %lld | kernels %s, prefill gemm %s | attention %s | threads %d\n",
                o.model_dir.c_str(), lm.load_seconds, human_bytes(static_cast<double>(lm.model->weights().matrix_bytes)).c_str(),

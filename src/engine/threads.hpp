@@ -1,0 +1,23 @@
+#pragma once
+// How many OpenMP threads a run really gets. Asked-for and granted can differ: OMP_THREAD_LIMIT, a
+// cgroup, or -t above the cores. oneDNN sizes its work split by omp_get_max_threads(), and given a
+// smaller team than that it silently skips part of a product (seen here: OMP_THREAD_LIMIT=1 with
+// -t 2 made its probe matmul come out wrong), so the count is set to what a team actually gets.
+#include <string>
+
+namespace qwen3 {
+
+struct ThreadCount {
+  int requested = 0;  // -t (0: the default, one per usable core)
+  int cores = 0;      // cores this process may run on (its affinity mask, as mpirun or Slurm set it)
+  int granted = 0;    // threads an OpenMP team really has; omp_get_max_threads() now returns this
+};
+
+// Sets the OpenMP thread count for what follows and reports it.
+ThreadCount set_thread_count(int requested);
+
+// One "note: ..." line per surprise (fewer threads than asked, more threads than cores), each ending
+// in '\n'; empty when there is none.
+std::string thread_count_notes(const ThreadCount& t);
+
+}  // namespace qwen3
