@@ -54,7 +54,7 @@ int parse_and_run(int argc, char** argv) {
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{INT32_MAX}));
   app.add_option("--attention", g.attention, "Attention path")->check(CLI::IsMember({"standard", "streaming"}))->capture_default_str();
   app.add_option("--kernel", g.kernel, "Kernel variant")->check(CLI::IsMember({"auto", "scalar", "avx2", "avx512"}))->capture_default_str();
-  app.add_option("--gemm", g.gemm, "Prefill matrix products: onednn (bf16 weights use bf16 activations, AMX where present) or native (f32 tiles)")
+  app.add_option("--gemm", g.gemm, "Prefill matrix products: onednn (the path its start-up probe finds: bf16 matmul on AMX/AVX-512, else f32 on widened weight tiles; the load line names it) or native (our f32 tiles)")
       ->check(CLI::IsMember({"onednn", "native"}))->capture_default_str();
   app.add_option("--kv-type", g.kv_type, "KV cache element type (auto: f32 for f32 checkpoints, else bf16)")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}))->capture_default_str();
