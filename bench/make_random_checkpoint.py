@@ -43,7 +43,7 @@ def parse_args(argv=None):
     p.add_argument("--config", required=True, help="path to a Qwen3 config.json")
     p.add_argument("--tokenizer-dir", required=True,
                    help="directory holding tokenizer.json, tokenizer_config.json, ...")
-    p.add_argument("--dtype", choices=["bf16", "f32"], default="bf16",
+    p.add_argument("--dtype", choices=["bf16", "f16", "f32"], default="bf16",
                    help="dtype of the saved weights (default bf16)")
     p.add_argument("--out", required=True, help="output directory (outside the repo)")
     p.add_argument("--seed", type=int, default=0, help="RNG seed (default 0)")
@@ -58,7 +58,7 @@ def main(argv=None):
     import torch
     from transformers import AutoConfig, Qwen3ForCausalLM
 
-    dtype = {"bf16": torch.bfloat16, "f32": torch.float32}[args.dtype]
+    dtype = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32}[args.dtype]
 
     config = AutoConfig.from_pretrained(os.path.dirname(os.path.abspath(args.config)))
     if config.model_type != "qwen3":

@@ -64,9 +64,14 @@ struct KernelTable {
   // The numerator and denominator of a softmax whose running max is `shift`.
   float (*exp_shifted_sum)(float* x, std::int64_t n, float shift) = nullptr;
 
+  // out[i*cols + c] = W[r0 + i, c] widened exactly to f32, for n_rows rows: weight tiles for an f32
+  // product where no bf16/f16 one exists (kernels/onednn/gemm.hpp).
+  void (*widen_rows)(const MatrixView& w, std::int64_t r0, std::int64_t n_rows, float* out) = nullptr;
+
   // Optional whole-matrix product for many tokens (prefill), threaded inside: y[t][r] = W[r,:].x[t,:]
-  // for every row. Returns false where it does not apply; callers then use matmul. nullptr: none.
-  bool (*gemm)(const MatrixView& w, const float* x, std::int64_t n_tokens, float* y) = nullptr;
+  // for every row, using this table's other kernels where it needs them. Returns false where it does
+  // not apply; callers then use matmul. nullptr: none.
+  bool (*gemm)(const KernelTable& k, const MatrixView& w, const float* x, std::int64_t n_tokens, float* y) = nullptr;
 };
 
 // The scalar table: always compiled, the in-process referee for every other variant.

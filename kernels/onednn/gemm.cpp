@@ -134,24 +134,20 @@ bool gemm_direct(Engine& e, const MatrixView& w, const float* x, std::int64_t M,
   return true;
 }
 
-void widen_rows(const MatrixView& w, std::int64_t r0, std::int64_t n_rows, float* out) {
-  const std::int64_t K = w.cols;
-#pragma omp parallel for schedule(static)
-  for (std::int64_t r = 0; r < n_rows; ++r) {
-    const auto* src = static_cast<const std::uint16_t*>(w.row(r0 + r));
-    float* dst = out + r * K;
-    if (w.dtype == DType::BF16) {
-      for (std::int64_t i = 0; i < K; ++i) dst[i] = bf16_to_f32(src[i]);
-    } else {
-      for (std::int64_t i = 0; i < K; ++i) dst[i] = f16_to_f32(src[i]);
-    }
+// Rows [r0, r0 + n_rows) widened by the table's kernel, the rows split across the thread team.
+void widen_tile(const KernelTable& k, const MatrixView& w, std::int64_t r0, std::int64_t n_rows, float* out) {
+#pragma omp parallel
+  {
+    const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const std::int64_t a = n_rows * t / nt, b = n_rows * (t + 1) / nt;
+    if (a < b) k.widen_rows(w, r0 + a, b - a, out + a * w.cols);
   }
 }
 
 // bf16/f16 weights without a oneDNN matmul of their own: tiles of rows widened exactly to f32, each
 // multiplied by oneDNN's f32 matmul into its columns of y. Widening costs one pass over the weights
 // per call, against M multiply-adds per weight in the product.
-bool gemm_converted(Engine& e, const MatrixView& w, const float* x, std::int64_t M, float* y) {
+bool gemm_converted(Engine& e, const KernelTable& k, const MatrixView& w, const float* x, std::int64_t M, float* y) {
   const std::int64_t N = w.rows, K = w.cols;
   const std::int64_t tile = std::clamp<std::int64_t>(kConvertTileBytes / (K * 4) / 16 * 16, 16, N);
   e.w_f32.resize(static_cast<std::size_t>(tile * K));
@@ -161,7 +157,7 @@ bool gemm_converted(Engine& e, const MatrixView& w, const float* x, std::int64_t
   if (!full || !last) return false;
   for (std::int64_t r0 = 0; r0 < N; r0 += tile) {
     const std::int64_t rows = std::min(tile, N - r0);
-    widen_rows(w, r0, rows, e.w_f32.data());
+    widen_tile(k, w, r0, rows, e.w_f32.data());
     run(e, rows == tile ? *full : *last, M, rows, K, N, dt::f32, x, e.w_f32.data(), y + r0);
   }
   return true;
@@ -215,7 +211,7 @@ PrefillGemm onednn_prefill_path(DType weights) {
   }
 }
 
-bool onednn_gemm(const MatrixView& w, const float* x, std::int64_t n_tokens, float* y) {
+bool onednn_gemm(const KernelTable& k, const MatrixView& w, const float* x, std::int64_t n_tokens, float* y) {
   if (w.row_stride != w.cols) return false;
   const PrefillGemm path = onednn_prefill_path(w.dtype);
   if (path == PrefillGemm::Native) return false;
@@ -226,7 +222,7 @@ bool onednn_gemm(const MatrixView& w, const float* x, std::int64_t n_tokens, flo
     switch (path) {
       case PrefillGemm::OneDnnBf16: return gemm_direct(e, w, x, n_tokens, y, dt::bf16);
       case PrefillGemm::OneDnnF32: return gemm_direct(e, w, x, n_tokens, y, dt::f32);
-      case PrefillGemm::OneDnnF32Converted: return gemm_converted(e, w, x, n_tokens, y);
+      case PrefillGemm::OneDnnF32Converted: return gemm_converted(e, k, w, x, n_tokens, y);
       case PrefillGemm::Native: break;
     }
   } catch (const dnnl::error& err) {

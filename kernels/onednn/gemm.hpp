@@ -37,9 +37,10 @@ const OneDnnCapabilities& onednn_capabilities();
 // The path onednn_gemm() takes for weights of this dtype, from the probe (Native: none applies).
 PrefillGemm onednn_prefill_path(DType weights);
 
-// y[t][r] = W[r, :] . x[t, :] for all rows and n_tokens tokens (threads: oneDNN's OpenMP team).
-// Returns false (and leaves y alone) where no oneDNN path applies; the caller then uses its own tiles.
-// A shape oneDNN refuses at run time falls back the same way, with one note on stderr per shape.
-bool onednn_gemm(const MatrixView& w, const float* x, std::int64_t n_tokens, float* y);
+// y[t][r] = W[r, :] . x[t, :] for all rows and n_tokens tokens (threads: oneDNN's OpenMP team), with
+// k.widen_rows for widened tiles. Returns false (and leaves y alone) where no oneDNN path applies; the
+// caller then uses its own tiles. A shape oneDNN refuses at run time falls back the same way, with
+// one note on stderr per shape.
+bool onednn_gemm(const KernelTable& k, const MatrixView& w, const float* x, std::int64_t n_tokens, float* y);
 
 }  // namespace qwen3::kernels

@@ -81,6 +81,20 @@ void attention_accumulate(const float* p, std::int64_t n_q, const void* v, KvTyp
   }
 }
 
+void widen_rows(const MatrixView& w, std::int64_t r0, std::int64_t n_rows, float* out) {
+  for (std::int64_t r = 0; r < n_rows; ++r) {
+    const void* row = w.row(r0 + r);
+    float* dst = out + r * w.cols;
+    for (std::int64_t c = 0; c < w.cols; ++c) {
+      switch (w.dtype) {
+        case DType::BF16: dst[c] = bf16_to_f32(static_cast<const std::uint16_t*>(row)[c]); break;
+        case DType::F16: dst[c] = f16_to_f32(static_cast<const std::uint16_t*>(row)[c]); break;
+        default: dst[c] = static_cast<const float*>(row)[c]; break;
+      }
+    }
+  }
+}
+
 float exp_shifted_sum(float* x, std::int64_t n, float shift) {
   double sum = 0.0;
   for (std::int64_t j = 0; j < n; ++j) {
@@ -93,7 +107,8 @@ float exp_shifted_sum(float* x, std::int64_t n, float shift) {
 }  // namespace
 
 const KernelTable& scalar_kernels() {
-  static const KernelTable table{Isa::Scalar, &matmul, &attention_scores, &attention_accumulate, &exp_shifted_sum};
+  static const KernelTable table{Isa::Scalar, &matmul, &attention_scores, &attention_accumulate, &exp_shifted_sum,
+                                 &widen_rows};
   return table;
 }
 

@@ -355,3 +355,23 @@ float exp_shifted_sum(float* x, std::int64_t n, float shift) {
   }
   return sum;
 }
+
+template <class V, DType T>
+void widen_rows_typed(const MatrixView& w, std::int64_t r0, std::int64_t n_rows, float* out) {
+  const std::int64_t n = w.cols, n_vec = n - n % V::width;
+  for (std::int64_t r = 0; r < n_rows; ++r) {
+    const void* row = w.row(r0 + r);
+    float* dst = out + r * n;
+    for (std::int64_t i = 0; i < n_vec; i += V::width) V::store(dst + i, load_weights<V, T>(row, i));
+    for (std::int64_t i = n_vec; i < n; ++i) dst[i] = scalar_weight(row, T, i);
+  }
+}
+
+template <class V>
+void widen_rows(const MatrixView& w, std::int64_t r0, std::int64_t n_rows, float* out) {
+  switch (w.dtype) {
+    case DType::BF16: return widen_rows_typed<V, DType::BF16>(w, r0, n_rows, out);
+    case DType::F16: return widen_rows_typed<V, DType::F16>(w, r0, n_rows, out);
+    default: return widen_rows_typed<V, DType::F32>(w, r0, n_rows, out);
+  }
+}

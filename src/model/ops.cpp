@@ -19,7 +19,7 @@ std::pair<std::int64_t, std::int64_t> thread_range(std::int64_t n, int tid, int 
 void linear(const kernels::KernelTable& k, const kernels::MatrixView& w, const float* x, std::int64_t n_tokens, float* y) {
   // From 32 tokens on, a blocked gemm (oneDNN) beats row-parallel tiles; below, it is not worth it.
   constexpr std::int64_t kGemmMinTokens = 32;
-  if (k.gemm && n_tokens >= kGemmMinTokens && k.gemm(w, x, n_tokens, y)) return;
+  if (k.gemm && n_tokens >= kGemmMinTokens && k.gemm(k, w, x, n_tokens, y)) return;
 #pragma omp parallel
   {
     // 16-row alignment keeps each thread's rows in whole 4-row kernel tiles and apart cache lines.

@@ -79,6 +79,25 @@ TEST_P(KernelVariantTest, MatmulMatchesScalarWithin1e5) {
   }
 }
 
+// Property: widening weight rows to f32 is exact in every variant (bit-equal to scalar), for every
+// dtype and column counts with and without a vector tail.
+TEST_P(KernelVariantTest, WidenRowsIsExact) {
+  const KernelTable& k = *GetParam();
+  std::uint32_t seed = 900;
+  for (DType t : {DType::BF16, DType::F16, DType::F32}) {
+    for (std::int64_t cols : {64, 77, 1029}) {
+      const std::int64_t rows = 5;
+      const auto wf = test::random_floats(static_cast<std::size_t>(rows * cols), seed++, 0.05f);
+      const auto w16 = to_16bit(wf, t);
+      const MatrixView w{t == DType::F32 ? static_cast<const void*>(wf.data()) : w16.data(), t, rows, cols, cols};
+      std::vector<float> want(static_cast<std::size_t>(3 * cols)), got(want.size(), std::nanf(""));
+      scalar_kernels().widen_rows(w, 1, 3, want.data());
+      k.widen_rows(w, 1, 3, got.data());
+      EXPECT_EQ(worst_excess(got, want, 0.f, 0.f), 0.f) << dtype_name(t) << " cols " << cols;
+    }
+  }
+}
+
 // Property: attention scores and P.V accumulation (with and without rescaling o) of every variant
 // equal scalar for f32 and bf16 KV,
 // GQA row counts 1..9 and head_dim 64/128, 72 (a tail for 16-wide vectors and a single 8-wide chunk
@@ -196,7 +215,7 @@ TEST(OneDnnGemm, MatchesScalarReference) {
     const auto w16 = to_16bit(wf, c.dtype);
     const MatrixView w{c.dtype == DType::F32 ? static_cast<const void*>(wf.data()) : w16.data(), c.dtype, c.rows, c.cols, c.cols};
     std::vector<float> got(static_cast<std::size_t>(c.tokens * c.rows), std::nanf(""));
-    ASSERT_TRUE(onednn_gemm(w, x.data(), c.tokens, got.data()));
+    ASSERT_TRUE(onednn_gemm(*test::host_kernel_tables().back(), w, x.data(), c.tokens, got.data()));
     if (path == PrefillGemm::OneDnnBf16)
       for (float& v : x) v = bf16_to_f32(f32_to_bf16(v));
     std::vector<float> want(got.size());

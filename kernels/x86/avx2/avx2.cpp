@@ -89,7 +89,7 @@ struct V256 {
 
 const KernelTable* avx2_kernels() {
   static const KernelTable table{Isa::Avx2, &matmul<V256>, &attention_scores<V256>, &attention_accumulate<V256>,
-                                 &exp_shifted_sum<V256>};
+                                 &exp_shifted_sum<V256>, &widen_rows<V256>};
   return &table;
 }
 

@@ -87,7 +87,7 @@ struct V512 {
 
 const KernelTable* avx512_kernels() {
   static const KernelTable table{Isa::Avx512, &matmul<V512>, &attention_scores<V512>, &attention_accumulate<V512>,
-                                 &exp_shifted_sum<V512>};
+                                 &exp_shifted_sum<V512>, &widen_rows<V512>};
   return &table;
 }
 
