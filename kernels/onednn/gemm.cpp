@@ -53,6 +53,7 @@ struct Engine {
   std::vector<std::uint16_t> x_bf16;
   std::vector<float> w_f32;
   bool failed = false;  // an execution failed: every later call goes to the native tiles
+  bool refuse_new_shapes = false;  // onednn_refuse_new_shapes_for_testing
   std::mutex mutex;
 };
 
@@ -77,6 +78,7 @@ const dnnl::matmul* primitive_for(Engine& e, std::int64_t M, std::int64_t N, std
   if (it == e.cache.end()) {
     std::optional<dnnl::matmul> p;
     try {
+      if (e.refuse_new_shapes) throw dnnl::error(dnnl_unimplemented, "refused for a test");
       p = make_matmul(e.engine, M, N, K, ldc, in_type);
     } catch (const dnnl::error& err) {
       std::fprintf(stderr, "note: oneDNN has no %s matmul for %lld x %lld x %lld (%s); it runs on native tiles\n",
@@ -231,6 +233,12 @@ bool onednn_gemm(const KernelTable& k, const MatrixView& w, const float* x, std:
     std::fprintf(stderr, "note: oneDNN matmul failed (%s); prefill runs on native tiles from here on\n", err.what());
   }
   return false;
+}
+
+void onednn_refuse_new_shapes_for_testing(bool on) {
+  Engine& e = engine();
+  std::lock_guard<std::mutex> lock(e.mutex);
+  e.refuse_new_shapes = on;
 }
 
 }  // namespace qwen3::kernels

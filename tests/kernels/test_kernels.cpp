@@ -5,6 +5,7 @@
 // activations ~N(0, 1). bf16/f16 operands are widened exactly in every variant: the same bound holds.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -222,6 +223,31 @@ TEST(OneDnnGemm, MatchesScalarReference) {
     scalar_kernels().matmul(w, x.data(), c.cols, c.tokens, want.data(), c.rows, 0, c.rows);
     EXPECT_LE(worst_excess(got, want, 1e-4f, 1e-4f), 0.f) << dtype_name(c.dtype) << " " << c.rows << "x" << c.cols << " tokens " << c.tokens;
   }
+}
+
+// Property: a shape oneDNN refuses falls back: onednn_gemm returns false and leaves y alone, and says
+// so once on stderr for that shape, not on every call.
+TEST(OneDnnGemm, RefusedShapeFallsBackWithOneNote) {
+  if (!onednn_capabilities().f32_matmul) GTEST_SKIP() << "oneDNN unusable here: " << onednn_capabilities().failure;
+  const KernelTable& k = *test::host_kernel_tables().back();
+  const std::int64_t rows = 45, cols = 70, tokens = 35;  // a shape no other test uses: new to the cache
+  const auto wf = test::random_floats(static_cast<std::size_t>(rows * cols), 77, 0.05f);
+  const auto x = test::random_floats(static_cast<std::size_t>(tokens * cols), 78);
+  const MatrixView w{wf.data(), DType::F32, rows, cols, cols};
+  std::vector<float> y(static_cast<std::size_t>(tokens * rows), -7.f);
+  onednn_refuse_new_shapes_for_testing(true);
+  ::testing::internal::CaptureStderr();
+  const bool first = onednn_gemm(k, w, x.data(), tokens, y.data());
+  const bool second = onednn_gemm(k, w, x.data(), tokens, y.data());
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  onednn_refuse_new_shapes_for_testing(false);
+  EXPECT_FALSE(first);
+  EXPECT_FALSE(second);
+  EXPECT_TRUE(std::all_of(y.begin(), y.end(), [](float v) { return v == -7.f; }));
+  std::size_t notes = 0;
+  for (std::size_t at = err.find("note: oneDNN has no"); at != std::string::npos; at = err.find("note: oneDNN has no", at + 1)) ++notes;
+  EXPECT_EQ(notes, 1u) << err;
+  EXPECT_NE(err.find("35 x 45 x 70"), std::string::npos) << err;
 }
 
 // Property: QWEN3_MAX_ISA caps oneDNN along with our kernels (the isa_avx2 / isa_scalar test levels
