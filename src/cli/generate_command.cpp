@@ -221,7 +221,7 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
                "load: %s | %.2f s | weights %s (%s, %s) | kv cache %s, up to %s at -c %lld | kernels %s, prefill gemm %s | attention %s | threads %d\n",
                o.model_dir.c_str(), lm.load_seconds, human_bytes(static_cast<double>(lm.model->weights().matrix_bytes)).c_str(),
                std::string(dtype_name(lm.model->weights().embed_tokens.dtype)).c_str(),
-               o.use_mmap ? "mmap" : "huge-page copy", std::string(kernels::kv_type_name(kv_type)).c_str(),
+               lm.mapped_checkpoint ? "mmap" : "huge-page copy", std::string(kernels::kv_type_name(kv_type)).c_str(),
                human_bytes(kv_full).c_str(), static_cast<long long>(ctx), std::string(kernels::isa_name(kt.isa)).c_str(),
                kernels::describe_prefill_gemm(kt, lm.model->weights().embed_tokens.dtype).c_str(),
                std::string(attention_kind_name(attention)).c_str(), threads);

@@ -1,5 +1,7 @@
 #include "engine/loaded_model.hpp"
 
+#include <cstdio>
+
 #include "qwen3/error.hpp"
 
 namespace qwen3 {
@@ -34,7 +36,12 @@ LoadedModel load_model(const std::filesystem::path& dir, const kernels::KernelTa
   if (std::filesystem::exists(dir / "tokenizer.json")) tokenizer = Tokenizer::from_file(dir / "tokenizer.json");
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::optional<Checkpoint> mapping;
-  if (placement == WeightPlacement::Map) mapping = std::move(checkpoint);
+  if (!model->weights().storage) {
+    if (placement == WeightPlacement::Copy)
+      std::fprintf(stderr, "note: no memory for a %.0f MiB copy of the weights; they are read from the file mapping\n",
+                   static_cast<double>(model->weights().matrix_bytes) / (1 << 20));
+    mapping = std::move(checkpoint);
+  }
   return LoadedModel{dir, std::move(config), std::move(generation), std::move(mapping), std::move(model), std::move(tokenizer), secs};
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <set>
 #include <string>
 
@@ -59,7 +60,9 @@ std::size_t bytes_of(const kernels::MatrixView& m) {
 }
 
 // Moves every matrix into one huge-page buffer (each 64-byte aligned), copying in parallel so the
-// pages are first touched by the threads that will read them.
+// pages are first touched by the threads that will read them. Where the buffer cannot be had (an
+// address-space limit, ulimit -v), the matrices stay views into the file mapping: the copy is a speed-up,
+// not a requirement, and the caller sees the fallback as w.storage == nullptr.
 void copy_into_storage(Qwen3Weights& w) {
   const bool tied = w.lm_head.data == w.embed_tokens.data;
   std::vector<kernels::MatrixView*> mats{&w.embed_tokens};
@@ -72,7 +75,11 @@ void copy_into_storage(Qwen3Weights& w) {
     offsets.push_back(total);
     total += (bytes_of(*m) + 63) / 64 * 64;
   }
-  w.storage = std::make_shared<PageBuffer>(total);
+  try {
+    w.storage = std::make_shared<PageBuffer>(total);
+  } catch (const std::bad_alloc&) {
+    return;
+  }
   for (std::size_t i = 0; i < mats.size(); ++i) {
     const auto* src = static_cast<const std::byte*>(mats[i]->data);
     std::byte* dst = w.storage->data() + offsets[i];

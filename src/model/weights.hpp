@@ -40,12 +40,13 @@ struct Qwen3Weights {
   std::vector<float> norm;           // [hidden]
   std::vector<LayerWeights> layers;  // [num_hidden_layers]
   std::size_t matrix_bytes = 0;      // bytes of the matrices (tied lm_head counted once)
-  std::shared_ptr<PageBuffer> storage;  // owns the matrices when copied out of the file mapping
+  std::shared_ptr<PageBuffer> storage;  // owns the matrices when copied out of the file mapping; nullptr: views
 };
 
 // Where the matrices live while the model runs.
 //   Copy: one huge-page-backed buffer, filled at load. Decode streams every weight byte per token,
 //         and 2 MiB pages read ~1.7x faster than the file mapping's 4 KiB pages here (see PageBuffer).
+//         If that buffer cannot be allocated, the weights stay in the mapping (storage == nullptr).
 //   Map:  views straight into the memory-mapped checkpoint: no copy, pages shared with the page cache.
 enum class WeightPlacement { Copy, Map };
 
