@@ -135,14 +135,10 @@ bool gemm_direct(Engine& e, const MatrixView& w, const float* x, std::int64_t M,
   return true;
 }
 
-// Rows [r0, r0 + n_rows) widened by the table's kernel, the rows split across the thread team.
+// Rows [r0, r0 + n_rows) widened by the table's kernel, the rows shared across the thread team.
 void widen_tile(const KernelTable& k, const MatrixView& w, std::int64_t r0, std::int64_t n_rows, float* out) {
-#pragma omp parallel
-  {
-    const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-    const std::int64_t a = n_rows * t / nt, b = n_rows * (t + 1) / nt;
-    if (a < b) k.widen_rows(w, r0 + a, b - a, out + a * w.cols);
-  }
+#pragma omp parallel for schedule(static)
+  for (std::int64_t r = 0; r < n_rows; ++r) k.widen_rows(w, r0 + r, 1, out + r * w.cols);
 }
 
 // bf16/f16 weights without a oneDNN matmul of their own: tiles of rows widened exactly to f32, each

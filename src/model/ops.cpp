@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/convert.hpp"
 
 namespace qwen3::ops {
 
@@ -41,18 +40,9 @@ void rmsnorm(const float* x, const std::vector<float>& weight, std::int64_t n_ro
   }
 }
 
-void embed(const kernels::MatrixView& table, std::span<const std::int32_t> ids, float* out) {
-  for (std::size_t t = 0; t < ids.size(); ++t) {
-    const void* row = table.row(ids[t]);
-    float* o = out + static_cast<std::int64_t>(t) * table.cols;
-    for (std::int64_t i = 0; i < table.cols; ++i) {
-      switch (table.dtype) {
-        case DType::BF16: o[i] = kernels::bf16_to_f32(static_cast<const std::uint16_t*>(row)[i]); break;
-        case DType::F16: o[i] = kernels::f16_to_f32(static_cast<const std::uint16_t*>(row)[i]); break;
-        default: o[i] = static_cast<const float*>(row)[i]; break;
-      }
-    }
-  }
+void embed(const kernels::KernelTable& k, const kernels::MatrixView& table, std::span<const std::int32_t> ids,
+           float* out) {
+  for (std::size_t t = 0; t < ids.size(); ++t) k.widen_rows(table, ids[t], 1, out + static_cast<std::int64_t>(t) * table.cols);
 }
 
 RotaryTable rotary_table(std::span<const std::int32_t> positions, std::int64_t head_dim, double theta) {

@@ -19,8 +19,8 @@ void linear(const kernels::KernelTable& k, const kernels::MatrixView& w, const f
 // out[r] = weight * x[r] / sqrt(mean(x[r]^2) + eps) for n_rows rows of `dim` (in place allowed).
 void rmsnorm(const float* x, const std::vector<float>& weight, std::int64_t n_rows, std::int64_t dim, float eps, float* out);
 
-// out[t][:] = embedding row of ids[t], widened to f32.
-void embed(const kernels::MatrixView& table, std::span<const std::int32_t> ids, float* out);
+// out[t][:] = embedding row of ids[t], widened to f32 (exactly, by k.widen_rows).
+void embed(const kernels::KernelTable& k, const kernels::MatrixView& table, std::span<const std::int32_t> ids, float* out);
 
 // cos/sin of each token's rotary angles, [n_tokens][head_dim/2].
 struct RotaryTable {
