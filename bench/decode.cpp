@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
       report(kind, "decode", depth, 1.0 / m.seconds_per_token, 1e3 * m.attention_seconds_per_token, bytes_per_token);
     };
 
-    Session s(*lm.model, KvCache(lm.model->kv_shape(kv, kv_block), std::max(prompt, max_depth) + gen + 8));
+    Session s(*lm.model, lm.model->new_cache(kv, kv_block, std::max(prompt, max_depth) + gen + 8));
     const auto prompt_ids = random_ids(prompt, c.vocab_size, 1);
     const double pp = bench::time_median(reps, [&] {
       s.rewind(0);

@@ -1,12 +1,22 @@
 #pragma once
 // The communication seam. The model states what it needs by intent -- sum these partial vectors,
 // merge these partial attention states, agree on the arg-max, share these tokens -- and an
-// implementation decides how: LocalCommunicator (one process, all no-ops) now, MPI ranks in mpi/
-// and NUMA domains in numa/ later. No MPI or hwloc type appears above this interface.
+// implementation decides how: LocalCommunicator (one process, all identities) here, MPI ranks in
+// mpi/ (mpi/mpi_communicator.hpp) and NUMA domains in numa/ later. No MPI or hwloc type appears above
+// this interface.
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <vector>
 
 namespace qwen3 {
+
+// What one member spent in collectives since it was made: the figures behind --stats.
+struct CommStats {
+  double seconds = 0;          // wall time inside collectives (waiting for slower members included)
+  std::uint64_t bytes = 0;     // payload this member contributed (not the wire bytes of the algorithm)
+  std::uint64_t calls = 0;
+};
 
 class Communicator {
  public:
@@ -14,14 +24,22 @@ class Communicator {
   virtual int rank() const = 0;
   virtual int size() const = 0;
 
+  // Members with the same `color` form a new group, ordered by `key` (MPI_Comm_split).
+  virtual std::unique_ptr<Communicator> split(int color, int key) = 0;
+
   // Element-wise sum across all members (tensor-parallel partial products).
   virtual void allreduce_sum(std::span<float> data) = 0;
   // Row-wise merge() of packed OnlineSoftmaxState rows (sequence-parallel attention over KV blocks).
   virtual void merge_softmax_states(std::span<float> packed_rows, std::int64_t head_dim) = 0;
-  // The largest value and its index across members (greedy over a split vocabulary; ties: lowest index).
-  virtual void argmax(float& value, std::int32_t& index) = 0;
-  // Copies `tokens` from `root` to every member (rank 0 talks to the user; the others follow).
-  virtual void broadcast(std::span<std::int32_t> tokens, int root) = 0;
+  // Per element i: the largest values[i] across members and its indices[i] (ties: lowest index),
+  // written back on every member. Greedy over a vocabulary split by rows never moves the logits.
+  virtual void argmax(std::span<float> values, std::span<std::int32_t> indices) = 0;
+  // Copies `data` from `root` to every member (rank 0 talks to the user; the others follow).
+  virtual void broadcast(std::span<std::int32_t> data, int root) = 0;
+  // Every member's `mine`, concatenated in rank order, on `root`; empty elsewhere.
+  virtual std::vector<float> gather(std::span<const float> mine, int root) = 0;
+
+  virtual CommStats stats() const = 0;
 };
 
 // A single process: every collective is the identity.
@@ -29,10 +47,19 @@ class LocalCommunicator final : public Communicator {
  public:
   int rank() const override { return 0; }
   int size() const override { return 1; }
+  std::unique_ptr<Communicator> split(int, int) override { return std::make_unique<LocalCommunicator>(); }
   void allreduce_sum(std::span<float>) override {}
   void merge_softmax_states(std::span<float>, std::int64_t) override {}
-  void argmax(float&, std::int32_t&) override {}
+  void argmax(std::span<float>, std::span<std::int32_t>) override {}
   void broadcast(std::span<std::int32_t>, int) override {}
+  std::vector<float> gather(std::span<const float> mine, int) override { return {mine.begin(), mine.end()}; }
+  CommStats stats() const override { return {}; }
 };
+
+// The group every rank of a single-process run belongs to.
+inline Communicator& local_communicator() {
+  static LocalCommunicator local;
+  return local;
+}
 
 }  // namespace qwen3

@@ -12,6 +12,18 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// With several ranks, bad input that every rank sees alike (an option, a checkpoint on a shared file
+// system, a prompt too long) is thrown as Error on every rank and printed by rank 0 alone. A failure
+// only some ranks saw is a RankError: the ranks that saw it print it (prefixed with their rank), and
+// the others end with FollowerExit, printing nothing.
+class RankError : public Error {
+ public:
+  using Error::Error;
+};
+struct FollowerExit {
+  int exit_code = 1;
+};
+
 // Makes a message safe to print as one line: line breaks and tabs become spaces, other control
 // characters (hostile tensor names, paths) become '?', trailing spaces go.
 inline std::string one_line(std::string s) {

@@ -29,6 +29,11 @@ struct AttentionProblem {
   const KvCache* cache = nullptr;
   std::int64_t layer = 0;
   float* out = nullptr;                    // [n_tokens][n_heads * head_dim]
+  // When set, `out` is not written: the unnormalised partial state of every (token, head) row over the
+  // keys this cache holds goes here instead ([n_tokens][n_heads] packed OnlineSoftmaxState rows), for
+  // a merge with the states of the members holding the other KV blocks. A row with no visible key
+  // here is the empty state.
+  float* states = nullptr;
 
   std::int64_t n_tokens() const { return static_cast<std::int64_t>(positions.size()); }
   std::int64_t group_size() const { return n_heads / n_kv_heads; }  // query heads per KV head

@@ -11,6 +11,7 @@
 
 #include "attention/attention.hpp"
 #include "qwen3/error.hpp"
+#include "qwen3/online_softmax.hpp"
 
 namespace qwen3 {
 
@@ -29,7 +30,8 @@ void standard_attention(const AttentionProblem& p) {
   const auto blocks = p.cache->blocks();
   const std::int64_t g = p.group_size();
   const std::int64_t d = p.head_dim;
-  const std::int64_t n_ctx = p.cache->size();
+  const std::int64_t n_ctx = p.cache->local_size();
+  const std::int64_t stride = OnlineSoftmaxState::packed_size(d);
   const std::int64_t n_tasks = p.n_tokens() * p.n_kv_heads;
   constexpr float neg_inf = -std::numeric_limits<float>::infinity();
 
@@ -42,8 +44,8 @@ void standard_attention(const AttentionProblem& p) {
       const std::int64_t t = task / p.n_kv_heads;
       const std::int64_t kvh = task % p.n_kv_heads;
       const std::int32_t qpos = p.positions[static_cast<std::size_t>(t)];
-      const float* q = p.q + (t * p.n_heads + kvh * g) * d;  // the g query heads of this KV head
-      float* out = p.out + (t * p.n_heads + kvh * g) * d;
+      const std::int64_t row0 = t * p.n_heads + kvh * g;  // the g query heads of this KV head
+      const float* q = p.q + row0 * d;
 
       // Scores of every cached key, masked where the key is in the query's future.
       // Each kernel requests the lines of the next block's keys (values) while it reads this one's: decode
@@ -63,18 +65,29 @@ void standard_attention(const AttentionProblem& p) {
             scores[i * n_ctx + col + j] = pos[static_cast<std::size_t>(j)] <= qpos ? tmp[i * n + j] : neg_inf;
         col += n;
       }
-      // Softmax of each row (max subtracted for range), then out = sum_j p_j v_j.
+      // Softmax of each row (max subtracted for range), then out = sum_j p_j v_j. For a partial state,
+      // the weights stay unnormalised: m = the row max, l = the sum, o = sum_j exp(s_j - m) v_j.
       for (std::int64_t i = 0; i < g; ++i) {
         float* row = scores.data() + i * n_ctx;
-        const float mx = *std::max_element(row, row + n_ctx);
+        const float mx = n_ctx ? *std::max_element(row, row + n_ctx) : neg_inf;
+        float* out = p.states ? p.states + (row0 + i) * stride + 2 : p.out + (row0 + i) * d;
+        std::fill(out, out + d, 0.f);
+        if (mx == neg_inf) {  // no visible key here (only with states: a query always sees itself)
+          if (p.states) OnlineSoftmaxState(out - 2, d).reset();
+          continue;
+        }
         const float sum = k.exp_shifted_sum(row, n_ctx, mx);  // masked (-inf) scores become 0
-        for (std::int64_t j = 0; j < n_ctx; ++j) row[j] /= sum;
-        std::fill(out + i * d, out + (i + 1) * d, 0.f);
+        if (p.states) {
+          out[-2] = mx;
+          out[-1] = sum;
+        } else {
+          for (std::int64_t j = 0; j < n_ctx; ++j) row[j] /= sum;
+        }
         col = 0;
         for (std::size_t b = 0; b < blocks.size(); ++b) {
           const KvBlock* next = next_block(b);
           k.attention_accumulate(row + col, 1, blocks[b]->values(p.layer, kvh), p.cache->shape().type, blocks[b]->size(), d,
-                                 nullptr, out + i * d, d, next ? next->values(p.layer, kvh) : nullptr);
+                                 nullptr, out, d, next ? next->values(p.layer, kvh) : nullptr);
           col += blocks[b]->size();
         }
       }

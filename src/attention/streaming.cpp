@@ -153,13 +153,14 @@ void streaming_attention(const AttentionProblem& p, const StreamingOptions& opt)
                     partial.data() + (split * n_rows + global_row(kvh, r)) * stride);
     }
 
-    // Join the splits of each row in split order, then normalise: out = o / l.
+    // Join the splits of each row in split order, then normalise (out = o / l) or hand the state on.
 #pragma omp for schedule(static)
     for (std::int64_t row = 0; row < n_rows; ++row) {
       OnlineSoftmaxState acc(partial.data() + row * stride, d);
       for (std::int64_t s = 1; s < grid.n_splits; ++s)
         merge(acc, OnlineSoftmaxState(partial.data() + (s * n_rows + row) * stride, d));
-      acc.normalize_into(p.out + row * d);
+      if (p.states) std::copy(&acc.m(), &acc.m() + stride, p.states + row * stride);
+      else acc.normalize_into(p.out + row * d);
     }
   }
 }

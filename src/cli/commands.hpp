@@ -5,12 +5,13 @@
 #include <vector>
 
 #include "cli/options.hpp"
+#include "qwen3/comm.hpp"
 
 namespace qwen3::cli {
 
-int run_generate(const GenerateOptions& opt, const std::atomic<bool>& interrupted);
+int run_generate(const GenerateOptions& opt, const std::atomic<bool>& interrupted, Communicator& world);
 int run_tokenize(const TokenizeOptions& opt);
-int run_eval(const EvalCommandOptions& opt);
+int run_eval(const EvalCommandOptions& opt, Communicator& world);
 std::string version_text();
 
 // The whole file as raw bytes (-f prompts, eval texts). `what` names it in the one-line errors

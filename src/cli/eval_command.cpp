@@ -5,12 +5,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "engine/agreement.hpp"
 #include "engine/evaluate.hpp"
 #include "engine/threads.hpp"
 #include "engine/loaded_model.hpp"
@@ -52,14 +54,23 @@ class Progress {
 
 }  // namespace
 
-int run_eval(const EvalCommandOptions& o) {
+int run_eval(const EvalCommandOptions& o, Communicator& world) {
   if (o.window < 1) throw Error("--window: expected a positive number of tokens");
   if (o.chunk < 0 || o.chunk == 1) throw Error("--chunk: expected 0 (streaming protocol) or at least 2");
-  const std::string text = read_input_file(o.text_file, "text file");
-  std::fputs(thread_count_notes(set_thread_count(o.threads)).c_str(), stderr);
+  const bool speaker = world.rank() == 0;  // rank 0 reads the text and reports; the others follow
+  std::string text;
+  on_rank0(world, [&] { text = read_input_file(o.text_file, "text file"); });
+  const std::string notes = thread_count_notes(set_thread_count(o.threads));
+  if (speaker) std::fputs(notes.c_str(), stderr);
   const kernels::KernelTable& kt = kernels::select_kernels(o.kernel, o.gemm, kernels::detect_cpu_features());
-  LoadedModel lm = load_model(o.model_dir, kt, parse_attention_kind(o.attention));
-  std::vector<std::int32_t> ids = lm.require_tokenizer().encode(text);
+  Qwen3Config layout_config;
+  on_every_rank(world, [&] { layout_config = Qwen3Config::from_file(std::filesystem::path(o.model_dir) / "config.json"); });
+  const RankGroups groups = join_ranks(world, layout_config, o.tp, o.sp);
+  LoadedModel lm;
+  on_every_rank(world, [&] { lm = load_model(o.model_dir, kt, parse_attention_kind(o.attention), WeightPlacement::Map, &groups); });
+  std::vector<std::int32_t> ids;
+  on_rank0(world, [&] { ids = lm.require_tokenizer().encode(text); });
+  share_ids(world, ids);
   if (o.max_tokens > 0 && static_cast<std::int64_t>(ids.size()) > o.max_tokens) ids.resize(static_cast<std::size_t>(o.max_tokens));
 
   EvalOptions eo;
@@ -68,8 +79,11 @@ int run_eval(const EvalCommandOptions& o) {
   eo.kv_block = o.kv_block;
   eo.kv_type = resolve_kv_type(o.kv_type, *lm.model);
   Progress progress;
-  const EvalResult r = evaluate(*lm.model, ids, eo, [&](std::int64_t d, std::int64_t t) { progress(d, t); });
+  const EvalResult r = evaluate(*lm.model, ids, eo, [&](std::int64_t d, std::int64_t t) {
+    if (speaker) progress(d, t);
+  });
   const std::size_t rss = peak_rss_bytes();
+  if (!speaker) return 0;
 
   nlohmann::json windows = nlohmann::json::array();
   for (const auto& w : r.windows) windows.push_back({{"start", w.start}, {"end", w.end}, {"ppl", w.ppl}, {"accuracy", w.accuracy}});

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "engine/agreement.hpp"
 #include "engine/chat.hpp"
 #include "engine/generate.hpp"
 #include "engine/loaded_model.hpp"
@@ -143,6 +144,39 @@ nlohmann::json result_json(const std::vector<std::int32_t>& prompt, const Genera
   return j;
 }
 
+// Collectives one rank has made so far, over its world and KV-group communicators.
+struct CommUse {
+  double seconds = 0;
+  double bytes = 0;
+  std::uint64_t calls = 0;
+};
+CommUse comm_use(const Distribution& d) {
+  const CommStats a = d.all->stats(), b = d.kv_group->stats();
+  return {a.seconds + b.seconds, static_cast<double>(a.bytes + b.bytes), a.calls + b.calls};
+}
+
+// --stats: time in collectives and payload sent per decode token, rank 0's and the slowest rank's.
+void print_comm_stats(const Distribution& d, const CommUse& from, std::int64_t tokens, bool speaker) {
+  if (tokens < 1 || from.calls == 0) {
+    if (speaker) std::fprintf(stderr, "stats: fewer than 2 generated tokens; no per-token figures\n");
+    return;
+  }
+  const CommUse now = comm_use(d);
+  const float mine[3] = {static_cast<float>((now.seconds - from.seconds) * 1e3 / static_cast<double>(tokens)),
+                         static_cast<float>((now.bytes - from.bytes) / static_cast<double>(tokens)),
+                         static_cast<float>(static_cast<double>(now.calls - from.calls) / static_cast<double>(tokens))};
+  const std::vector<float> all = d.all->gather(mine, 0);
+  if (!speaker) return;
+  float max_ms = 0, max_bytes = 0;
+  for (std::size_t r = 0; r < all.size(); r += 3) {
+    max_ms = std::max(max_ms, all[r]);
+    max_bytes = std::max(max_bytes, all[r + 1]);
+  }
+  std::fprintf(stderr, "stats: per decode token over %lld tokens, %d rank(s): collectives %.0f calls | time in collectives %.3f ms (rank 0), %.3f ms (max) | payload sent %s (rank 0), %s (max)\n",
+               static_cast<long long>(tokens), d.all->size(), static_cast<double>(mine[2]), static_cast<double>(mine[0]), static_cast<double>(max_ms),
+               human_bytes(mine[1]).c_str(), human_bytes(max_bytes).c_str());
+}
+
 }  // namespace
 
 // The default model: the only checkpoint folder under models/ next to the executable, one level up
@@ -163,8 +197,9 @@ std::string find_default_model() {
   throw Error("no -m DIR given and no default model found under models/ (next to the executable or in the source tree)");
 }
 
-int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrupted) {
+int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrupted, Communicator& world) {
   GenerateOptions o = given;
+  const bool speaker = world.rank() == 0;  // rank 0 talks to the user; the others follow
   if (o.model_dir.empty()) o.model_dir = find_default_model();
   // No prompt at all: chat on a terminal, one prompt per line from a pipe.
   const bool no_prompt = !o.prompt && o.prompt_file.empty() && o.verify_ids.empty() && !o.interactive;
@@ -182,20 +217,35 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
   // Everything that can be wrong with the input is checked before the load line, so bad input
   // always ends with exactly one line on stderr.
   std::string text;
-  if (o.prompt) text = *o.prompt;
-  else if (!o.prompt_file.empty()) text = read_prompt_file(o.prompt_file);
+  on_rank0(world, [&] {
+    if (o.prompt) text = *o.prompt;
+    else if (!o.prompt_file.empty()) text = read_prompt_file(o.prompt_file);
+  });
 
-  LoadedModel lm = load_model(o.model_dir, kt, attention, o.use_mmap ? WeightPlacement::Map : WeightPlacement::Copy);
+  // The layout is agreed from the config before any rank maps weights.
+  Qwen3Config layout_config;
+  on_every_rank(world, [&] {
+    if (!std::filesystem::is_directory(o.model_dir)) throw Error(o.model_dir + ": model directory not found");
+    layout_config = Qwen3Config::from_file(std::filesystem::path(o.model_dir) / "config.json");
+  });
+  const RankGroups groups = join_ranks(world, layout_config, o.tp, o.sp);
+  LoadedModel lm;
+  on_every_rank(world, [&] {
+    lm = load_model(o.model_dir, kt, attention, o.use_mmap ? WeightPlacement::Map : WeightPlacement::Copy, &groups);
+  });
   const Qwen3Config& cfg = lm.config;
   const std::int64_t ctx = o.ctx_size > 0 ? o.ctx_size : cfg.max_position_embeddings;
   const bool verify = !verify_ids.empty();
   const std::int64_t max_new = verify ? (o.gen_len >= 0 ? o.gen_len : o.n_predict) : o.n_predict;
   std::vector<std::int32_t> first_prompt = verify_ids;
   if (!verify && !o.interactive && !line_prompts) {
-    first_prompt = lm.require_tokenizer().encode(o.chat ? chat_turn(text, o.no_think, false) : text);
-    if (first_prompt.empty()) throw Error("the prompt encodes to no tokens");
+    on_rank0(world, [&] {
+      first_prompt = lm.require_tokenizer().encode(o.chat ? chat_turn(text, o.no_think, false) : text);
+      if (first_prompt.empty()) throw Error("the prompt encodes to no tokens");
+    });
+    share_ids(world, first_prompt);
   }
-  if (o.interactive || line_prompts) lm.require_tokenizer();
+  if (o.interactive || line_prompts) on_rank0(world, [&] { lm.require_tokenizer(); });
   // Checks one prompt against the vocabulary and the room left in the context.
   auto check_prompt = [&](const std::vector<std::int32_t>& prompt, std::int64_t used) {
     for (std::int32_t id : prompt)
@@ -214,19 +264,24 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
 
   const KvType kv_type = resolve_kv_type(o.kv_type, *lm.model);
   const KvCacheShape shape = lm.model->kv_shape(kv_type, o.kv_block);
+  // This rank's heads, and its share of the blocks (one in sp).
   const double kv_full = static_cast<double>(shape.n_layers * 2 * shape.n_kv_heads * shape.head_dim) * static_cast<double>(ctx) *
-                         static_cast<double>(kv_element_size(kv_type));
-  std::fputs(thread_count_notes(thread_count).c_str(), stderr);
-  std::fprintf(stderr,
-               "load: %s | %.2f s | weights %s (%s, %s) | kv cache %s, up to %s at -c %lld | kernels %s, prefill gemm %s | attention %s | threads %d\n",
-               o.model_dir.c_str(), lm.load_seconds, human_bytes(static_cast<double>(lm.model->weights().matrix_bytes)).c_str(),
-               std::string(dtype_name(lm.model->weights().embed_tokens.dtype)).c_str(),
-               lm.mapped_checkpoint ? "mmap" : "huge-page copy", std::string(kernels::kv_type_name(kv_type)).c_str(),
-               human_bytes(kv_full).c_str(), static_cast<long long>(ctx), std::string(kernels::isa_name(kt.isa)).c_str(),
-               kernels::describe_prefill_gemm(kt, lm.model->weights().embed_tokens.dtype).c_str(),
-               std::string(attention_kind_name(attention)).c_str(), threads);
+                         static_cast<double>(kv_element_size(kv_type)) / lm.layout.sp;
+  // With several ranks the weights and the KV cache are rank 0's share; "ranks" names the layout.
+  const std::string ranks = world.size() == 1 ? "" : " | ranks " + std::to_string(world.size()) + " = " + lm.layout.describe() + " (rank 0's share)";
+  if (speaker) {
+    std::fputs(thread_count_notes(thread_count).c_str(), stderr);
+    std::fprintf(stderr,
+                 "load: %s | %.2f s | weights %s (%s, %s) | kv cache %s, up to %s at -c %lld | kernels %s, prefill gemm %s | attention %s | threads %d%s\n",
+                 o.model_dir.c_str(), lm.load_seconds, human_bytes(static_cast<double>(lm.model->weights().matrix_bytes)).c_str(),
+                 std::string(dtype_name(lm.model->weights().embed_tokens.dtype)).c_str(),
+                 lm.model->weights().storage ? "huge-page copy" : "mmap", std::string(kernels::kv_type_name(kv_type)).c_str(),
+                 human_bytes(kv_full).c_str(), static_cast<long long>(ctx), std::string(kernels::isa_name(kt.isa)).c_str(),
+                 kernels::describe_prefill_gemm(kt, lm.model->weights().embed_tokens.dtype).c_str(),
+                 std::string(attention_kind_name(attention)).c_str(), threads, ranks.c_str());
+  }
 
-  Session session(*lm.model, KvCache(shape, ctx));
+  Session session(*lm.model, lm.model->new_cache(kv_type, o.kv_block, ctx));
   Sampler sampler(sampler_options(o, lm.generation, verify));
   const Tokenizer* tok = lm.tokenizer ? &*lm.tokenizer : nullptr;
 
@@ -248,8 +303,10 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
     req.stop_ids = stop_ids;
     req.top_logprobs = o.json ? 5 : 0;
     std::optional<Utf8StreamDecoder> stream;
-    if (tok && !o.json && !verify) stream.emplace(*tok);
+    if (tok && !o.json && !verify && speaker) stream.emplace(*tok);
+    CommUse after_prefill;  // --stats: collectives from the first generated token on
     GenerationResult r = generate(session, sampler, req, [&](std::int32_t id) {
+      if (o.stats && after_prefill.calls == 0) after_prefill = comm_use(lm.model->distribution());
       // Ids past the tokenizer (vocab_size pads the embedding, e.g. 151936 vs 151669) have no text.
       if (!stream || id >= tok->size() || tok->is_special(id)) return;
       const std::string text = stream->push(id);
@@ -261,7 +318,8 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
       std::fwrite(rest.data(), 1, rest.size(), stdout);
       std::fflush(stdout);
     }
-    if (o.json) {
+    if (!speaker) {
+    } else if (o.json) {
       // Invalid UTF-8 in "text" (a cut multi-byte character) is replaced so the JSON stays valid.
       std::cout << result_json(req.prompt, r, tok).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
     } else if (verify) {
@@ -269,32 +327,37 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
     } else {
       std::fputc('\n', stdout);
     }
-    if (r.stop == StopReason::ContextFull)
+    if (speaker && r.stop == StopReason::ContextFull)
       std::fprintf(stderr, "note: context length -c %lld reached; generation stopped (no context shift)\n", static_cast<long long>(ctx));
-    print_timing(r.timing, r.stop);
+    if (speaker) print_timing(r.timing, r.stop);
+    if (o.stats) print_comm_stats(lm.model->distribution(), after_prefill, r.timing.generated_tokens - 1, speaker);
     return r;
   };
 
-  if (o.interactive) {
-    const Tokenizer& tk = lm.require_tokenizer();
-    std::string line;
+  // Prompts read from stdin by rank 0 and shared with the others: a chat turn per line, or (from a
+  // pipe) each line its own prompt from an empty cache.
+  if (o.interactive || line_prompts) {
     bool follows_reply = false;
-    while (!interrupted.load()) {
-      std::fputs("> ", stderr);
-      if (!std::getline(std::cin, line)) break;
-      if (line.empty()) continue;
-      run_turn(tk.encode(chat_turn(line, o.no_think, follows_reply)));
+    while (true) {
+      std::vector<std::int32_t> prompt;
+      bool more = false;
+      on_rank0(world, [&] {
+        const Tokenizer& tk = lm.require_tokenizer();
+        std::string line;
+        while (!interrupted.load()) {
+          if (o.interactive) std::fputs("> ", stderr);
+          if (!std::getline(std::cin, line)) break;
+          if (line.empty()) continue;
+          prompt = tk.encode(o.interactive ? chat_turn(line, o.no_think, follows_reply)
+                                           : (o.chat ? chat_turn(line, o.no_think, false) : line));
+          more = true;
+          break;
+        }
+      });
+      if (!share_ids(world, prompt, more)) break;
+      if (line_prompts) session.rewind(0);
+      run_turn(std::move(prompt));
       follows_reply = true;
-    }
-    return 0;
-  }
-  if (line_prompts) {  // each line of stdin is its own prompt, from an empty cache
-    const Tokenizer& tk = lm.require_tokenizer();
-    std::string line;
-    while (!interrupted.load() && std::getline(std::cin, line)) {
-      if (line.empty()) continue;
-      session.rewind(0);
-      run_turn(tk.encode(o.chat ? chat_turn(line, o.no_think, false) : line));
     }
     return 0;
   }

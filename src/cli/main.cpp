@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "cli/commands.hpp"
+#include "mpi/mpi_runtime.hpp"
 #include "qwen3/error.hpp"
 
 namespace {
@@ -39,7 +40,7 @@ void on_sigint(int) {
   }
 }
 
-int parse_and_run(int argc, char** argv) {
+int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
   using namespace qwen3::cli;
   CLI::App app{"qwen3_mpi: run Hugging Face Qwen3 checkpoints on CPUs (OpenMP now; MPI ranks and NUMA domains later)"};
   app.set_version_flag("--version", version_text());
@@ -74,6 +75,11 @@ int parse_and_run(int argc, char** argv) {
   app.add_option("--min-p", g.min_p, "Min-p in [0, 1] (0 = off)");
   app.add_option("--repeat-penalty", g.repeat_penalty, "Repetition penalty > 0 (1 = off)");
   auto* seed_opt = app.add_option("--seed", g.seed, "Random seed for sampling (default 0: runs repeat)");
+  // Under mpirun/srun: N ranks = tp x sp (README, "Running on several ranks").
+  app.add_option("--tp", g.tp, "Rank groups splitting the KV heads (must divide them; default: the largest that divides both the KV heads and the rank count)")
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--sp", g.sp, "Ranks per group splitting the KV blocks (default: ranks / tp)")->check(CLI::Range(1, 1 << 20));
+  app.add_flag("--stats", g.stats, "After the timing line: time in collectives and payload sent per decode token");
 
   TokenizeOptions t;
   CLI::App* tok = app.add_subcommand("tokenize", "Print the token ids of TEXT (like llama-tokenize)");
@@ -97,6 +103,8 @@ int parse_and_run(int argc, char** argv) {
       ->capture_default_str();
   ev->add_option("-t,--threads", e.threads, "Threads (default: all cores)")->check(CLI::Range(0, 4096));
   ev->add_flag("--json", e.json, "Print one JSON object on stdout");
+  ev->add_option("--tp", e.tp, "Rank groups splitting the KV heads")->check(CLI::Range(1, 1 << 20));
+  ev->add_option("--sp", e.sp, "Ranks per group splitting the KV blocks")->check(CLI::Range(1, 1 << 20));
   ev->add_option("--csv", e.csv_file, "Also write the windows as CSV to FILE");
 
   try {
@@ -110,26 +118,53 @@ int parse_and_run(int argc, char** argv) {
     return 1;
   }
   if (*tok) return run_tokenize(t);
-  if (*ev) return run_eval(e);
+  if (*ev) return run_eval(e, world);
   g.seed_given = seed_opt->count() > 0;
   std::signal(SIGINT, on_sigint);
-  return run_generate(g, g_interrupted);
+  return run_generate(g, g_interrupted, world);
+}
+
+
+// One rank's run. Bad input every rank sees alike is printed by rank 0 alone (the others return the
+// same code quietly); a failure only this rank saw (RankError) is printed here.
+int run_rank(int argc, char** argv, qwen3::Communicator& world) {
+  const bool speaker = world.rank() == 0;
+  try {
+    return parse_and_run(argc, argv, world);
+  } catch (const qwen3::FollowerExit& e) {
+    return e.exit_code;
+  } catch (const qwen3::RankError& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "qwen3_mpi: error: %s\n", qwen3::one_line(e.what()).c_str());
+    return 1;
+  } catch (const qwen3::Error& e) {
+    std::fflush(stdout);
+    if (speaker) std::fprintf(stderr, "qwen3_mpi: error: %s\n", qwen3::one_line(e.what()).c_str());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "qwen3_mpi: error: %sout of memory\n", world.size() > 1 ? ("rank " + std::to_string(world.rank()) + ": ").c_str() : "");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "qwen3_mpi: internal error: %s\n", qwen3::one_line(e.what()).c_str());
+  }
+  // Out of memory and internal errors may strike one rank only: end the whole job rather than leave
+  // the others waiting in a collective.
+  if (world.size() > 1) qwen3::mpi::abort_job(2);
+  return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (!qwen3::mpi::launched_by_mpi()) return run_rank(argc, argv, qwen3::local_communicator());
+  int rc = 0;
   try {
-    return parse_and_run(argc, argv);
+    qwen3::mpi::MpiRuntime mpi(argc, argv);
+    // Rank 0 talks to the user; the others' stdout would only repeat it.
+    if (mpi.world().rank() != 0 && !std::freopen("/dev/null", "w", stdout)) return 2;
+    rc = run_rank(argc, argv, mpi.world());
   } catch (const qwen3::Error& e) {
-    std::fflush(stdout);
     std::fprintf(stderr, "qwen3_mpi: error: %s\n", qwen3::one_line(e.what()).c_str());
-    return 1;
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "qwen3_mpi: error: out of memory\n");
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "qwen3_mpi: internal error: %s\n", qwen3::one_line(e.what()).c_str());
     return 2;
   }
+  return rc;
 }

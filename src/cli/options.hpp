@@ -29,6 +29,9 @@ struct GenerateOptions {
   std::optional<std::int32_t> top_k;
   std::uint64_t seed = 0;
   bool seed_given = false;
+  int tp = 0;                              // --tp / --sp: the rank layout (0: chosen)
+  int sp = 0;
+  bool stats = false;                      // --stats: time and bytes in collectives per token
 };
 
 struct EvalCommandOptions {
@@ -45,6 +48,8 @@ struct EvalCommandOptions {
   int threads = 0;
   bool json = false;
   std::string csv_file;
+  int tp = 0;
+  int sp = 0;
 };
 
 struct TokenizeOptions {

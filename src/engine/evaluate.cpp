@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "engine/sampler.hpp"
+#include "qwen3/comm.hpp"
 #include "qwen3/error.hpp"
 
 namespace qwen3 {
@@ -15,12 +16,38 @@ struct Score {
   double nll;
   bool correct;
 };
-Score score(std::span<const float> logits, std::int32_t target) {
-  const float mx = *std::max_element(logits.begin(), logits.end());
-  double z = 0;
-  for (float x : logits) z += std::exp(static_cast<double>(x) - mx);
-  const double nll = (mx + std::log(z)) - logits[static_cast<std::size_t>(target)];
-  return {nll, argmax(logits) == target};
+
+// Scores `rows` rows of logits ([rows][slice width], this rank's vocabulary slice) against their
+// targets. The vocabulary may be split over the members of `comm`: the maxima and arg-maxes are one
+// reduction, the sums of exp and the target logits another; the logits never travel.
+std::vector<Score> score(std::span<const float> logits, std::int64_t offset, std::span<const std::int32_t> targets,
+                         Communicator& comm) {
+  const std::size_t rows = targets.size();
+  const std::size_t width = logits.size() / rows;
+  std::vector<float> mx(rows);
+  std::vector<std::int32_t> best(rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::span<const float> row = logits.subspan(r * width, width);
+    best[r] = static_cast<std::int32_t>(offset) + argmax(row);
+    mx[r] = row[static_cast<std::size_t>(best[r] - offset)];
+  }
+  comm.argmax(mx, best);
+  std::vector<double> z(rows);
+  std::vector<float> parts(2 * rows, 0.f);  // [sum of exp, target logit] per row, each rank its part
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::span<const float> row = logits.subspan(r * width, width);
+    for (float x : row) z[r] += std::exp(static_cast<double>(x) - mx[r]);
+    parts[2 * r] = static_cast<float>(z[r]);
+    const std::int64_t t = targets[r] - offset;
+    if (t >= 0 && t < static_cast<std::int64_t>(width)) parts[2 * r + 1] = row[static_cast<std::size_t>(t)];
+  }
+  comm.allreduce_sum(parts);
+  std::vector<Score> out(rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const double sum = comm.size() == 1 ? z[r] : parts[2 * r];  // one process keeps the double sum
+    out[r] = {(mx[r] + std::log(sum)) - parts[2 * r + 1], best[r] == targets[r]};
+  }
+  return out;
 }
 
 class Tally {
@@ -72,18 +99,19 @@ EvalResult evaluate(Qwen3Model& model, std::span<const std::int32_t> tokens, con
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
   clock::time_point t_first{};
-  const KvCacheShape shape = model.kv_shape(opt.kv_type, opt.kv_block);
+  Communicator& comm = *model.distribution().all;
+  const std::int64_t offset = model.vocab_range().begin;
 
   if (opt.chunk <= 0) {
     // Every token stays in the cache, even past max_position_embeddings.
-    Session s(model, KvCache(shape, n));
+    Session s(model, model.new_cache(opt.kv_type, opt.kv_block, n));
     for (std::int64_t t = 0; t + 1 < n; ++t) {
       const auto logits = s.feed(tokens.subspan(static_cast<std::size_t>(t), 1));
       if (t == 0) {
         r.ttft_ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
         t_first = clock::now();
       }
-      tally.add(t + 1, score(logits, tokens[static_cast<std::size_t>(t + 1)]));
+      tally.add(t + 1, score(logits, offset, tokens.subspan(static_cast<std::size_t>(t + 1), 1), comm)[0]);
       r.peak_kv_bytes = std::max(r.peak_kv_bytes, s.cache().peak_bytes());
       if (progress && (t % 64 == 0 || t + 2 == n)) progress(t + 2, n);
     }
@@ -91,18 +119,19 @@ EvalResult evaluate(Qwen3Model& model, std::span<const std::int32_t> tokens, con
     // llama-perplexity: chunks of `chunk` tokens from an empty cache; score positions chunk/2 .. chunk-1.
     const std::int64_t c = opt.chunk;
     if (n < c) throw Error("eval: --chunk " + std::to_string(c) + " is longer than the text (" + std::to_string(n) + " tokens)");
-    const std::int64_t vocab = model.config().vocab_size;
+    const std::int64_t width = model.vocab_range().size();
     for (std::int64_t start = 0; start + c <= n; start += c) {
-      Session s(model, KvCache(shape, c));
+      Session s(model, model.new_cache(opt.kv_type, opt.kv_block, c));
       const auto& logits = s.feed_all_logits(tokens.subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(c)));
       if (start == 0) {
         r.ttft_ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
         t_first = clock::now();
       }
-      for (std::int64_t i = c / 2; i + 1 < c; ++i) {
-        const std::span<const float> row(logits.data() + i * vocab, static_cast<std::size_t>(vocab));
-        tally.add(start + i + 1, score(row, tokens[static_cast<std::size_t>(start + i + 1)]));
-      }
+      const std::int64_t first = c / 2, n_scored = c - 1 - first;  // rows first .. c-2 predict tokens first+1 .. c-1
+      const auto scores = score(std::span<const float>(logits).subspan(static_cast<std::size_t>(first * width),
+                                                                      static_cast<std::size_t>(n_scored * width)),
+                                offset, tokens.subspan(static_cast<std::size_t>(start + first + 1), static_cast<std::size_t>(n_scored)), comm);
+      for (std::int64_t i = 0; i < n_scored; ++i) tally.add(start + first + i + 1, scores[static_cast<std::size_t>(i)]);
       r.peak_kv_bytes = std::max(r.peak_kv_bytes, s.cache().peak_bytes());
       if (progress) progress(start + c, n);
     }

@@ -24,14 +24,20 @@ GenerationResult generate(Session& session, Sampler& sampler, const GenerationRe
   std::vector<std::int32_t> history = req.prompt;
 
   const auto t_start = clock::now();
+  // With the vocabulary split over ranks, every rank runs this loop on its slice of the logits; the
+  // sampler agrees on each id, so the ranks stop together.
+  Communicator& comm = *session.model().distribution().all;
+  const std::int64_t vocab_offset = session.model().vocab_range().begin;
   std::span<const float> logits = session.feed(req.prompt);
   clock::time_point t_first{};
   while (req.max_new_tokens < 0 || static_cast<std::int64_t>(res.ids.size()) < req.max_new_tokens) {
-    if (interrupt && interrupt->load()) {
+    std::int32_t stop_now[1] = {interrupt && interrupt->load() ? 1 : 0};
+    comm.broadcast(stop_now, 0);  // Ctrl-C reaches rank 0; the others follow its decision
+    if (stop_now[0]) {
       res.stop = StopReason::Interrupted;
       break;
     }
-    const std::int32_t id = sampler.sample(logits, history);
+    const std::int32_t id = sampler.sample(LogitsSlice{logits, vocab_offset}, history, comm);
     if (res.ids.empty()) {
       res.timing.ttft_ms = ms_since(t_start);
       t_first = clock::now();
@@ -42,7 +48,7 @@ GenerationResult generate(Session& session, Sampler& sampler, const GenerationRe
     }
     res.ids.push_back(id);
     history.push_back(id);
-    if (req.top_logprobs > 0) res.steps.push_back({id, token_logprobs(logits, id, req.top_logprobs)});
+    if (req.top_logprobs > 0) res.steps.push_back({id, token_logprobs(LogitsSlice{logits, vocab_offset}, id, req.top_logprobs, comm)});
     on_token(id);
     const bool want_more = req.max_new_tokens < 0 || static_cast<std::int64_t>(res.ids.size()) < req.max_new_tokens;
     if (!want_more) break;

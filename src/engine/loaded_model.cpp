@@ -23,26 +23,40 @@ Tokenizer load_tokenizer(const std::filesystem::path& dir) {
   return Tokenizer::from_file(dir / "tokenizer.json");
 }
 
+RankGroups join_ranks(Communicator& world, const Qwen3Config& cfg, int tp, int sp) {
+  RankGroups g;
+  g.layout = choose_layout(cfg, world.size(), world.rank(), tp, sp);
+  g.world = &world;
+  g.kv_group = world.split(g.layout.group(), g.layout.member());
+  return g;
+}
+
 LoadedModel load_model(const std::filesystem::path& dir, const kernels::KernelTable& kernels, AttentionKind attention,
-                       WeightPlacement placement) {
+                       WeightPlacement placement, const RankGroups* ranks) {
   const auto t0 = std::chrono::steady_clock::now();
   if (!std::filesystem::is_directory(dir)) throw Error(dir.string() + ": model directory not found");
   Qwen3Config config = Qwen3Config::from_file(dir / "config.json");
   GenerationConfig generation = GenerationConfig::from_file(dir / "generation_config.json");
+  const RankGroups one_process;
+  if (!ranks) ranks = &one_process;
+  const Layout layout = ranks->layout;
+  // Re-checked here: the groups were formed from a config read before this one.
+  choose_layout(config, layout.ranks(), layout.rank, layout.tp, layout.sp);
+  const Distribution dist{partition_model(config, layout), ranks->world, ranks->kv()};
   Checkpoint checkpoint = Checkpoint::open(dir);
-  Qwen3Weights weights = load_weights(checkpoint, config, placement);
-  auto model = std::make_unique<Qwen3Model>(config, std::move(weights), kernels, attention);
+  Qwen3Weights weights = load_weights(checkpoint, config, placement, dist.part);
+  auto model = std::make_unique<Qwen3Model>(config, std::move(weights), kernels, attention, dist);
   std::optional<Tokenizer> tokenizer;
   if (std::filesystem::exists(dir / "tokenizer.json")) tokenizer = Tokenizer::from_file(dir / "tokenizer.json");
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::optional<Checkpoint> mapping;
-  if (!model->weights().storage) {
-    if (placement == WeightPlacement::Copy)
-      std::fprintf(stderr, "note: no memory for a %.0f MiB copy of the weights; they are read from the file mapping\n",
-                   static_cast<double>(model->weights().matrix_bytes) / (1 << 20));
-    mapping = std::move(checkpoint);
-  }
-  return LoadedModel{dir, std::move(config), std::move(generation), std::move(mapping), std::move(model), std::move(tokenizer), secs};
+  const Qwen3Weights& w = model->weights();
+  if (!w.storage && placement == WeightPlacement::Copy)
+    std::fprintf(stderr, "note: no memory for a %.0f MiB copy of the weights; they are read from the file mapping\n",
+                 static_cast<double>(w.matrix_bytes) / (1 << 20));
+  if (!w.storage || w.reads_mapping) mapping = std::move(checkpoint);
+  return LoadedModel{dir,    std::move(config), std::move(generation), std::move(mapping), std::move(model), std::move(tokenizer),
+                     secs,   layout};
 }
 
 }  // namespace qwen3

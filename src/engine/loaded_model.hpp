@@ -16,6 +16,18 @@
 
 namespace qwen3 {
 
+// The ranks that share one model: every rank of the job and this rank's tp x sp place among them.
+// One process is the default: LocalCommunicator, tp 1 x sp 1.
+struct RankGroups {
+  Layout layout;
+  Communicator* world = &local_communicator();
+  std::unique_ptr<Communicator> kv_group;  // the sp members of this rank's tp group; nullptr: local
+  Communicator* kv() const { return kv_group ? kv_group.get() : &local_communicator(); }
+};
+// Collective over `world` (it splits the communicator): every rank calls it with the same config and
+// requests. tp/sp 0: choose (dist/layout.hpp). Throws qwen3::Error for a layout the model cannot take.
+RankGroups join_ranks(Communicator& world, const Qwen3Config& cfg, int tp, int sp);
+
 struct LoadedModel {
   std::filesystem::path dir;
   Qwen3Config config;
@@ -26,13 +38,15 @@ struct LoadedModel {
   std::unique_ptr<Qwen3Model> model;
   std::optional<Tokenizer> tokenizer;  // absent when the directory has no tokenizer.json
   double load_seconds = 0;
+  Layout layout;  // this rank's place in tp x sp
 
   const Tokenizer& require_tokenizer() const;  // throws qwen3::Error if absent
 };
 
 // Throws qwen3::Error with one line naming the file at fault.
+// With several ranks (`ranks`, which must outlive the model), each loads only its slices.
 LoadedModel load_model(const std::filesystem::path& dir, const kernels::KernelTable& kernels, AttentionKind attention,
-                       WeightPlacement placement = WeightPlacement::Map);
+                       WeightPlacement placement = WeightPlacement::Map, const RankGroups* ranks = nullptr);
 
 // --kv-type: "f32", "bf16", or "auto" (f32 for f32 checkpoints, whose fixtures are exact; bf16
 // otherwise, so a long context reads half the bytes). Throws qwen3::Error on anything else.

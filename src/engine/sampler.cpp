@@ -4,35 +4,88 @@
 #include <cmath>
 #include <limits>
 
+#include "qwen3/error.hpp"
+
 namespace qwen3 {
+namespace {
+
+// Higher logit first; equal logits by lower id, so the order does not depend on how the vocabulary
+// was split or gathered.
+bool ranks_before(const std::pair<float, std::int32_t>& a, const std::pair<float, std::int32_t>& b) {
+  return a.first > b.first || (a.first == b.first && a.second < b.second);
+}
+
+// The k best of `c` (all of them for k <= 0), best first.
+void keep_best(std::vector<std::pair<float, std::int32_t>>& c, std::int32_t k) {
+  const std::size_t keep = k > 0 ? std::min(c.size(), static_cast<std::size_t>(k)) : c.size();
+  std::partial_sort(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(keep), c.end(), ranks_before);
+  c.resize(keep);
+}
+
+// (value, id) pairs as floats for a gather: ids below 2^24 are exact in a float.
+std::vector<float> pack(const std::vector<std::pair<float, std::int32_t>>& c) {
+  std::vector<float> out;
+  out.reserve(2 * c.size());
+  for (const auto& [v, id] : c) {
+    if (id >= (1 << 24)) throw Error("vocabulary rows beyond 2^24 cannot be gathered as float pairs");
+    out.push_back(v);
+    out.push_back(static_cast<float>(id));
+  }
+  return out;
+}
+
+std::vector<std::pair<float, std::int32_t>> unpack(const std::vector<float>& packed) {
+  std::vector<std::pair<float, std::int32_t>> out(packed.size() / 2);
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = {packed[2 * i], static_cast<std::int32_t>(packed[2 * i + 1])};
+  return out;
+}
+
+std::vector<std::pair<float, std::int32_t>> best_of(LogitsSlice logits, int k, float scale) {
+  std::vector<std::pair<float, std::int32_t>> c(logits.values.size());
+  for (std::size_t i = 0; i < c.size(); ++i) c[i] = {logits.values[i] * scale, static_cast<std::int32_t>(logits.offset + static_cast<std::int64_t>(i))};
+  keep_best(c, k);
+  return c;
+}
+
+}  // namespace
 
 std::int32_t argmax(std::span<const float> logits) {
   return static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
 
-std::int32_t Sampler::sample(std::span<const float> logits, std::span<const std::int32_t> recent) {
-  scratch_.assign(logits.begin(), logits.end());
+std::int32_t Sampler::sample(LogitsSlice logits, std::span<const std::int32_t> recent, Communicator& comm) {
+  scratch_.assign(logits.values.begin(), logits.values.end());
+  const auto n_local = static_cast<std::int64_t>(scratch_.size());
   if (opt_.repeat_penalty != 1.f) {
     const std::size_t n = std::min<std::size_t>(recent.size(), static_cast<std::size_t>(std::max(0, opt_.repeat_last_n)));
     std::vector<std::int32_t> seen(recent.end() - static_cast<std::ptrdiff_t>(n), recent.end());
     std::sort(seen.begin(), seen.end());
     seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
     for (std::int32_t id : seen) {
-      float& x = scratch_[static_cast<std::size_t>(id)];
+      if (id < logits.offset || id >= logits.offset + n_local) continue;  // another rank's row
+      float& x = scratch_[static_cast<std::size_t>(id - logits.offset)];
       x = x > 0 ? x / opt_.repeat_penalty : x * opt_.repeat_penalty;
     }
   }
-  if (opt_.temperature <= 0.f) return argmax(scratch_);
+  if (opt_.temperature <= 0.f) {
+    float best[1] = {-std::numeric_limits<float>::infinity()};
+    std::int32_t at[1] = {static_cast<std::int32_t>(logits.offset) + argmax(scratch_)};
+    if (n_local > 0) best[0] = scratch_[static_cast<std::size_t>(at[0] - logits.offset)];
+    comm.argmax(best, at);
+    return at[0];
+  }
+  const auto local = best_of(LogitsSlice{scratch_, logits.offset}, opt_.top_k, 1.f / opt_.temperature);
+  std::int32_t id[1] = {0};
+  std::vector<float> gathered = comm.gather(pack(local), 0);
+  if (comm.rank() == 0) id[0] = draw(std::move(gathered));
+  comm.broadcast(id, 0);
+  return id[0];
+}
 
-  candidates_.clear();
-  for (std::size_t i = 0; i < scratch_.size(); ++i)
-    candidates_.emplace_back(scratch_[i] / opt_.temperature, static_cast<std::int32_t>(i));
-  auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first; };
-  std::size_t keep = candidates_.size();
-  if (opt_.top_k > 0) keep = std::min(keep, static_cast<std::size_t>(opt_.top_k));
-  std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<std::ptrdiff_t>(keep), candidates_.end(), by_logit);
-  candidates_.resize(keep);
-
+// On rank 0: the global candidates (logit / temperature, id) -> top-k -> top-p -> min-p -> draw.
+std::int32_t Sampler::draw(std::vector<float> gathered) {
+  candidates_ = unpack(gathered);
+  keep_best(candidates_, opt_.top_k);
   // Probabilities of the survivors (max subtracted for range).
   const float mx = candidates_.front().first;
   double sum = 0;
@@ -66,20 +119,25 @@ std::int32_t Sampler::sample(std::span<const float> logits, std::span<const std:
   return candidates_.back().second;
 }
 
-TokenLogprobs token_logprobs(std::span<const float> logits, std::int32_t id, int k) {
-  const float mx = *std::max_element(logits.begin(), logits.end());
+TokenLogprobs token_logprobs(LogitsSlice logits, std::int32_t id, int k, Communicator& comm) {
+  const auto& x = logits.values;
+  float mx[1] = {x.empty() ? -std::numeric_limits<float>::infinity() : *std::max_element(x.begin(), x.end())};
+  std::int32_t unused[1] = {0};
+  comm.argmax(mx, unused);
   double sum = 0;
-  for (float x : logits) sum += std::exp(static_cast<double>(x) - mx);
-  const double log_z = mx + std::log(sum);
+  for (float v : x) sum += std::exp(static_cast<double>(v) - mx[0]);
+  const bool mine = id >= logits.offset && id < logits.offset + static_cast<std::int64_t>(x.size());
+  // [sum of exp, logit of id]: each rank adds its part (the id's logit lives on one rank).
+  float parts[2] = {static_cast<float>(sum), mine ? x[static_cast<std::size_t>(id - logits.offset)] : 0.f};
+  comm.allreduce_sum(parts);
+  const double log_z = mx[0] + std::log(comm.size() == 1 ? sum : static_cast<double>(parts[0]));
   TokenLogprobs out;
-  out.logprob = logits[static_cast<std::size_t>(id)] - log_z;
-  std::vector<std::int32_t> idx(logits.size());
-  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<std::int32_t>(i);
-  const std::size_t kk = std::min<std::size_t>(static_cast<std::size_t>(k), idx.size());
-  std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(kk), idx.end(), [&](std::int32_t a, std::int32_t b) {
-    return logits[static_cast<std::size_t>(a)] > logits[static_cast<std::size_t>(b)];
-  });
-  for (std::size_t i = 0; i < kk; ++i) out.top.emplace_back(idx[i], logits[static_cast<std::size_t>(idx[i])] - log_z);
+  out.logprob = parts[1] - log_z;
+  if (k <= 0) return out;
+  auto best = unpack(comm.gather(pack(best_of(logits, k, 1.f)), 0));
+  if (comm.rank() != 0) return out;
+  keep_best(best, k);
+  for (const auto& [v, i] : best) out.top.emplace_back(i, v - log_z);
   return out;
 }
 

@@ -1,11 +1,19 @@
 #pragma once
 // Next-token choice from raw logits, in transformers' order: repetition penalty -> temperature ->
 // top-k -> top-p -> min-p -> draw. Temperature 0 (or do_sample false) is greedy arg-max.
+//
+// With the vocabulary split over ranks, each rank holds a LogitsSlice and the full logits never
+// travel: greedy is one (value, index) max-reduction; sampling gathers each rank's top-k candidates
+// on rank 0, which draws and broadcasts the id (top-k off: every logit is a candidate, so then they do
+// travel); logprobs reduce the log-sum-exp. One process runs the same code on LocalCommunicator, so
+// a seed gives the same tokens on any number of ranks.
 #include <cstdint>
 #include <random>
 #include <span>
 #include <utility>
 #include <vector>
+
+#include "qwen3/comm.hpp"
 
 namespace qwen3 {
 
@@ -19,13 +27,26 @@ struct SamplerOptions {
   std::uint64_t seed = 0;
 };
 
+// The logits one rank holds: vocabulary rows [offset, offset + values.size()).
+struct LogitsSlice {
+  std::span<const float> values;
+  std::int64_t offset = 0;
+};
+
 class Sampler {
  public:
   explicit Sampler(const SamplerOptions& opt) : opt_(opt), rng_(opt.seed) {}
-  // `recent`: tokens seen so far (the last repeat_last_n are penalised).
-  std::int32_t sample(std::span<const float> logits, std::span<const std::int32_t> recent);
+  // `recent`: tokens seen so far (the last repeat_last_n are penalised). Every member of `comm` calls
+  // this with its slice and gets the same id.
+  std::int32_t sample(LogitsSlice logits, std::span<const std::int32_t> recent, Communicator& comm);
+  // The whole vocabulary in this process.
+  std::int32_t sample(std::span<const float> logits, std::span<const std::int32_t> recent) {
+    return sample(LogitsSlice{logits, 0}, recent, local_communicator());
+  }
 
  private:
+  std::int32_t draw(std::vector<float> gathered);
+
   SamplerOptions opt_;
   std::mt19937_64 rng_;
   std::vector<float> scratch_;
@@ -34,11 +55,15 @@ class Sampler {
 
 std::int32_t argmax(std::span<const float> logits);
 
-// Natural-log softmax of `id` over all logits, and the k most likely (id, logprob) pairs.
+// Natural-log softmax of `id` over all logits, and the k most likely (id, logprob) pairs. With a
+// split vocabulary every member calls it; `top` is filled on rank 0 only.
 struct TokenLogprobs {
   double logprob = 0;
   std::vector<std::pair<std::int32_t, double>> top;
 };
-TokenLogprobs token_logprobs(std::span<const float> logits, std::int32_t id, int k);
+TokenLogprobs token_logprobs(LogitsSlice logits, std::int32_t id, int k, Communicator& comm);
+inline TokenLogprobs token_logprobs(std::span<const float> logits, std::int32_t id, int k) {
+  return token_logprobs(LogitsSlice{logits, 0}, id, k, local_communicator());
+}
 
 }  // namespace qwen3

@@ -16,7 +16,7 @@ void Session::run(std::span<const std::int32_t> ids, bool all_logits) {
     throw Error("prompt of " + std::to_string(ids.size()) + " tokens does not fit: " + std::to_string(cache_.size()) +
                 " cached, context length " + std::to_string(cache_.capacity()) + " (raise -c)");
   }
-  const std::int64_t vocab = model_->config().vocab_size;
+  const std::int64_t vocab = model_->vocab_range().size();  // this rank's rows
   const std::int64_t n_total = static_cast<std::int64_t>(ids.size());
   logits_.resize(static_cast<std::size_t>((all_logits ? n_total : 1) * vocab));
   std::vector<std::int32_t> positions;

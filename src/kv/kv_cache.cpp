@@ -11,8 +11,9 @@ namespace qwen3 {
 
 std::size_t kv_element_size(KvType t) { return t == KvType::F32 ? 4 : 2; }
 
-KvBlock::KvBlock(const KvCacheShape& shape)
+KvBlock::KvBlock(const KvCacheShape& shape, std::int64_t index)
     : shape_(&shape),
+      index_(index),
       bytes_(static_cast<std::size_t>(shape.n_layers * 2 * shape.n_kv_heads * shape.block_size * shape.head_dim) *
              kv_element_size(shape.type)),
       data_(bytes_) {
@@ -61,8 +62,17 @@ void KvBlock::store(std::int64_t layer, std::int64_t slot, const float* k, const
   }
 }
 
-KvCache::KvCache(const KvCacheShape& shape, std::int64_t capacity_tokens)
-    : shape_(std::make_unique<KvCacheShape>(shape)), capacity_(capacity_tokens) {}
+KvCache::KvCache(const KvCacheShape& shape, std::int64_t capacity_tokens, KvBlockOwner owner)
+    : shape_(std::make_unique<KvCacheShape>(shape)), capacity_(capacity_tokens), owner_(owner) {
+  if (owner_.members < 1 || owner_.member < 0 || owner_.member >= owner_.members)
+    throw Error("KV cache member " + std::to_string(owner_.member) + " of " + std::to_string(owner_.members));
+}
+
+std::int64_t KvCache::local_size() const {
+  std::int64_t n = 0;
+  for (const auto& blk : blocks_) n += blk->size();
+  return n;
+}
 
 std::vector<KvSlot> KvCache::append(std::span<const std::int32_t> positions) {
   if (n_tokens_ + static_cast<std::int64_t>(positions.size()) > capacity_) {
@@ -71,8 +81,14 @@ std::vector<KvSlot> KvCache::append(std::span<const std::int32_t> positions) {
   }
   std::vector<KvSlot> slots;
   slots.reserve(positions.size());
+  std::int64_t t = n_tokens_;
   for (std::int32_t pos : positions) {
-    if (blocks_.empty() || blocks_.back()->full()) blocks_.push_back(std::make_unique<KvBlock>(*shape_));
+    const std::int64_t index = t++ / shape_->block_size;
+    if (!owner_.owns(index)) {
+      slots.push_back({-1, -1});
+      continue;
+    }
+    if (blocks_.empty() || blocks_.back()->index() != index) blocks_.push_back(std::make_unique<KvBlock>(*shape_, index));
     const auto slot = blocks_.back()->add_slot(pos);
     slots.push_back({static_cast<std::int32_t>(blocks_.size() - 1), static_cast<std::int32_t>(slot)});
   }
@@ -84,6 +100,7 @@ std::vector<KvSlot> KvCache::append(std::span<const std::int32_t> positions) {
 void KvCache::store(std::int64_t layer, std::span<const KvSlot> slots, const float* k, const float* v) {
   const std::int64_t row = shape_->n_kv_heads * shape_->head_dim;
   for (std::size_t t = 0; t < slots.size(); ++t) {
+    if (slots[t].block < 0) continue;
     blocks_[static_cast<std::size_t>(slots[t].block)]->store(layer, slots[t].slot, k + static_cast<std::int64_t>(t) * row,
                                                             v + static_cast<std::int64_t>(t) * row);
   }
@@ -96,15 +113,15 @@ std::size_t KvCache::bytes() const {
 }
 
 void KvCache::truncate(std::int64_t n_tokens) {
-  std::int64_t kept = 0;
+  n_tokens_ = std::clamp<std::int64_t>(n_tokens, 0, n_tokens_);
+  // Block i holds the sequence's tokens [i*block_size, i*block_size + size()).
   std::size_t b = 0;
-  for (; b < blocks_.size() && kept < n_tokens; ++b) {
-    const std::int64_t take = std::min(blocks_[b]->size(), n_tokens - kept);
-    blocks_[b]->drop_slots_from(take);
-    kept += take;
+  for (; b < blocks_.size(); ++b) {
+    const std::int64_t first = blocks_[b]->index() * shape_->block_size;
+    if (first >= n_tokens_) break;
+    blocks_[b]->drop_slots_from(std::min(blocks_[b]->size(), n_tokens_ - first));
   }
   blocks_.resize(b);
-  n_tokens_ = kept;
 }
 
 void KvCache::clear() {

@@ -28,8 +28,10 @@ std::size_t kv_element_size(KvType t);
 
 class KvBlock {
  public:
-  explicit KvBlock(const KvCacheShape& shape);
+  // `index`: the block's number in the whole sequence (tokens [index*block_size, ...) in append order).
+  KvBlock(const KvCacheShape& shape, std::int64_t index);
 
+  std::int64_t index() const { return index_; }
   std::int64_t size() const { return static_cast<std::int64_t>(positions_.size()); }
   bool full() const { return size() == shape_->block_size; }
   std::span<const std::int32_t> positions() const { return positions_; }
@@ -51,6 +53,7 @@ class KvBlock {
   std::size_t offset(std::int64_t layer, std::int64_t kv_head, int kind) const;
 
   const KvCacheShape* shape_;
+  std::int64_t index_;
   std::size_t bytes_;
   PageBuffer data_;  // [n_layers][2 (K,V)][n_kv_heads][block_size][head_dim]
   std::vector<std::int32_t> positions_;
@@ -59,23 +62,38 @@ class KvBlock {
 };
 
 struct KvSlot {
-  std::int32_t block = 0;
+  std::int32_t block = 0;  // index into blocks(); -1: the token's block belongs to another member
   std::int32_t slot = 0;
+};
+
+// Which blocks of the sequence this cache keeps when `members` caches share one sequence (sequence
+// parallelism): block b belongs to member b % members. Dealing round-robin keeps the members' loads
+// within one block of each other as the sequence grows, and as old blocks are evicted.
+struct KvBlockOwner {
+  int member = 0;
+  int members = 1;
+  bool owns(std::int64_t block_index) const { return block_index % members == member; }
 };
 
 class KvCache {
  public:
   // capacity_tokens: the most tokens the cache may hold (-c); appending past it throws qwen3::Error.
-  KvCache(const KvCacheShape& shape, std::int64_t capacity_tokens);
+  // owner: the blocks this cache keeps; the others are only counted (their tokens live in other members'
+  // caches), so size() and capacity() stay the whole sequence's on every member.
+  KvCache(const KvCacheShape& shape, std::int64_t capacity_tokens, KvBlockOwner owner = {});
 
   const KvCacheShape& shape() const { return *shape_; }
   std::int64_t capacity() const { return capacity_; }
-  std::int64_t size() const { return n_tokens_; }
-  std::span<const std::unique_ptr<KvBlock>> blocks() const { return blocks_; }
+  std::int64_t size() const { return n_tokens_; }  // tokens in the sequence, on every member
+  std::int64_t local_size() const;                  // tokens held here
+  KvBlockOwner owner() const { return owner_; }
+  std::span<const std::unique_ptr<KvBlock>> blocks() const { return blocks_; }  // held here, in sequence order
 
-  // Reserves one slot per position (in order), opening new blocks as needed.
+  // Reserves one slot per position (in order), opening new blocks as needed; tokens whose block
+  // another member owns get KvSlot{-1, -1}.
   std::vector<KvSlot> append(std::span<const std::int32_t> positions);
-  // Writes K/V rows ([n][n_kv_heads*head_dim] floats) of `layer` into slots returned by append().
+  // Writes K/V rows ([n][n_kv_heads*head_dim] floats) of `layer` into slots returned by append()
+  // (slots held elsewhere are skipped).
   void store(std::int64_t layer, std::span<const KvSlot> slots, const float* k, const float* v);
 
   // Drops every token after the first n_tokens (in append order), e.g. to re-run from a prefix.
@@ -88,6 +106,7 @@ class KvCache {
  private:
   std::unique_ptr<KvCacheShape> shape_;  // heap-held so blocks' back-pointers survive moves
   std::int64_t capacity_;
+  KvBlockOwner owner_;
   std::int64_t n_tokens_ = 0;
   std::vector<std::unique_ptr<KvBlock>> blocks_;
   std::size_t peak_bytes_ = 0;

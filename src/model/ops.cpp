@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "qwen3/online_softmax.hpp"
+
 
 namespace qwen3::ops {
 
@@ -18,6 +20,10 @@ std::pair<std::int64_t, std::int64_t> thread_range(std::int64_t n, int tid, int 
 void linear(const kernels::KernelTable& k, const kernels::MatrixView& w, const float* x, std::int64_t n_tokens, float* y) {
   // From 32 tokens on, a blocked gemm (oneDNN) beats row-parallel tiles; below, it is not worth it.
   constexpr std::int64_t kGemmMinTokens = 32;
+  if (w.cols == 0) {  // a rank whose share of the inputs is empty (more ranks than heads) adds nothing
+    std::fill(y, y + n_tokens * w.rows, 0.f);
+    return;
+  }
   if (k.gemm && n_tokens >= kGemmMinTokens && k.gemm(k, w, x, n_tokens, y)) return;
 #pragma omp parallel
   {
@@ -78,6 +84,16 @@ void apply_rope(float* x, std::int64_t n_tokens, std::int64_t n_heads, const Rot
       }
     }
   }
+}
+
+void normalize_states(const float* states, std::int64_t n_rows, std::int64_t head_dim, float* out) {
+  const std::int64_t stride = OnlineSoftmaxState::packed_size(head_dim);
+  for (std::int64_t r = 0; r < n_rows; ++r)
+    OnlineSoftmaxState(const_cast<float*>(states) + r * stride, head_dim).normalize_into(out + r * head_dim);
+}
+
+void gather_columns(const float* x, std::int64_t n_rows, std::int64_t cols, std::int64_t c0, std::int64_t n_cols, float* out) {
+  for (std::int64_t r = 0; r < n_rows; ++r) std::copy(x + r * cols + c0, x + r * cols + c0 + n_cols, out + r * n_cols);
 }
 
 void swiglu(float* gate, const float* up, std::int64_t n) {

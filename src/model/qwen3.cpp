@@ -3,7 +3,9 @@
 //   for each layer:  x += o_proj(attention(rope(k_norm(k)), rope(q_norm(q)), v))   on rmsnorm(x)
 //                    x += down(silu(gate(h)) * up(h))                               on h = rmsnorm(x)
 //   logits = lm_head(rmsnorm(x))
-// Threads, SIMD and (later) ranks live below this file; it only names operations.
+// Threads and SIMD live below this file, and so do ranks: a rank computes its slices (its heads, its
+// KV blocks, its MLP rows, its vocabulary rows; dist/layout.hpp) and asks the Communicator to merge
+// the attention states and to sum the partial products. With one process both are identities.
 #include "model/qwen3.hpp"
 
 #include <chrono>
@@ -12,30 +14,42 @@
 
 #include "model/ops.hpp"
 #include "qwen3/error.hpp"
+#include "qwen3/online_softmax.hpp"
 
 namespace qwen3 {
 
-void Qwen3Model::Activations::resize(const Qwen3Config& c, std::int64_t n) {
+void Qwen3Model::Activations::resize(const Qwen3Config& c, const ModelPartition& part, std::int64_t n) {
   const auto sz = [n](std::int64_t width) { return static_cast<std::size_t>(n * width); };
+  const std::int64_t D = c.head_dim;
   x.resize(sz(c.hidden_size));
   xn.resize(sz(c.hidden_size));
   tmp.resize(sz(c.hidden_size));
-  q.resize(sz(c.num_attention_heads * c.head_dim));
-  attn.resize(sz(c.num_attention_heads * c.head_dim));
-  k.resize(sz(c.num_key_value_heads * c.head_dim));
-  v.resize(sz(c.num_key_value_heads * c.head_dim));
-  gate.resize(sz(c.intermediate_size));
-  up.resize(sz(c.intermediate_size));
+  q.resize(sz(part.q_heads.size() * D));
+  attn.resize(sz(part.q_heads.size() * D));
+  if (part.kv_members > 1) states.resize(sz(part.q_heads.size() * OnlineSoftmaxState::packed_size(D)));
+  if (part.ranks > 1) o_in.resize(sz(part.o_heads.size() * D));
+  k.resize(sz(part.kv_heads.size() * D));
+  v.resize(sz(part.kv_heads.size() * D));
+  gate.resize(sz(part.mlp.size()));
+  up.resize(sz(part.mlp.size()));
 }
 
 Qwen3Model::Qwen3Model(const Qwen3Config& cfg, Qwen3Weights weights, const kernels::KernelTable& kernels,
                        AttentionKind attention)
-    : cfg_(cfg), w_(std::move(weights)), k_(&kernels), attention_(attention) {
+    : Qwen3Model(cfg, std::move(weights), kernels, attention, Distribution{whole_model(cfg)}) {}
+
+Qwen3Model::Qwen3Model(const Qwen3Config& cfg, Qwen3Weights weights, const kernels::KernelTable& kernels,
+                       AttentionKind attention, const Distribution& dist)
+    : cfg_(cfg), w_(std::move(weights)), k_(&kernels), attention_(attention), dist_(dist) {
   if (cfg_.head_dim % 2 != 0) throw Error("config.json: head_dim " + std::to_string(cfg_.head_dim) + " must be even for RoPE");
 }
 
 KvCacheShape Qwen3Model::kv_shape(KvType type, std::int64_t block_size) const {
-  return {cfg_.num_hidden_layers, cfg_.num_key_value_heads, cfg_.head_dim, block_size, type};
+  return {cfg_.num_hidden_layers, dist_.part.kv_heads.size(), cfg_.head_dim, block_size, type};
+}
+
+KvCache Qwen3Model::new_cache(KvType type, std::int64_t block_size, std::int64_t capacity_tokens) const {
+  return KvCache(kv_shape(type, block_size), capacity_tokens, KvBlockOwner{dist_.part.kv_member, dist_.part.kv_members});
 }
 
 void Qwen3Model::forward(std::span<const std::int32_t> tokens, std::span<const std::int32_t> positions, KvCache& cache,
@@ -46,7 +60,7 @@ void Qwen3Model::forward(std::span<const std::int32_t> tokens, std::span<const s
     if (id < 0 || id >= cfg_.vocab_size)
       throw Error("token id " + std::to_string(id) + " is out of range [0, " + std::to_string(cfg_.vocab_size) + ")");
   const auto slots = cache.append(positions);  // throws before any state changes if the context is full
-  a_.resize(cfg_, n);
+  a_.resize(cfg_, dist_.part, n);
 
   // cos/sin of every token's angles, shared by all layers.
   const ops::RotaryTable rope = ops::rotary_table(positions, cfg_.head_dim, cfg_.rope_theta);
@@ -67,7 +81,8 @@ void Qwen3Model::attention_block(const LayerWeights& lw, std::int64_t layer, std
                                  std::span<const std::int32_t> positions, const ops::RotaryTable& rope,
                                  std::span<const KvSlot> slots, KvCache& cache) {
   const std::int64_t H = cfg_.hidden_size, D = cfg_.head_dim;
-  const std::int64_t n_heads = cfg_.num_attention_heads, n_kv = cfg_.num_key_value_heads;
+  const ModelPartition& part = dist_.part;
+  const std::int64_t n_heads = part.q_heads.size(), n_kv = part.kv_heads.size();  // this rank's
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
 
   ops::rmsnorm(a_.x.data(), lw.input_layernorm, n, H, eps, a_.xn.data());
@@ -92,10 +107,25 @@ void Qwen3Model::attention_block(const LayerWeights& lw, std::int64_t layer, std
   p.cache = &cache;
   p.layer = layer;
   p.out = a_.attn.data();
-  attention(attention_, p);
+  if (part.kv_members == 1) {
+    attention(attention_, p);
+  } else {  // this rank's KV blocks give partial states; the members holding the others merge them
+    p.states = a_.states.data();
+    attention(attention_, p);
+    dist_.kv_group->merge_softmax_states(a_.states, D);
+    ops::normalize_states(a_.states.data(), n * n_heads, D, a_.attn.data());
+  }
   stats_.attention_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  ops::linear(*k_, lw.o_proj, a_.attn.data(), n, a_.tmp.data());
+  // o_proj over this rank's heads (input columns), summed over all ranks.
+  const float* o_in = a_.attn.data();
+  if (part.ranks > 1) {
+    ops::gather_columns(a_.attn.data(), n, n_heads * D, (part.o_heads.begin - part.q_heads.begin) * D, part.o_heads.size() * D,
+                        a_.o_in.data());
+    o_in = a_.o_in.data();
+  }
+  ops::linear(*k_, lw.o_proj, o_in, n, a_.tmp.data());
+  dist_.all->allreduce_sum(a_.tmp);
   ops::add_inplace(a_.x.data(), a_.tmp.data(), n * H);
 }
 
@@ -104,8 +134,9 @@ void Qwen3Model::mlp_block(const LayerWeights& lw, std::int64_t n) {
   ops::rmsnorm(a_.x.data(), lw.post_attention_layernorm, n, H, static_cast<float>(cfg_.rms_norm_eps), a_.xn.data());
   ops::linear(*k_, lw.gate_proj, a_.xn.data(), n, a_.gate.data());
   ops::linear(*k_, lw.up_proj, a_.xn.data(), n, a_.up.data());
-  ops::swiglu(a_.gate.data(), a_.up.data(), n * cfg_.intermediate_size);
+  ops::swiglu(a_.gate.data(), a_.up.data(), n * dist_.part.mlp.size());
   ops::linear(*k_, lw.down_proj, a_.gate.data(), n, a_.tmp.data());
+  dist_.all->allreduce_sum(a_.tmp);  // each rank's rows of the intermediate dimension
   ops::add_inplace(a_.x.data(), a_.tmp.data(), n * H);
 }
 

@@ -5,10 +5,12 @@
 #include <vector>
 
 #include "attention/attention.hpp"
+#include "dist/layout.hpp"
 #include "kernels/kernels.hpp"
 #include "kv/kv_cache.hpp"
 #include "model/ops.hpp"
 #include "model/weights.hpp"
+#include "qwen3/comm.hpp"
 #include "qwen3/config.hpp"
 
 namespace qwen3 {
@@ -23,19 +25,34 @@ struct ForwardTrace {
   std::vector<std::vector<float>> hidden;
 };
 
+// How this rank shares the model with the others (dist/layout.hpp) and the groups it talks to.
+struct Distribution {
+  ModelPartition part;
+  Communicator* all = &local_communicator();       // every rank: sums after o_proj and the MLP, the vocabulary
+  Communicator* kv_group = &local_communicator();  // the members sharing this group's KV blocks: state merges
+};
+
 class Qwen3Model {
  public:
+  // The whole model in this process.
   Qwen3Model(const Qwen3Config& cfg, Qwen3Weights weights, const kernels::KernelTable& kernels, AttentionKind attention);
+  // This rank's share: `weights` must hold the slices of dist.part (load_weights with that partition).
+  Qwen3Model(const Qwen3Config& cfg, Qwen3Weights weights, const kernels::KernelTable& kernels, AttentionKind attention,
+             const Distribution& dist);
 
   const Qwen3Config& config() const { return cfg_; }
   const Qwen3Weights& weights() const { return w_; }
   const kernels::KernelTable& kernels() const { return *k_; }
   AttentionKind attention_kind() const { return attention_; }
   void set_attention_kind(AttentionKind kind) { attention_ = kind; }
+  const Distribution& distribution() const { return dist_; }
+  Range vocab_range() const { return dist_.part.vocab; }  // the logits this rank computes
+  // This rank's KV heads, and (with new_cache) only its blocks of the sequence.
   KvCacheShape kv_shape(KvType type, std::int64_t block_size) const;
+  KvCache new_cache(KvType type, std::int64_t block_size, std::int64_t capacity_tokens) const;
 
   // Runs `tokens` at global `positions` through the model, appending their K/V to `cache`, and writes
-  // the logits of the last `n_logits` tokens to `logits` ([n_logits][vocab_size]).
+  // the logits of the last `n_logits` tokens to `logits` ([n_logits][vocab_range().size()]).
   void forward(std::span<const std::int32_t> tokens, std::span<const std::int32_t> positions, KvCache& cache,
                std::int64_t n_logits, float* logits, ForwardTrace* trace = nullptr);
 
@@ -43,8 +60,8 @@ class Qwen3Model {
 
  private:
   struct Activations {
-    std::vector<float> x, xn, q, k, v, attn, tmp, gate, up;
-    void resize(const Qwen3Config& c, std::int64_t n_tokens);
+    std::vector<float> x, xn, q, k, v, states, attn, o_in, tmp, gate, up;
+    void resize(const Qwen3Config& c, const ModelPartition& part, std::int64_t n_tokens);
   };
 
   void attention_block(const LayerWeights& lw, std::int64_t layer, std::int64_t n, std::span<const std::int32_t> positions,
@@ -55,6 +72,7 @@ class Qwen3Model {
   Qwen3Weights w_;
   const kernels::KernelTable* k_;
   AttentionKind attention_;
+  Distribution dist_;
   Activations a_;
   ForwardStats stats_;
 };

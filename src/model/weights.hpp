@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/kernels.hpp"
+#include "dist/layout.hpp"
 #include "memory/page_buffer.hpp"
 #include "qwen3/config.hpp"
 #include "qwen3/safetensors.hpp"
@@ -39,8 +40,11 @@ struct Qwen3Weights {
   kernels::MatrixView lm_head;       // [vocab][hidden]; embed_tokens itself when tie_word_embeddings
   std::vector<float> norm;           // [hidden]
   std::vector<LayerWeights> layers;  // [num_hidden_layers]
-  std::size_t matrix_bytes = 0;      // bytes of the matrices (tied lm_head counted once)
+  std::size_t matrix_bytes = 0;      // bytes of this rank's matrices (tied lm_head counted once)
   std::shared_ptr<PageBuffer> storage;  // owns the matrices when copied out of the file mapping; nullptr: views
+  // Some matrices are still views into the file mapping, which must outlive them. With several ranks
+  // the embedding table stays there: a step reads only the rows of its own tokens.
+  bool reads_mapping = true;
 };
 
 // Where the matrices live while the model runs.
@@ -52,7 +56,9 @@ enum class WeightPlacement { Copy, Map };
 
 // Checks every tensor's name, dtype and shape against the config, and that the checkpoint holds no
 // tensor the config does not explain (e.g. a fourth layer when num_hidden_layers is 3). Throws
-// qwen3::Error naming the first mismatch.
+// qwen3::Error naming the first mismatch. With a partition, the matrices are this rank's slices
+// (dist/layout.hpp): rows are views, columns (o_proj, down_proj) strided views; a copy packs them.
 Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, WeightPlacement placement = WeightPlacement::Map);
+Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, WeightPlacement placement, const ModelPartition& part);
 
 }  // namespace qwen3

@@ -1,0 +1,34 @@
+#include "mpi/mpi_runtime.hpp"
+
+#include <mpi.h>
+
+#include <cstdlib>
+
+#include "mpi/mpi_communicator.hpp"
+#include "qwen3/error.hpp"
+
+namespace qwen3::mpi {
+
+bool launched_by_mpi() {
+  // Open MPI's mpirun sets OMPI_COMM_WORLD_SIZE; PMIx launchers (srun --mpi=pmix, prterun) set
+  // PMIX_RANK; MPICH-style launchers set PMI_RANK.
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"})
+    if (std::getenv(var)) return true;
+  return false;
+}
+
+MpiRuntime::MpiRuntime(int& argc, char**& argv) {
+  int provided = 0;
+  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) throw Error("MPI_Init_thread failed");
+  if (provided < MPI_THREAD_FUNNELED) throw Error("the MPI library does not allow OpenMP threads beside MPI (MPI_THREAD_FUNNELED)");
+  world_ = world_communicator();
+}
+
+MpiRuntime::~MpiRuntime() {
+  world_.reset();
+  MPI_Finalize();
+}
+
+void abort_job(int exit_code) { MPI_Abort(MPI_COMM_WORLD, exit_code); std::exit(exit_code); }
+
+}  // namespace qwen3::mpi
