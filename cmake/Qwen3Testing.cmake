@@ -31,3 +31,12 @@ function(qwen3_add_gtest name)
     endforeach()
   endif()
 endfunction()
+
+# How tests start MPI jobs on this one machine: more ranks than cores (--oversubscribe), and
+# --allow-run-as-root only where the tests run as root (CI containers do). Debian's Open MPI.
+find_package(MPI REQUIRED COMPONENTS CXX)
+set(QWEN3_MPIEXEC_PREFIX ${MPIEXEC_EXECUTABLE} --oversubscribe)
+execute_process(COMMAND id -u OUTPUT_VARIABLE _qwen3_uid OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(_qwen3_uid STREQUAL "0")
+  list(APPEND QWEN3_MPIEXEC_PREFIX --allow-run-as-root)
+endif()

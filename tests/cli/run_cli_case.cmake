@@ -12,6 +12,7 @@
 #   ARGS                 its arguments as a CMake list; empty elements are passed as empty arguments
 #                        (so `-p;;-n;4` gives -p ""). Every "<MODEL>" in an argument becomes MODEL_DIR.
 #   TIMEOUT              seconds before the run counts as hung (default 20)
+#   LAUNCH               launcher put before EXE in the first run, as a list (mpiexec;-n;3;...)
 #   INPUT_FILE           file fed to stdin (default: none, stdin is empty)
 #
 # A checkpoint made at test time (corrupt or mismatched copies of a fixture, never tests/data itself)
@@ -39,6 +40,7 @@
 #
 # Comparing two runs
 #   COMPARE_ARGS         second argument list: it must also exit 0 and print the same stdout
+#                        (run without LAUNCH: one process against the launched ranks)
 #
 # Checks on a JSON object on stdout (CMake's string(JSON))
 #   JSON_KIND            generate | tokenize
@@ -230,8 +232,16 @@ endif()
 # Runs EXE with the arguments in list variable `args_var`; sets <prefix>_RC, _OUT, _ERR, _CMD.
 # execute_process is built as code with bracket arguments so that empty arguments survive.
 function(_run prefix args_var)
-  set(_code "execute_process(COMMAND [==[${EXE}]==]")
-  set(_cmd "${EXE}")
+  set(_code "execute_process(COMMAND")
+  set(_cmd "")
+  if(prefix STREQUAL "RUN1")
+    foreach(_a IN LISTS LAUNCH)
+      string(APPEND _code " [==[${_a}]==]")
+      string(APPEND _cmd "${_a} ")
+    endforeach()
+  endif()
+  string(APPEND _code " [==[${EXE}]==]")
+  string(APPEND _cmd "${EXE}")
   foreach(_a IN LISTS ${args_var})
     if(DEFINED MODEL_DIR)
       string(REPLACE "<MODEL>" "${MODEL_DIR}" _a "${_a}")

@@ -1,0 +1,105 @@
+// The MPI communicator against the single-process math it stands for.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "mpi/mpi_communicator.hpp"
+#include "mpi_test_world.hpp"
+#include "qwen3/online_softmax.hpp"
+
+namespace qwen3 {
+namespace {
+
+constexpr std::int64_t kHeadDim = 6;
+constexpr std::int64_t kStride = kHeadDim + 2;
+constexpr int kRows = 6;
+
+// Rank r's packed states: row 0 empty on every rank, row 1 empty on even ranks, row 2 with maxima
+// 80 apart between ranks (exp(-80) underflows in a naive sum of exp), the rest random.
+std::vector<float> states_of_rank(int r) {
+  std::mt19937 rng(1234 + r);
+  std::uniform_real_distribution<float> u(-3.f, 3.f);
+  std::vector<float> s(static_cast<std::size_t>(kRows * kStride));
+  for (int row = 0; row < kRows; ++row) {
+    OnlineSoftmaxState st(s.data() + row * kStride, kHeadDim);
+    st.reset();
+    if (row == 0 || (row == 1 && r % 2 == 0)) continue;
+    st.m() = row == 2 ? 80.f * static_cast<float>(r) : u(rng);
+    st.l() = 1.f + std::abs(u(rng));
+    for (std::int64_t i = 0; i < kHeadDim; ++i) st.o()[i] = u(rng) * st.l();
+  }
+  return s;
+}
+
+// Property: the user-defined MPI_Op, as an allreduce over any number of ranks, gives every rank the
+// rank-order merge() of all ranks' states (to float rounding: MPI may associate differently), and
+// leaves rows empty on every rank empty.
+TEST(MergeOp, AllreduceEqualsScalarMergeOfAllRanks) {
+  Communicator& world = test::world();
+  std::vector<float> mine = states_of_rank(world.rank());
+  std::vector<float> want = states_of_rank(0);
+  for (int r = 1; r < world.size(); ++r) merge_rows(want, states_of_rank(r), kHeadDim);
+  world.merge_softmax_states(mine, kHeadDim);
+  EXPECT_TRUE(OnlineSoftmaxState(mine.data(), kHeadDim).empty());
+  for (std::size_t i = 0; i < mine.size(); ++i) {
+    ASSERT_FALSE(std::isnan(mine[i])) << "element " << i;
+    if (std::isinf(want[i])) {
+      EXPECT_EQ(mine[i], want[i]) << "row " << i / kStride;
+      continue;
+    }
+    EXPECT_NEAR(mine[i], want[i], 1e-5f * (1.f + std::abs(want[i]))) << "row " << i / kStride << " element " << i % kStride;
+  }
+}
+
+// Property: the op body is merge_rows with MPI's argument order (inout <- in (+) inout), exactly.
+TEST(MergeOp, BodyIsMergeRows) {
+  std::vector<float> a = states_of_rank(1), b = states_of_rank(2);
+  std::vector<float> want = b;
+  merge_rows(want, a, kHeadDim);
+  mpi::merge_op_body(a.data(), b.data(), kRows, kHeadDim);
+  EXPECT_EQ(b, want);
+}
+
+// Property: argmax gives every rank the largest value and, on ties, the lowest index.
+TEST(Collectives, ArgmaxTiesGoToLowestIndex) {
+  Communicator& world = test::world();
+  const int r = world.rank();
+  std::vector<float> v = {static_cast<float>(r), 5.f, r == world.size() - 1 ? 9.f : 1.f};
+  std::vector<std::int32_t> idx = {100 + r, 200 + (world.size() - r), 300 + r};
+  world.argmax(v, idx);
+  EXPECT_EQ(v[0], static_cast<float>(world.size() - 1));
+  EXPECT_EQ(idx[0], 100 + world.size() - 1);
+  EXPECT_EQ(v[1], 5.f);
+  EXPECT_EQ(idx[1], 201);  // every rank has 5; the lowest index is the last rank's
+  EXPECT_EQ(idx[2], 300 + world.size() - 1);
+}
+
+// Property: gather concatenates in rank order on the root only; sums and broadcasts reach everyone.
+TEST(Collectives, GatherSumBroadcast) {
+  Communicator& world = test::world();
+  const int r = world.rank(), n = world.size();
+  std::vector<float> mine(static_cast<std::size_t>(r), static_cast<float>(r));  // rank r sends r copies of r
+  const std::vector<float> all = world.gather(mine, 0);
+  if (r == 0) {
+    std::vector<float> want;
+    for (int k = 0; k < n; ++k) want.insert(want.end(), static_cast<std::size_t>(k), static_cast<float>(k));
+    EXPECT_EQ(all, want);
+  } else {
+    EXPECT_TRUE(all.empty());
+  }
+  float x[2] = {1.f, static_cast<float>(r)};
+  world.allreduce_sum(x);
+  EXPECT_EQ(x[0], static_cast<float>(n));
+  EXPECT_EQ(x[1], static_cast<float>(n * (n - 1) / 2));
+  std::int32_t b[2] = {r == 0 ? 7 : -1, r == 0 ? 8 : -1};
+  world.broadcast(b, 0);
+  EXPECT_EQ(b[0], 7);
+  EXPECT_EQ(b[1], 8);
+  if (n > 1) EXPECT_GT(world.stats().calls, 0u);  // one process skips MPI altogether
+}
+
+}  // namespace
+}  // namespace qwen3
