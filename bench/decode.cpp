@@ -5,6 +5,9 @@
 //   bytes per token   = weight matrices touched by one decode step (layers + lm_head)
 //                       + K and V of every cached token (for decode at depth D)
 //   build/bench/decode --model DIR [--threads 1,2] [--prompt 512] [--gen 128] [--depth 4096] [--json out.json]
+// Under mpiexec (--tp/--sp as for qwen3_mpi) every rank runs the same steps with --threads each; rank
+// 0 times them and prints. Bytes per token and the bandwidth probe are then the job's: the probe runs
+// on every rank at once and the ranks' GB/s are added, since ranks on one machine share its memory.
 #include <CLI/CLI.hpp>
 
 #include <numeric>
@@ -15,6 +18,7 @@
 #include "engine/session.hpp"
 #include "engine/threads.hpp"
 #include "kernels/dispatch.hpp"
+#include "mpi/mpi_runtime.hpp"
 
 namespace qwen3 {
 namespace {
@@ -55,7 +59,7 @@ DecodeTiming median_timing(const std::vector<DecodeTiming>& reps) {
 }  // namespace
 }  // namespace qwen3
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv, qwen3::Communicator& world) {
   using namespace qwen3;
   CLI::App app{"Decode/prefill benchmark against the bandwidth roofline"};
   std::string model_dir, json_path, kv_name = "auto", kernel = "auto";
@@ -65,6 +69,9 @@ int main(int argc, char** argv) {
   int reps = 3;
   bool use_mmap = false;
   std::string gemm = "onednn";
+  int tp = 0, sp = 0;
+  app.add_option("--tp", tp, "under mpiexec: rank groups splitting the KV heads");
+  app.add_option("--sp", sp, "under mpiexec: ranks per group splitting the KV blocks");
   app.add_option("--model", model_dir, "checkpoint directory")->required();
   app.add_option("--threads", thread_counts, "thread counts")->delimiter(',');
   app.add_option("--prompt", prompt, "prefill length");
@@ -81,22 +88,27 @@ int main(int argc, char** argv) {
 
   const kernels::CpuFeatures cpu = kernels::detect_cpu_features();
   const auto& kt = kernels::select_kernels(kernel, gemm, cpu);
-  LoadedModel lm = load_model(model_dir, kt, AttentionKind::Streaming, use_mmap ? WeightPlacement::Map : WeightPlacement::Copy);
+  const RankGroups groups = join_ranks(world, Qwen3Config::from_file(std::filesystem::path(model_dir) / "config.json"), tp, sp);
+  LoadedModel lm = load_model(model_dir, kt, AttentionKind::Streaming, use_mmap ? WeightPlacement::Map : WeightPlacement::Copy, &groups);
   const Qwen3Config& c = lm.config;
   const Qwen3Weights& w = lm.model->weights();
   const KvType kv = resolve_kv_type(kv_name, *lm.model);
-  // Decode reads every layer matrix and the lm_head; of embed_tokens only one row (unless tied).
+  // Decode reads every layer matrix and the lm_head; of embed_tokens only one row (unless tied). With
+  // several ranks, matrix_bytes is already without the embedding, and the job reads every rank's.
   const double embed_bytes = static_cast<double>(w.embed_tokens.rows * w.embed_tokens.cols) * static_cast<double>(dtype_size(w.embed_tokens.dtype));
-  const double weight_bytes = static_cast<double>(w.matrix_bytes) - (c.tie_word_embeddings ? 0.0 : embed_bytes);
+  float job_bytes[1] = {static_cast<float>(static_cast<double>(w.matrix_bytes) - (c.tie_word_embeddings || world.size() > 1 ? 0.0 : embed_bytes))};
+  world.allreduce_sum(job_bytes);
+  const double weight_bytes = job_bytes[0];
   const double kv_bytes_per_pos = 2.0 * static_cast<double>(c.num_hidden_layers * c.num_key_value_heads * c.head_dim) *
                                   static_cast<double>(kv_element_size(kv));
   std::int64_t max_depth = 0;
   for (auto d : depths) max_depth = std::max(max_depth, d);
 
-  std::printf("decode benchmark: %s | weights %.1f MiB read per token | kv %s | kernels %s | prefill gemm %s | cpu: %s\n",
+  const std::string layout = std::to_string(world.size()) + " (" + lm.layout.describe() + ")";
+  std::printf("decode benchmark: %s | weights %.1f MiB read per token | kv %s | kernels %s | prefill gemm %s | ranks %s | cpu: %s\n",
               model_dir.c_str(), weight_bytes / (1 << 20), std::string(kernels::kv_type_name(kv)).c_str(), std::string(kernels::isa_name(kt.isa)).c_str(),
-              kernels::describe_prefill_gemm(kt, w.embed_tokens.dtype).c_str(), cpu.describe().c_str());
-  std::printf("%-7s %-9s %-10s %8s %10s %12s %10s %12s %9s\n", "threads", "attention", "test", "depth", "tokens/s",
+              kernels::describe_prefill_gemm(kt, w.embed_tokens.dtype).c_str(), layout.c_str(), cpu.describe().c_str());
+  std::printf("%-5s %-7s %-9s %-10s %8s %10s %12s %10s %12s %9s\n", "ranks", "threads", "attention", "test", "depth", "tokens/s",
               "attn_ms/tok", "read_GB/s", "roofline_t/s", "fraction");
   nlohmann::json rows = nlohmann::json::array();
   for (int t : thread_counts) {
@@ -104,7 +116,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "decode benchmark: %d threads asked for, %d granted\n", t, tc.granted);
       return 1;
     }
-    const double bw = bench::read_bandwidth_gbs(t);
+    float bw_sum[1] = {static_cast<float>(bench::read_bandwidth_gbs(t))};  // every rank at once
+    world.allreduce_sum(bw_sum);
+    const double bw = bw_sum[0];
     // attn_ms < 0: not measured (prefill); bytes_per_token 0: no roofline (prefill is compute bound).
     auto report = [&](AttentionKind kind, const char* test, std::int64_t depth, double tps, double attn_ms,
                       double bytes_per_token) {
@@ -112,10 +126,10 @@ int main(int argc, char** argv) {
       const double roof = bytes_per_token > 0 ? bw * 1e9 / bytes_per_token : 0;
       char attn[32] = "-";
       if (attn_ms >= 0) std::snprintf(attn, sizeof attn, "%.2f", attn_ms);
-      std::printf("%-7d %-9s %-10s %8lld %10.2f %12s %10.2f %12.2f %9s\n", t, attention.c_str(), test, static_cast<long long>(depth),
+      std::printf("%-5d %-7d %-9s %-10s %8lld %10.2f %12s %10.2f %12.2f %9s\n", world.size(), t, attention.c_str(), test, static_cast<long long>(depth),
                   tps, attn, bw, roof, roof > 0 ? (std::to_string(static_cast<int>(100 * tps / roof + 0.5)) + "%").c_str() : "-");
       std::fflush(stdout);
-      rows.push_back({{"threads", t}, {"attention", attention}, {"test", test}, {"depth", depth}, {"tokens_per_s", tps},
+      rows.push_back({{"ranks", world.size()}, {"tp", lm.layout.tp}, {"sp", lm.layout.sp}, {"threads", t}, {"attention", attention}, {"test", test}, {"depth", depth}, {"tokens_per_s", tps},
                       {"attention_ms_per_token", attn_ms >= 0 ? nlohmann::json(attn_ms) : nlohmann::json(nullptr)},
                       {"read_gbs", bw}, {"roofline_tokens_per_s", roof}, {"fraction_of_roofline", roof > 0 ? tps / roof : 0.0}});
     };
@@ -158,7 +172,14 @@ int main(int argc, char** argv) {
       }
     }
   }
-  bench::write_json(json_path, {{"benchmark", "decode"}, {"model", model_dir}, {"cpu", cpu.describe()}, {"kernels", kernels::isa_name(kt.isa)}, {"prefill_gemm", kernels::describe_prefill_gemm(kt, w.embed_tokens.dtype)},
+  if (world.rank() == 0) bench::write_json(json_path, {{"benchmark", "decode"}, {"model", model_dir}, {"cpu", cpu.describe()}, {"kernels", kernels::isa_name(kt.isa)}, {"prefill_gemm", kernels::describe_prefill_gemm(kt, w.embed_tokens.dtype)},
                                 {"weight_bytes_per_token", weight_bytes}, {"rows", rows}});
   return 0;
+}
+
+int main(int argc, char** argv) {
+  if (!qwen3::mpi::launched_by_mpi()) return run(argc, argv, qwen3::local_communicator());
+  qwen3::mpi::MpiRuntime mpi(argc, argv);
+  if (mpi.world().rank() != 0 && !std::freopen("/dev/null", "w", stdout)) return 2;  // rank 0 reports
+  return run(argc, argv, mpi.world());
 }

@@ -3,6 +3,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <string>
@@ -76,6 +77,19 @@ class MpiCommunicator final : public Communicator {
           "MPI_Allreduce (softmax states)");
   }
 
+  void merge_softmax_states_scatter(std::span<const float> rows, std::span<float> mine, std::span<const std::int64_t> row_counts,
+                                    std::int64_t head_dim) override {
+    if (size_ == 1) {
+      std::copy(rows.begin(), rows.end(), mine.begin());
+      return;
+    }
+    Timed t(this, rows.size_bytes());
+    counts_.resize(row_counts.size());
+    for (std::size_t r = 0; r < row_counts.size(); ++r) counts_[r] = count(static_cast<std::size_t>(row_counts[r]));
+    check(MPI_Reduce_scatter(rows.data(), mine.data(), counts_.data(), state_type(head_dim), merge_op_, comm_),
+          "MPI_Reduce_scatter (softmax states)");
+  }
+
   void argmax(std::span<float> values, std::span<std::int32_t> indices) override {
     if (size_ == 1) return;
     Timed t(this, values.size_bytes() + indices.size_bytes());
@@ -93,6 +107,24 @@ class MpiCommunicator final : public Communicator {
     if (size_ == 1) return;
     Timed t(this, rank_ == root ? data.size_bytes() : 0);
     check(MPI_Bcast(data.data(), count(data.size()), MPI_INT32_T, root, comm_), "MPI_Bcast");
+  }
+
+  void allgather(std::span<const float> mine, std::span<float> all, std::span<const std::int64_t> counts) override {
+    if (size_ == 1) {
+      std::copy(mine.begin(), mine.end(), all.begin());
+      return;
+    }
+    Timed t(this, mine.size_bytes());
+    counts_.resize(counts.size());
+    offsets_.resize(counts.size());
+    long long at = 0;
+    for (std::size_t r = 0; r < counts.size(); ++r) {
+      counts_[r] = count(static_cast<std::size_t>(counts[r]));
+      offsets_[r] = count(static_cast<std::size_t>(at));
+      at += counts[r];
+    }
+    check(MPI_Allgatherv(mine.data(), count(mine.size()), MPI_FLOAT, all.data(), counts_.data(), offsets_.data(), MPI_FLOAT, comm_),
+          "MPI_Allgatherv");
   }
 
   std::vector<float> gather(std::span<const float> mine, int root) override {
@@ -154,6 +186,7 @@ class MpiCommunicator final : public Communicator {
   MPI_Op merge_op_;
   std::map<std::int64_t, MPI_Datatype> state_types_;
   std::vector<FloatIntPair> pairs_;
+  std::vector<int> counts_, offsets_;
   CommStats stats_;
 };
 

@@ -4,6 +4,7 @@
 // implementation decides how: LocalCommunicator (one process, all identities) here, MPI ranks in
 // mpi/ (mpi/mpi_communicator.hpp) and NUMA domains in numa/ later. No MPI or hwloc type appears above
 // this interface.
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -31,11 +32,19 @@ class Communicator {
   virtual void allreduce_sum(std::span<float> data) = 0;
   // Row-wise merge() of packed OnlineSoftmaxState rows (sequence-parallel attention over KV blocks).
   virtual void merge_softmax_states(std::span<float> packed_rows, std::int64_t head_dim) = 0;
+  // The same merge, but member r receives only rows [sum of row_counts before r, + row_counts[r]) of
+  // the result, in `mine` (Helix's reduce-scatter along the heads: each member ends with the heads it
+  // multiplies by o_proj). Half the traffic of the all-reduce, and the merges are shared.
+  virtual void merge_softmax_states_scatter(std::span<const float> packed_rows, std::span<float> mine,
+                                            std::span<const std::int64_t> row_counts, std::int64_t head_dim) = 0;
   // Per element i: the largest values[i] across members and its indices[i] (ties: lowest index),
   // written back on every member. Greedy over a vocabulary split by rows never moves the logits.
   virtual void argmax(std::span<float> values, std::span<std::int32_t> indices) = 0;
   // Copies `data` from `root` to every member (rank 0 talks to the user; the others follow).
   virtual void broadcast(std::span<std::int32_t> data, int root) = 0;
+  // Every member's part, concatenated in rank order, on every member: counts[r] floats from member r
+  // (`mine` has counts[rank()]); `all` has their sum.
+  virtual void allgather(std::span<const float> mine, std::span<float> all, std::span<const std::int64_t> counts) = 0;
   // Every member's `mine`, concatenated in rank order, on `root`; empty elsewhere.
   virtual std::vector<float> gather(std::span<const float> mine, int root) = 0;
 
@@ -50,8 +59,15 @@ class LocalCommunicator final : public Communicator {
   std::unique_ptr<Communicator> split(int, int) override { return std::make_unique<LocalCommunicator>(); }
   void allreduce_sum(std::span<float>) override {}
   void merge_softmax_states(std::span<float>, std::int64_t) override {}
+  void merge_softmax_states_scatter(std::span<const float> rows, std::span<float> mine, std::span<const std::int64_t>,
+                                    std::int64_t) override {
+    std::copy(rows.begin(), rows.end(), mine.begin());
+  }
   void argmax(std::span<float>, std::span<std::int32_t>) override {}
   void broadcast(std::span<std::int32_t>, int) override {}
+  void allgather(std::span<const float> mine, std::span<float> all, std::span<const std::int64_t>) override {
+    std::copy(mine.begin(), mine.end(), all.begin());
+  }
   std::vector<float> gather(std::span<const float> mine, int) override { return {mine.begin(), mine.end()}; }
   CommStats stats() const override { return {}; }
 };

@@ -29,13 +29,16 @@ struct AttentionProblem {
   const KvCache* cache = nullptr;
   std::int64_t layer = 0;
   float* out = nullptr;                    // [n_tokens][n_heads * head_dim]
-  // When set, `out` is not written: the unnormalised partial state of every (token, head) row over the
-  // keys this cache holds goes here instead ([n_tokens][n_heads] packed OnlineSoftmaxState rows), for
-  // a merge with the states of the members holding the other KV blocks. A row with no visible key
-  // here is the empty state.
+  // When set, `out` is not written: the unnormalised partial state of every (head, token) row over the
+  // keys this cache holds goes here instead, for a merge with the states of the members holding the
+  // other KV blocks. Head-major ([n_heads][n_tokens] packed OnlineSoftmaxState rows), so a run of heads
+  // is one contiguous range: the merge can be a reduce-scatter along the heads. A row with no visible
+  // key here is the empty state.
   float* states = nullptr;
 
   std::int64_t n_tokens() const { return static_cast<std::int64_t>(positions.size()); }
+  // The state row of (token t, head h) in `states`.
+  float* state_row(std::int64_t t, std::int64_t h) const { return states + (h * n_tokens() + t) * (head_dim + 2); }
   std::int64_t group_size() const { return n_heads / n_kv_heads; }  // query heads per KV head
 };
 

@@ -31,7 +31,6 @@ void standard_attention(const AttentionProblem& p) {
   const std::int64_t g = p.group_size();
   const std::int64_t d = p.head_dim;
   const std::int64_t n_ctx = p.cache->local_size();
-  const std::int64_t stride = OnlineSoftmaxState::packed_size(d);
   const std::int64_t n_tasks = p.n_tokens() * p.n_kv_heads;
   constexpr float neg_inf = -std::numeric_limits<float>::infinity();
 
@@ -70,7 +69,7 @@ void standard_attention(const AttentionProblem& p) {
       for (std::int64_t i = 0; i < g; ++i) {
         float* row = scores.data() + i * n_ctx;
         const float mx = n_ctx ? *std::max_element(row, row + n_ctx) : neg_inf;
-        float* out = p.states ? p.states + (row0 + i) * stride + 2 : p.out + (row0 + i) * d;
+        float* out = p.states ? p.state_row(t, kvh * g + i) + 2 : p.out + (row0 + i) * d;
         std::fill(out, out + d, 0.f);
         if (mx == neg_inf) {  // no visible key here (only with states: a query always sees itself)
           if (p.states) OnlineSoftmaxState(out - 2, d).reset();

@@ -2,10 +2,12 @@
 // How N ranks share one model: N = tp x sp (after Helix parallelism, arXiv 2507.07120).
 //  - Attention runs on a grid: tp group t owns a contiguous set of KV heads (with the query heads of
 //    their GQA groups); inside the group the KV blocks are dealt round-robin to the sp members.
+//  - The q/k/v projections are split over the sp members of a group by heads (the members all-gather
+//    the few KB of q, k and v per layer), so sp does not replicate weights.
 //  - Everything after attention is split over all N ranks: o_proj by input columns (the group's query
 //    heads split again over its sp members), gate/up/down over the intermediate dimension, the LM head
-//    over the vocabulary. So the bulk of the weights falls as 1/N for any N, prime or larger than the
-//    KV head count, and the attention weights as 1/tp.
+//    over the vocabulary. So each weight is read by one rank only, and per-rank weight memory falls
+//    as ~1/N for any N, prime or larger than the KV head count; the KV cache as 1/(tp x sp).
 // World rank r sits in group r / sp as member r % sp: the members of a group are neighbours, so with
 // mpirun's default by-core placement they share a socket and the state merges stay local.
 #include <cstdint>
@@ -35,9 +37,13 @@ Layout choose_layout(const Qwen3Config& cfg, int n_ranks, int rank, int tp_reque
 
 // The slices of the model one rank computes. Head ranges are global head indices.
 struct ModelPartition {
-  Range kv_heads;   // this group's KV heads
-  Range q_heads;    // their query heads (kv_heads x GQA group size)
-  Range o_heads;    // the query heads whose o_proj columns this rank multiplies (a part of q_heads)
+  Range kv_heads;      // this group's KV heads: attention runs over them
+  Range q_heads;       // their query heads (kv_heads x GQA group size)
+  // This member's share of the group's heads: the rows of q_proj (own_q_heads), k_proj and v_proj
+  // (own_kv_heads) it projects, before the members all-gather q, k and v, and the columns of o_proj it
+  // multiplies. So no weight is read by two members of a group.
+  Range own_q_heads;
+  Range own_kv_heads;
   Range mlp;        // rows of gate/up, columns of down, over intermediate_size
   Range vocab;      // rows of the LM head
   int kv_member = 0;   // this rank's index among the members sharing the KV blocks

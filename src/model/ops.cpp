@@ -20,6 +20,7 @@ std::pair<std::int64_t, std::int64_t> thread_range(std::int64_t n, int tid, int 
 void linear(const kernels::KernelTable& k, const kernels::MatrixView& w, const float* x, std::int64_t n_tokens, float* y) {
   // From 32 tokens on, a blocked gemm (oneDNN) beats row-parallel tiles; below, it is not worth it.
   constexpr std::int64_t kGemmMinTokens = 32;
+  if (w.rows == 0) return;  // a rank with no share of these outputs (more ranks than heads)
   if (w.cols == 0) {  // a rank whose share of the inputs is empty (more ranks than heads) adds nothing
     std::fill(y, y + n_tokens * w.rows, 0.f);
     return;
@@ -86,14 +87,12 @@ void apply_rope(float* x, std::int64_t n_tokens, std::int64_t n_heads, const Rot
   }
 }
 
-void normalize_states(const float* states, std::int64_t n_rows, std::int64_t head_dim, float* out) {
+void normalize_states(const float* states, std::int64_t n_heads, std::int64_t n_tokens, std::int64_t head_dim, float* out) {
   const std::int64_t stride = OnlineSoftmaxState::packed_size(head_dim);
-  for (std::int64_t r = 0; r < n_rows; ++r)
-    OnlineSoftmaxState(const_cast<float*>(states) + r * stride, head_dim).normalize_into(out + r * head_dim);
-}
-
-void gather_columns(const float* x, std::int64_t n_rows, std::int64_t cols, std::int64_t c0, std::int64_t n_cols, float* out) {
-  for (std::int64_t r = 0; r < n_rows; ++r) std::copy(x + r * cols + c0, x + r * cols + c0 + n_cols, out + r * n_cols);
+  for (std::int64_t h = 0; h < n_heads; ++h)
+    for (std::int64_t t = 0; t < n_tokens; ++t)
+      OnlineSoftmaxState(const_cast<float*>(states) + (h * n_tokens + t) * stride, head_dim)
+          .normalize_into(out + (t * n_heads + h) * head_dim);
 }
 
 void swiglu(float* gate, const float* up, std::int64_t n) {

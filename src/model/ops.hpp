@@ -31,10 +31,9 @@ RotaryTable rotary_table(std::span<const std::int32_t> positions, std::int64_t h
 // Rotates x [n_tokens][n_heads][head_dim] in place, Hugging Face rotate_half layout.
 void apply_rope(float* x, std::int64_t n_tokens, std::int64_t n_heads, const RotaryTable& rope);
 
-// out[r][:] = o / l of n_rows packed OnlineSoftmaxState rows (the empty state gives zeros).
-void normalize_states(const float* states, std::int64_t n_rows, std::int64_t head_dim, float* out);
-// out[r][:] = x[r][c0 : c0 + n_cols] for n_rows rows of width `cols`.
-void gather_columns(const float* x, std::int64_t n_rows, std::int64_t cols, std::int64_t c0, std::int64_t n_cols, float* out);
+// out[t][h][:] = o / l of the packed OnlineSoftmaxState rows states[h][t] (head-major, as attention
+// writes them), for n_heads x n_tokens rows; the empty state gives zeros.
+void normalize_states(const float* states, std::int64_t n_heads, std::int64_t n_tokens, std::int64_t head_dim, float* out);
 
 // gate <- silu(gate) * up, elementwise over n values.
 void swiglu(float* gate, const float* up, std::int64_t n);

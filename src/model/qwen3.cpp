@@ -15,6 +15,7 @@
 #include "model/ops.hpp"
 #include "qwen3/error.hpp"
 #include "qwen3/online_softmax.hpp"
+#include "qwen3/partition.hpp"
 
 namespace qwen3 {
 
@@ -26,8 +27,12 @@ void Qwen3Model::Activations::resize(const Qwen3Config& c, const ModelPartition&
   tmp.resize(sz(c.hidden_size));
   q.resize(sz(part.q_heads.size() * D));
   attn.resize(sz(part.q_heads.size() * D));
-  if (part.kv_members > 1) states.resize(sz(part.q_heads.size() * OnlineSoftmaxState::packed_size(D)));
-  if (part.ranks > 1) o_in.resize(sz(part.o_heads.size() * D));
+  if (part.kv_members > 1) {
+    states.resize(sz(part.q_heads.size() * OnlineSoftmaxState::packed_size(D)));
+    own_states.resize(sz(part.own_q_heads.size() * OnlineSoftmaxState::packed_size(D)));
+    qkv_own.resize(sz((part.own_q_heads.size() + 2 * part.own_kv_heads.size()) * D));
+    qkv_group.resize(sz((part.q_heads.size() + 2 * part.kv_heads.size()) * D));
+  }
   k.resize(sz(part.kv_heads.size() * D));
   v.resize(sz(part.kv_heads.size() * D));
   gate.resize(sz(part.mlp.size()));
@@ -86,13 +91,7 @@ void Qwen3Model::attention_block(const LayerWeights& lw, std::int64_t layer, std
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
 
   ops::rmsnorm(a_.x.data(), lw.input_layernorm, n, H, eps, a_.xn.data());
-  ops::linear(*k_, lw.q_proj, a_.xn.data(), n, a_.q.data());
-  ops::linear(*k_, lw.k_proj, a_.xn.data(), n, a_.k.data());
-  ops::linear(*k_, lw.v_proj, a_.xn.data(), n, a_.v.data());
-  ops::rmsnorm(a_.q.data(), lw.q_norm, n * n_heads, D, eps, a_.q.data());  // per head, before RoPE (Qwen3)
-  ops::rmsnorm(a_.k.data(), lw.k_norm, n * n_kv, D, eps, a_.k.data());
-  ops::apply_rope(a_.q.data(), n, n_heads, rope);
-  ops::apply_rope(a_.k.data(), n, n_kv, rope);
+  project_qkv(lw, n, rope);
   cache.store(layer, slots, a_.k.data(), a_.v.data());
 
   const auto t0 = std::chrono::steady_clock::now();
@@ -109,24 +108,64 @@ void Qwen3Model::attention_block(const LayerWeights& lw, std::int64_t layer, std
   p.out = a_.attn.data();
   if (part.kv_members == 1) {
     attention(attention_, p);
-  } else {  // this rank's KV blocks give partial states; the members holding the others merge them
+  } else {
+    // This rank's KV blocks give partial states of all the group's heads. The members merge them with
+    // a reduce-scatter along the heads: each ends with its own heads merged, the inputs of its o_proj.
     p.states = a_.states.data();
     attention(attention_, p);
-    dist_.kv_group->merge_softmax_states(a_.states, D);
-    ops::normalize_states(a_.states.data(), n * n_heads, D, a_.attn.data());
+    const int members = part.kv_members;
+    std::vector<std::int64_t> rows(static_cast<std::size_t>(members));
+    for (int m = 0; m < members; ++m) rows[static_cast<std::size_t>(m)] = n * split_even(n_heads, m, members).size();
+    dist_.kv_group->merge_softmax_states_scatter(a_.states, a_.own_states, rows, D);
+    ops::normalize_states(a_.own_states.data(), part.own_q_heads.size(), n, D, a_.attn.data());
   }
   stats_.attention_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   // o_proj over this rank's heads (input columns), summed over all ranks.
-  const float* o_in = a_.attn.data();
-  if (part.ranks > 1) {
-    ops::gather_columns(a_.attn.data(), n, n_heads * D, (part.o_heads.begin - part.q_heads.begin) * D, part.o_heads.size() * D,
-                        a_.o_in.data());
-    o_in = a_.o_in.data();
-  }
-  ops::linear(*k_, lw.o_proj, o_in, n, a_.tmp.data());
+  ops::linear(*k_, lw.o_proj, a_.attn.data(), n, a_.tmp.data());
   dist_.all->allreduce_sum(a_.tmp);
   ops::add_inplace(a_.x.data(), a_.tmp.data(), n * H);
+}
+
+// q, k, v of this group's heads, RMS-normed per head and rotated. Each member of the group projects
+// its own heads (own_q_heads, own_kv_heads) and the members all-gather the results, so no member reads
+// another's rows of q_proj, k_proj and v_proj.
+void Qwen3Model::project_qkv(const LayerWeights& lw, std::int64_t n, const ops::RotaryTable& rope) {
+  const std::int64_t D = cfg_.head_dim;
+  const ModelPartition& part = dist_.part;
+  const float eps = static_cast<float>(cfg_.rms_norm_eps);
+  const std::int64_t qh = part.own_q_heads.size(), kh = part.own_kv_heads.size();
+  const bool shared = part.kv_members > 1;
+  // Alone in the group, the projections land where attention reads them; otherwise in the message.
+  float* q = shared ? a_.qkv_own.data() : a_.q.data();
+  float* k = shared ? q + n * qh * D : a_.k.data();
+  float* v = shared ? k + n * kh * D : a_.v.data();
+  ops::linear(*k_, lw.q_proj, a_.xn.data(), n, q);
+  ops::linear(*k_, lw.k_proj, a_.xn.data(), n, k);
+  ops::linear(*k_, lw.v_proj, a_.xn.data(), n, v);
+  ops::rmsnorm(q, lw.q_norm, n * qh, D, eps, q);  // per head, before RoPE (Qwen3)
+  ops::rmsnorm(k, lw.k_norm, n * kh, D, eps, k);
+  ops::apply_rope(q, n, qh, rope);
+  ops::apply_rope(k, n, kh, rope);
+  if (!shared) return;
+
+  // Member m sent [q: n x its q heads][k: n x its kv heads][v: likewise]; place each block's rows at
+  // its heads' columns of the group's [n][heads*D] q, k and v.
+  const int members = part.kv_members;
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(members));
+  for (int m = 0; m < members; ++m)
+    counts[static_cast<std::size_t>(m)] = n * D * (split_even(part.q_heads.size(), m, members).size() + 2 * split_even(part.kv_heads.size(), m, members).size());
+  dist_.kv_group->allgather(a_.qkv_own, a_.qkv_group, counts);
+  const float* src = a_.qkv_group.data();
+  auto place = [&](std::int64_t heads_total, const Range& heads, float* dst) {
+    for (std::int64_t t = 0; t < n; ++t, src += heads.size() * D)
+      std::copy(src, src + heads.size() * D, dst + (t * heads_total + heads.begin) * D);
+  };
+  for (int m = 0; m < members; ++m) {
+    place(part.q_heads.size(), split_even(part.q_heads.size(), m, members), a_.q.data());
+    place(part.kv_heads.size(), split_even(part.kv_heads.size(), m, members), a_.k.data());
+    place(part.kv_heads.size(), split_even(part.kv_heads.size(), m, members), a_.v.data());
+  }
 }
 
 void Qwen3Model::mlp_block(const LayerWeights& lw, std::int64_t n) {

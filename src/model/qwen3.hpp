@@ -60,12 +60,13 @@ class Qwen3Model {
 
  private:
   struct Activations {
-    std::vector<float> x, xn, q, k, v, states, attn, o_in, tmp, gate, up;
+    std::vector<float> x, xn, q, k, v, qkv_own, qkv_group, states, own_states, attn, tmp, gate, up;
     void resize(const Qwen3Config& c, const ModelPartition& part, std::int64_t n_tokens);
   };
 
   void attention_block(const LayerWeights& lw, std::int64_t layer, std::int64_t n, std::span<const std::int32_t> positions,
                        const ops::RotaryTable& rope, std::span<const KvSlot> slots, KvCache& cache);
+  void project_qkv(const LayerWeights& lw, std::int64_t n, const ops::RotaryTable& rope);
   void mlp_block(const LayerWeights& lw, std::int64_t n);
 
   Qwen3Config cfg_;

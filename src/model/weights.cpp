@@ -136,10 +136,10 @@ Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, Weight
   for (std::int64_t l = 0; l < cfg.num_hidden_layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     LayerWeights lw;
-    lw.q_proj = r.matrix(p + "self_attn.q_proj.weight", QD, H).slice_rows(part.q_heads.begin * D, part.q_heads.end * D);
-    lw.k_proj = r.matrix(p + "self_attn.k_proj.weight", KD, H).slice_rows(part.kv_heads.begin * D, part.kv_heads.end * D);
-    lw.v_proj = r.matrix(p + "self_attn.v_proj.weight", KD, H).slice_rows(part.kv_heads.begin * D, part.kv_heads.end * D);
-    lw.o_proj = slice_cols(r.matrix(p + "self_attn.o_proj.weight", H, QD), part.o_heads.begin * D, part.o_heads.end * D);
+    lw.q_proj = r.matrix(p + "self_attn.q_proj.weight", QD, H).slice_rows(part.own_q_heads.begin * D, part.own_q_heads.end * D);
+    lw.k_proj = r.matrix(p + "self_attn.k_proj.weight", KD, H).slice_rows(part.own_kv_heads.begin * D, part.own_kv_heads.end * D);
+    lw.v_proj = r.matrix(p + "self_attn.v_proj.weight", KD, H).slice_rows(part.own_kv_heads.begin * D, part.own_kv_heads.end * D);
+    lw.o_proj = slice_cols(r.matrix(p + "self_attn.o_proj.weight", H, QD), part.own_q_heads.begin * D, part.own_q_heads.end * D);
     lw.q_norm = r.vector(p + "self_attn.q_norm.weight", D);
     lw.k_norm = r.vector(p + "self_attn.k_norm.weight", D);
     lw.gate_proj = r.matrix(p + "mlp.gate_proj.weight", I, H).slice_rows(part.mlp.begin, part.mlp.end);

@@ -81,15 +81,18 @@ TEST(DistributedModel, MatchesTransformersInEveryLayout) {
           std::vector<float> logits(static_cast<std::size_t>(T * width));
           lm.model->forward(prompt, positions, cache, T, logits.data());
           const auto full = full_logits(world, logits, T, V);
-          if (world.rank() == 0) EXPECT_LE(test::max_abs_diff(full.data(), prefill_logits.data(), full.size()), 1e-4f) << where;
+          if (world.rank() == 0) {
+            EXPECT_LE(test::max_abs_diff(full.data(), prefill_logits.data(), full.size()), 1e-4f) << where;
+          }
 
           Sampler greedy(SamplerOptions{});
           std::vector<float> step(logits.end() - width, logits.end());
           for (std::size_t s = 0; s < greedy_ids.size(); ++s) {
             const auto row = full_logits(world, step, 1, V);
-            if (world.rank() == 0)
+            if (world.rank() == 0) {
               EXPECT_LE(test::max_abs_diff(row.data(), greedy_logits.data() + s * static_cast<std::size_t>(V), row.size()), 1e-4f)
                   << where << " step " << s;
+            }
             const std::int32_t id = greedy.sample(LogitsSlice{step, lm.model->vocab_range().begin}, {}, world);
             EXPECT_EQ(id, greedy_ids[s]) << where << " step " << s;  // the same on every rank
             const std::int32_t pos[1] = {static_cast<std::int32_t>(T + static_cast<std::int64_t>(s))};
