@@ -119,7 +119,7 @@ int run(int argc, char** argv, qwen3::Communicator& world) {
     float bw_sum[1] = {static_cast<float>(bench::read_bandwidth_gbs(t))};  // every rank at once
     world.allreduce_sum(bw_sum);
     const double bw = bw_sum[0];
-    // attn_ms < 0: not measured (prefill); bytes_per_token 0: no roofline (prefill is compute bound).
+    // bytes_per_token 0: no roofline (prefill is compute bound).
     auto report = [&](AttentionKind kind, const char* test, std::int64_t depth, double tps, double attn_ms,
                       double bytes_per_token) {
       const std::string attention(attention_kind_name(kind));
@@ -139,11 +139,15 @@ int run(int argc, char** argv, qwen3::Communicator& world) {
 
     Session s(*lm.model, lm.model->new_cache(kv, kv_block, std::max(prompt, max_depth) + gen + 8));
     const auto prompt_ids = random_ids(prompt, c.vocab_size, 1);
+    std::vector<double> prefill_attention;
     const double pp = bench::time_median(reps, [&] {
       s.rewind(0);
+      const double a0 = s.model().stats().attention_seconds;
       s.feed(prompt_ids);
+      prefill_attention.push_back(s.model().stats().attention_seconds - a0);
     });
-    report(AttentionKind::Streaming, "prefill", 0, static_cast<double>(prompt) / pp, -1, 0);
+    report(AttentionKind::Streaming, "prefill", 0, static_cast<double>(prompt) / pp,
+           1e3 * bench::median(prefill_attention) / static_cast<double>(prompt), 0);
 
     for (AttentionKind kind : {AttentionKind::Streaming, AttentionKind::Standard}) {
       lm.model->set_attention_kind(kind);

@@ -155,26 +155,30 @@ CommUse comm_use(const Distribution& d) {
   return {a.seconds + b.seconds, static_cast<double>(a.bytes + b.bytes), a.calls + b.calls};
 }
 
-// --stats: time in collectives and payload sent per decode token, rank 0's and the slowest rank's.
-void print_comm_stats(const Distribution& d, const CommUse& from, std::int64_t tokens, bool speaker) {
-  if (tokens < 1 || from.calls == 0) {
-    if (speaker) std::fprintf(stderr, "stats: fewer than 2 generated tokens; no per-token figures\n");
-    return;
-  }
-  const CommUse now = comm_use(d);
-  const float mine[3] = {static_cast<float>((now.seconds - from.seconds) * 1e3 / static_cast<double>(tokens)),
-                         static_cast<float>((now.bytes - from.bytes) / static_cast<double>(tokens)),
-                         static_cast<float>(static_cast<double>(now.calls - from.calls) / static_cast<double>(tokens))};
+// --stats: time in collectives and payload sent during the prompt, and per decode token; rank 0's
+// and the slowest rank's (a rank waiting for a slower one counts the wait).
+void print_comm_stats(const Distribution& d, const CommUse& start, const CommUse& after_prefill, const Timing& t, bool speaker) {
+  const CommUse end = comm_use(d);
+  const double decode_tokens = static_cast<double>(std::max<std::int64_t>(1, t.generated_tokens - 1));
+  const float mine[4] = {static_cast<float>((after_prefill.seconds - start.seconds) * 1e3),
+                         static_cast<float>(after_prefill.bytes - start.bytes),
+                         static_cast<float>((end.seconds - after_prefill.seconds) * 1e3 / decode_tokens),
+                         static_cast<float>((end.bytes - after_prefill.bytes) / decode_tokens)};
+  const double calls = static_cast<double>(end.calls - after_prefill.calls) / decode_tokens;
   const std::vector<float> all = d.all->gather(mine, 0);
   if (!speaker) return;
-  float max_ms = 0, max_bytes = 0;
-  for (std::size_t r = 0; r < all.size(); r += 3) {
-    max_ms = std::max(max_ms, all[r]);
-    max_bytes = std::max(max_bytes, all[r + 1]);
+  float max[4] = {0, 0, 0, 0};
+  for (std::size_t r = 0; r < all.size(); r += 4)
+    for (std::size_t i = 0; i < 4; ++i) max[i] = std::max(max[i], all[r + i]);
+  std::fprintf(stderr, "stats: %d rank(s) | prompt: %.2f ms in collectives (rank 0), %.2f ms (max), payload sent %s (rank 0)",
+               d.all->size(), static_cast<double>(mine[0]), static_cast<double>(max[0]), human_bytes(mine[1]).c_str());
+  if (t.generated_tokens < 2) {
+    std::fprintf(stderr, " | fewer than 2 generated tokens: no per-token figures\n");
+    return;
   }
-  std::fprintf(stderr, "stats: per decode token over %lld tokens, %d rank(s): collectives %.0f calls | time in collectives %.3f ms (rank 0), %.3f ms (max) | payload sent %s (rank 0), %s (max)\n",
-               static_cast<long long>(tokens), d.all->size(), static_cast<double>(mine[2]), static_cast<double>(mine[0]), static_cast<double>(max_ms),
-               human_bytes(mine[1]).c_str(), human_bytes(max_bytes).c_str());
+  std::fprintf(stderr, " | per decode token over %lld tokens: %.0f collectives, %.3f ms in them (rank 0), %.3f ms (max), payload sent %s (rank 0), %s (max)\n",
+               static_cast<long long>(t.generated_tokens - 1), calls, static_cast<double>(mine[2]), static_cast<double>(max[2]),
+               human_bytes(mine[3]).c_str(), human_bytes(max[3]).c_str());
 }
 
 }  // namespace
@@ -304,9 +308,10 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
     req.top_logprobs = o.json ? 5 : 0;
     std::optional<Utf8StreamDecoder> stream;
     if (tok && !o.json && !verify && speaker) stream.emplace(*tok);
-    CommUse after_prefill;  // --stats: collectives from the first generated token on
+    const CommUse start = comm_use(lm.model->distribution());  // --stats: the prompt, then each decode token
+    CommUse after_prefill;
     GenerationResult r = generate(session, sampler, req, [&](std::int32_t id) {
-      if (o.stats && after_prefill.calls == 0) after_prefill = comm_use(lm.model->distribution());
+      if (o.stats && after_prefill.calls == 0) after_prefill = comm_use(lm.model->distribution());  // first token
       // Ids past the tokenizer (vocab_size pads the embedding, e.g. 151936 vs 151669) have no text.
       if (!stream || id >= tok->size() || tok->is_special(id)) return;
       const std::string text = stream->push(id);
@@ -330,7 +335,7 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
     if (speaker && r.stop == StopReason::ContextFull)
       std::fprintf(stderr, "note: context length -c %lld reached; generation stopped (no context shift)\n", static_cast<long long>(ctx));
     if (speaker) print_timing(r.timing, r.stop);
-    if (o.stats) print_comm_stats(lm.model->distribution(), after_prefill, r.timing.generated_tokens - 1, speaker);
+    if (o.stats) print_comm_stats(lm.model->distribution(), start, after_prefill.calls ? after_prefill : comm_use(lm.model->distribution()), r.timing, speaker);
     return r;
   };
 
