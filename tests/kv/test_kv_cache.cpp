@@ -76,5 +76,61 @@ TEST(KvCache, TruncateKeepsPrefix) {
   EXPECT_EQ(cache.size(), 9);
 }
 
+// Property: members sharing a sequence each hold the blocks dealt to them in snake order (0 1 1 0 ...
+// for 2 members), every block exactly once; each counts the whole sequence (size) but holds only its
+// tokens (local_size); slots of other members' blocks are {-1, -1} and storing skips them.
+TEST(KvCache, MembersHoldTheirBlocksOnly) {
+  const KvCacheShape shape{1, 1, 2, 4, KvType::F32};
+  for (int members : {1, 2, 3}) {
+    std::vector<int> holder(8, -1);
+    std::int64_t held = 0;
+    for (int m = 0; m < members; ++m) {
+      KvCache cache(shape, 100, KvBlockOwner{m, members});
+      std::vector<std::int32_t> pos(30);  // 7 full blocks and a partial one
+      std::iota(pos.begin(), pos.end(), 0);
+      const auto slots = cache.append(pos);
+      std::vector<float> kv(30 * 2, 1.f);
+      cache.store(0, slots, kv.data(), kv.data());
+      EXPECT_EQ(cache.size(), 30);
+      held += cache.local_size();
+      for (const auto& blk : cache.blocks()) {
+        EXPECT_EQ(holder[static_cast<std::size_t>(blk->index())], -1) << "block " << blk->index() << " held twice";
+        holder[static_cast<std::size_t>(blk->index())] = m;
+        EXPECT_EQ(blk->min_position(), blk->index() * 4);
+      }
+      const KvBlockOwner owner{m, members};
+      for (std::size_t t = 0; t < slots.size(); ++t) {
+        const bool mine = owner.owns(static_cast<std::int64_t>(t / 4));
+        EXPECT_EQ(slots[t].block < 0, !mine) << "token " << t;
+      }
+    }
+    EXPECT_EQ(held, 30);
+    const std::vector<std::vector<int>> snake = {{0, 0, 0, 0, 0, 0, 0, 0}, {0, 1, 1, 0, 0, 1, 1, 0}, {0, 1, 2, 2, 1, 0, 0, 1}};
+    EXPECT_EQ(holder, snake[static_cast<std::size_t>(members - 1)]);
+  }
+}
+
+// Property: truncating a member's cache to a prefix of the sequence keeps exactly its blocks' tokens
+// of that prefix, and appending afterwards continues the same dealing.
+TEST(KvCache, MemberTruncateAndAppend) {
+  const KvCacheShape shape{1, 1, 2, 4, KvType::F32};
+  KvCache cache(shape, 100, KvBlockOwner{1, 2});  // holds blocks 1, 2, 5, 6, ...
+  std::vector<std::int32_t> pos(20);
+  std::iota(pos.begin(), pos.end(), 0);
+  cache.append(pos);
+  EXPECT_EQ(cache.local_size(), 8);  // blocks 1 and 2 (block 5 starts at token 20)
+  cache.truncate(10);                // tokens 0..9: block 1 whole, block 2 half
+  EXPECT_EQ(cache.size(), 10);
+  EXPECT_EQ(cache.local_size(), 6);
+  std::vector<std::int32_t> more(14);
+  std::iota(more.begin(), more.end(), 10);
+  const auto slots = cache.append(more);  // tokens 10..23: rest of block 2 (10, 11) and block 5 (20..23)
+  EXPECT_EQ(cache.local_size(), 12);
+  EXPECT_EQ(slots[0].block, 1);
+  EXPECT_EQ(slots[0].slot, 2);
+  EXPECT_EQ(slots[2].block, -1);  // token 12: block 3, member 0's
+  EXPECT_EQ(cache.blocks().back()->index(), 5);
+}
+
 }  // namespace
 }  // namespace qwen3
