@@ -99,12 +99,16 @@ void copy_into_storage(Qwen3Weights& w, bool keep_embedding) {
       constexpr std::int64_t chunk = std::int64_t(1) << 21;
 #pragma omp parallel for schedule(static)
       for (std::int64_t off = 0; off < n; off += chunk) std::memcpy(dst + off, src + off, static_cast<std::size_t>(std::min(chunk, n - off)));
-      // The embedding's pages stay: with keep_embedding a tied LM head is a slice of them.
-      if (!keep_embedding || &m != &w.lm_head) release_mapped_pages(src, static_cast<std::size_t>(n));
+      // Dropped from this process's page table only: a row the embedding lookup needs later (tied
+      // LM head) is faulted back in from the page cache.
+      release_mapped_pages(src, static_cast<std::size_t>(n));
     } else {  // a column slice: pack its rows
       const std::size_t row_bytes = static_cast<std::size_t>(m.cols) * dtype_size(m.dtype);
 #pragma omp parallel for schedule(static)
       for (std::int64_t r = 0; r < m.rows; ++r) std::memcpy(dst + static_cast<std::size_t>(r) * row_bytes, m.row(r), row_bytes);
+      // Reading the slice faulted in the whole matrix (other ranks' columns share its pages).
+      const auto* first = static_cast<const std::byte*>(m.row(0));
+      release_mapped_pages(first, static_cast<std::size_t>(static_cast<const std::byte*>(m.row(m.rows - 1)) - first) + row_bytes);
     }
     m.data = dst;
     m.row_stride = m.cols;

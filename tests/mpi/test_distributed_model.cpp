@@ -107,6 +107,29 @@ TEST(DistributedModel, MatchesTransformersInEveryLayout) {
   EXPECT_GT(checked, 0);
 }
 
+// Property: every weight is held by exactly one rank: the ranks' matrix bytes add up to one process's
+// (less the embedding table, which ranks leave in the file mapping and read a row at a time), in every
+// layout, so per-rank weight memory falls as 1/N.
+TEST(DistributedModel, WeightsSplitWithoutReplication) {
+  Communicator& world = test::world();
+  for (const std::string model : {"tiny-gqa4", "tiny-mha-tied"}) {
+    const auto dir = test::model_dir(model);
+    const Qwen3Config cfg = Qwen3Config::from_file(dir / "config.json");
+    const LoadedModel whole = load_model(dir, host_kernels(), AttentionKind::Streaming, WeightPlacement::Copy);
+    const kernels::MatrixView& e = whole.model->weights().embed_tokens;
+    const double embed = static_cast<double>(e.rows * e.cols * static_cast<std::int64_t>(dtype_size(e.dtype)));
+    const double want = static_cast<double>(whole.model->weights().matrix_bytes) - (cfg.tie_word_embeddings ? 0.0 : embed);
+    for (int tp : tp_choices(cfg, world.size())) {
+      const RankGroups groups = join_ranks(world, cfg, tp, 0);
+      const LoadedModel split = load_model(dir, host_kernels(), AttentionKind::Streaming, WeightPlacement::Copy, &groups);
+      float sum[1] = {static_cast<float>(split.model->weights().matrix_bytes)};
+      world.allreduce_sum(sum);
+      EXPECT_EQ(static_cast<double>(sum[0]), world.size() == 1 ? static_cast<double>(whole.model->weights().matrix_bytes) : want)
+          << model << " tp " << tp;
+    }
+  }
+}
+
 // Property: a seeded sampler draws the same ids from a vocabulary split over the ranks as from the
 // whole vocabulary in one process (top-k on: candidates gathered; top-k off: every logit gathered),
 // with the repetition penalty applied on whichever rank holds the id; logprobs agree too.
