@@ -158,6 +158,11 @@ def main():
         print(f'{r["model"]:10} {r["context"]:>8} {r["nodes"]:>5} {"tp %d x sp %d" % (r["tp"], r["sp"]):>12} '
               f'{r["tokens_per_s"]:>9.1f} {100 * r["comm_s"] / (r["memory_s"] + r["comm_s"]):>6.1f}% '
               f'{r["rank_bytes"] / 2**30:>9.1f} {"yes" if r["fits"] else "NO"}')
+    print("\nevery layout at 8 nodes (Qwen3-8B): tokens/s")
+    m8 = MODELS["Qwen3-8B"]
+    for ctx in (8 * 1024, 1024 * 1024):
+        cells = [f"tp {tp} x sp {sp}: {1 / step_seconds(m8, ctx, tp, sp, net, a.node_bw, efficiency)[0]:.1f}" for tp, sp in layouts(m8, 8)]
+        print(f"  context {ctx:>8}: " + " | ".join(cells))
     with open(os.path.splitext(out)[0] + ".json", "w") as f:
         json.dump({"assumptions": {"node_bw": a.node_bw, "node_mem": a.node_mem, "alpha": a.ib_alpha, "beta": a.ib_beta,
                                    "efficiency": efficiency, "this_machine_shm": shm, "this_machine_tcp": tcp},
