@@ -8,11 +8,20 @@
 namespace qwen3 {
 
 Session::Session(Qwen3Model& model, KvCache cache, std::int64_t prefill_chunk)
-    : model_(&model), cache_(std::move(cache)), chunk_(std::max<std::int64_t>(1, prefill_chunk)) {}
+    : Session(model, std::move(cache), KvPolicyOptions{}, prefill_chunk) {}
+
+Session::Session(Qwen3Model& model, KvCache cache, const KvPolicyOptions& policy, std::int64_t prefill_chunk)
+    : model_(&model), cache_(std::move(cache)), policy_(policy), chunk_(std::max<std::int64_t>(1, prefill_chunk)) {
+  if (policy_.bounded()) {
+    // A chunk must fit beside the kept tokens; and the cache holds the budget, whatever -c said.
+    chunk_ = std::min(chunk_, policy_.max_chunk());
+    cache_ = KvCache(cache_.shape(), policy_.budget(), cache_.owner());
+  }
+}
 
 void Session::run(std::span<const std::int32_t> ids, bool all_logits) {
   if (ids.empty()) throw Error("nothing to feed: empty token list");
-  if (cache_.size() + static_cast<std::int64_t>(ids.size()) > cache_.capacity()) {
+  if (!fits(static_cast<std::int64_t>(ids.size()))) {
     throw Error("prompt of " + std::to_string(ids.size()) + " tokens does not fit: " + std::to_string(cache_.size()) +
                 " cached, context length " + std::to_string(cache_.capacity()) + " (raise -c)");
   }
@@ -25,6 +34,7 @@ void Session::run(std::span<const std::int32_t> ids, bool all_logits) {
     positions.resize(static_cast<std::size_t>(n));
     std::iota(positions.begin(), positions.end(), next_pos_);
     const bool last_chunk = start + n == n_total;
+    policy_.make_room(cache_, n);
     if (all_logits) {
       model_->forward(ids.subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(n)), positions, cache_, n,
                       logits_.data() + start * vocab);
@@ -40,6 +50,7 @@ void Session::run(std::span<const std::int32_t> ids, bool all_logits) {
 void Session::rewind(std::int64_t pos) {
   if (pos < 0 || pos > next_pos_) throw Error("rewind to " + std::to_string(pos) + ": outside [0, " + std::to_string(next_pos_) + "]");
   cache_.truncate(pos);
+  if (pos == 0) policy_.reset();
   next_pos_ = static_cast<std::int32_t>(pos);
 }
 

@@ -26,7 +26,7 @@ std::size_t KvBlock::offset(std::int64_t layer, std::int64_t kv_head, int kind) 
   return static_cast<std::size_t>(rows * s.head_dim) * kv_element_size(s.type);
 }
 
-std::int64_t KvBlock::add_slot(std::int32_t position) {
+std::int64_t KvBlock::add_slot(std::int64_t token, std::int32_t position) {
   if (positions_.empty()) {
     min_pos_ = max_pos_ = position;
   } else {
@@ -34,32 +34,84 @@ std::int64_t KvBlock::add_slot(std::int32_t position) {
     max_pos_ = std::max(max_pos_, position);
   }
   positions_.push_back(position);
+  tokens_.push_back(token);
+  ++live_;
   return size() - 1;
 }
 
+void KvBlock::update_bounds() {
+  if (positions_.empty()) return;
+  min_pos_ = *std::min_element(positions_.begin(), positions_.end());
+  max_pos_ = *std::max_element(positions_.begin(), positions_.end());
+}
+
 void KvBlock::drop_slots_from(std::int64_t slot) {
+  for (auto s = static_cast<std::size_t>(slot); s < positions_.size(); ++s) live_ -= positions_[s] != kEvicted;
   positions_.resize(static_cast<std::size_t>(slot));
-  if (!positions_.empty()) {
-    min_pos_ = *std::min_element(positions_.begin(), positions_.end());
-    max_pos_ = *std::max_element(positions_.begin(), positions_.end());
+  tokens_.resize(static_cast<std::size_t>(slot));
+  update_bounds();
+}
+
+bool KvBlock::evict(std::int64_t token) {
+  for (std::size_t s = 0; s < tokens_.size(); ++s) {
+    if (tokens_[s] != token || positions_[s] == kEvicted) continue;
+    positions_[s] = kEvicted;
+    --live_;
+    update_bounds();
+    return true;
+  }
+  return false;
+}
+
+void KvBlock::compact() {
+  const KvCacheShape& sh = *shape_;
+  const std::size_t row = static_cast<std::size_t>(sh.head_dim) * kv_element_size(sh.type);
+  std::size_t to = 0;
+  for (std::size_t from = 0; from < positions_.size(); ++from) {
+    if (positions_[from] == kEvicted) continue;
+    if (to != from) {
+      for (std::int64_t layer = 0; layer < sh.n_layers; ++layer)
+        for (int kind = 0; kind < 2; ++kind)
+          for (std::int64_t h = 0; h < sh.n_kv_heads; ++h) {
+            std::byte* base = data_.data() + offset(layer, h, kind);
+            std::memcpy(base + to * row, base + from * row, row);
+          }
+      positions_[to] = positions_[from];
+      tokens_[to] = tokens_[from];
+    }
+    ++to;
+  }
+  positions_.resize(to);
+  tokens_.resize(to);
+  sealed_ = true;
+  update_bounds();
+}
+
+void KvBlock::reuse(std::int64_t index) {
+  index_ = index;
+  positions_.clear();
+  tokens_.clear();
+  live_ = 0;
+  sealed_ = false;
+}
+
+void KvBlock::write_rows(std::int64_t layer, std::int64_t slot, int kind, const float* src) {
+  const KvCacheShape& s = *shape_;
+  for (std::int64_t h = 0; h < s.n_kv_heads; ++h) {
+    std::byte* dst = data_.data() + offset(layer, h, kind) + static_cast<std::size_t>(slot * s.head_dim) * kv_element_size(s.type);
+    const float* row = src + h * s.head_dim;
+    if (s.type == KvType::F32) {
+      std::memcpy(dst, row, static_cast<std::size_t>(s.head_dim) * sizeof(float));
+    } else {
+      auto* out = reinterpret_cast<std::uint16_t*>(dst);
+      for (std::int64_t d = 0; d < s.head_dim; ++d) out[d] = kernels::f32_to_bf16(row[d]);
+    }
   }
 }
 
 void KvBlock::store(std::int64_t layer, std::int64_t slot, const float* k, const float* v) {
-  const KvCacheShape& s = *shape_;
-  for (int kind = 0; kind < 2; ++kind) {
-    const float* src = kind == 0 ? k : v;
-    for (std::int64_t h = 0; h < s.n_kv_heads; ++h) {
-      std::byte* dst = data_.data() + offset(layer, h, kind) + static_cast<std::size_t>(slot * s.head_dim) * kv_element_size(s.type);
-      const float* row = src + h * s.head_dim;
-      if (s.type == KvType::F32) {
-        std::memcpy(dst, row, static_cast<std::size_t>(s.head_dim) * sizeof(float));
-      } else {
-        auto* out = reinterpret_cast<std::uint16_t*>(dst);
-        for (std::int64_t d = 0; d < s.head_dim; ++d) out[d] = kernels::f32_to_bf16(row[d]);
-      }
-    }
-  }
+  write_rows(layer, slot, 0, k);
+  write_rows(layer, slot, 1, v);
 }
 
 KvCache::KvCache(const KvCacheShape& shape, std::int64_t capacity_tokens, KvBlockOwner owner)
@@ -74,9 +126,69 @@ std::int64_t KvCache::local_size() const {
   return n;
 }
 
+KvBlock* KvCache::take_block(std::int64_t index) {
+  if (free_.empty()) {
+    blocks_.push_back(std::make_unique<KvBlock>(*shape_, index));
+  } else {
+    blocks_.push_back(std::move(free_.back()));
+    free_.pop_back();
+    blocks_.back()->reuse(index);
+  }
+  return blocks_.back().get();
+}
+
+void KvCache::evict(std::int64_t token) {
+  if (token < 0 || token >= n_tokens_) throw Error("evict: token " + std::to_string(token) + " was never appended");
+  ++n_evicted_;
+  const std::int64_t index = token / shape_->block_size;
+  if (!owner_.owns(index)) return;
+  // Blocks are kept in sequence order: find the one numbered `index`.
+  auto it = std::lower_bound(blocks_.begin(), blocks_.end(), index, [](const auto& b, std::int64_t i) { return b->index() < i; });
+  if (it == blocks_.end() || (*it)->index() != index || !(*it)->evict(token))
+    throw Error("evict: token " + std::to_string(token) + " is not held live here");
+  KvBlock& blk = **it;
+  const bool filling = &blk == blocks_.back().get() && !blk.full();
+  if (blk.live() == 0 && !filling) {
+    free_.push_back(std::move(*it));
+    blocks_.erase(it);
+  } else if (!filling && 2 * blk.live() <= blk.size()) {
+    blk.compact();
+  }
+}
+
+void KvCache::set_sinks(std::int64_t count, std::int32_t shift) {
+  if (count != n_sinks_) {
+    n_sinks_ = count;
+    const auto rows = static_cast<std::size_t>(count * shape_->n_kv_heads * shape_->head_dim);
+    sink_keys_.assign(static_cast<std::size_t>(shape_->n_layers), std::vector<float>(rows, 0.f));
+    sink_shift_applied_.assign(static_cast<std::size_t>(shape_->n_layers), 0);
+  }
+  sink_shift_ = shift;
+}
+
+bool KvCache::sinks_stale(std::int64_t layer) const {
+  return n_sinks_ > 0 && sink_shift_applied_[static_cast<std::size_t>(layer)] != sink_shift_ && !blocks_.empty() &&
+         blocks_.front()->index() * shape_->block_size < n_sinks_;
+}
+
+std::span<const float> KvCache::sink_keys(std::int64_t layer) const { return sink_keys_[static_cast<std::size_t>(layer)]; }
+
+void KvCache::write_sink_keys(std::int64_t layer, const float* rotated) {
+  const std::int64_t row = shape_->n_kv_heads * shape_->head_dim;
+  for (const auto& blk : blocks_) {
+    if (blk->index() * shape_->block_size >= n_sinks_) break;
+    const auto tokens = blk->tokens();
+    for (std::size_t s = 0; s < tokens.size(); ++s) {
+      if (tokens[s] >= n_sinks_ || blk->positions()[s] == KvBlock::kEvicted) continue;
+      blk->store_keys(layer, static_cast<std::int64_t>(s), rotated + tokens[s] * row);
+    }
+  }
+  sink_shift_applied_[static_cast<std::size_t>(layer)] = sink_shift_;
+}
+
 std::vector<KvSlot> KvCache::append(std::span<const std::int32_t> positions) {
-  if (n_tokens_ + static_cast<std::int64_t>(positions.size()) > capacity_) {
-    throw Error("context full: " + std::to_string(n_tokens_) + " tokens cached + " + std::to_string(positions.size()) +
+  if (size() + static_cast<std::int64_t>(positions.size()) > capacity_) {
+    throw Error("context full: " + std::to_string(size()) + " tokens cached + " + std::to_string(positions.size()) +
                 " new > context length " + std::to_string(capacity_) + " (raise -c)");
   }
   std::vector<KvSlot> slots;
@@ -84,13 +196,14 @@ std::vector<KvSlot> KvCache::append(std::span<const std::int32_t> positions) {
   std::int64_t t = n_tokens_;
   for (std::int32_t pos : positions) {
     const std::int64_t index = t++ / shape_->block_size;
+    const std::int64_t token = t - 1;
     if (!owner_.owns(index)) {
-      slots.push_back({-1, -1});
+      slots.push_back({-1, -1, token});
       continue;
     }
-    if (blocks_.empty() || blocks_.back()->index() != index) blocks_.push_back(std::make_unique<KvBlock>(*shape_, index));
-    const auto slot = blocks_.back()->add_slot(pos);
-    slots.push_back({static_cast<std::int32_t>(blocks_.size() - 1), static_cast<std::int32_t>(slot)});
+    if (blocks_.empty() || blocks_.back()->index() != index) take_block(index);
+    const auto slot = blocks_.back()->add_slot(token, pos);
+    slots.push_back({static_cast<std::int32_t>(blocks_.size() - 1), static_cast<std::int32_t>(slot), token});
   }
   n_tokens_ += static_cast<std::int64_t>(positions.size());
   peak_bytes_ = std::max(peak_bytes_, bytes());
@@ -101,6 +214,10 @@ void KvCache::store(std::int64_t layer, std::span<const KvSlot> slots, const flo
   const std::int64_t row = shape_->n_kv_heads * shape_->head_dim;
   for (std::size_t t = 0; t < slots.size(); ++t) {
     if (slots[t].block < 0) continue;
+    if (slots[t].token < n_sinks_) {  // kept exact for re-rotation
+      const float* src = k + static_cast<std::int64_t>(t) * row;
+      std::copy(src, src + row, sink_keys_[static_cast<std::size_t>(layer)].begin() + slots[t].token * row);
+    }
     blocks_[static_cast<std::size_t>(slots[t].block)]->store(layer, slots[t].slot, k + static_cast<std::int64_t>(t) * row,
                                                             v + static_cast<std::int64_t>(t) * row);
   }
@@ -109,10 +226,13 @@ void KvCache::store(std::int64_t layer, std::span<const KvSlot> slots, const flo
 std::size_t KvCache::bytes() const {
   std::size_t b = 0;
   for (const auto& blk : blocks_) b += blk->bytes();
+  for (const auto& blk : free_) b += blk->bytes();
   return b;
 }
 
 void KvCache::truncate(std::int64_t n_tokens) {
+  if (n_tokens == 0) return clear();
+  if (n_evicted_ > 0) throw Error("cannot rewind a KV cache to token " + std::to_string(n_tokens) + " after it evicted tokens");
   n_tokens_ = std::clamp<std::int64_t>(n_tokens, 0, n_tokens_);
   // Block i holds the sequence's tokens [i*block_size, i*block_size + size()).
   std::size_t b = 0;
@@ -125,8 +245,12 @@ void KvCache::truncate(std::int64_t n_tokens) {
 }
 
 void KvCache::clear() {
+  for (auto& blk : blocks_) free_.push_back(std::move(blk));
   blocks_.clear();
   n_tokens_ = 0;
+  n_evicted_ = 0;
+  std::fill(sink_shift_applied_.begin(), sink_shift_applied_.end(), 0);
+  sink_shift_ = 0;
 }
 
 }  // namespace qwen3

@@ -4,6 +4,7 @@
 // (later) eviction work on positions, never on "index in my array", so blocks can be dropped,
 // recycled or owned by another thread team, NUMA domain or MPI rank without copying the rest.
 #include <cstddef>
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -28,12 +29,18 @@ std::size_t kv_element_size(KvType t);
 
 class KvBlock {
  public:
+  // An evicted slot keeps its place until the block is compacted or freed, with this position: every
+  // query's causal mask (key position <= query position) hides it, so attention needs no other check.
+  static constexpr std::int32_t kEvicted = INT32_MAX;
+
   // `index`: the block's number in the whole sequence (tokens [index*block_size, ...) in append order).
   KvBlock(const KvCacheShape& shape, std::int64_t index);
 
   std::int64_t index() const { return index_; }
-  std::int64_t size() const { return static_cast<std::int64_t>(positions_.size()); }
-  bool full() const { return size() == shape_->block_size; }
+  std::int64_t size() const { return static_cast<std::int64_t>(positions_.size()); }  // slots, evicted ones included
+  std::int64_t live() const { return live_; }
+  bool full() const { return static_cast<std::int64_t>(tokens_.size()) == shape_->block_size || sealed_; }
+  std::span<const std::int64_t> tokens() const { return tokens_; }  // append index of each slot
   std::span<const std::int32_t> positions() const { return positions_; }
   std::int32_t min_position() const { return min_pos_; }
   std::int32_t max_position() const { return max_pos_; }
@@ -42,11 +49,20 @@ class KvBlock {
   const void* keys(std::int64_t layer, std::int64_t kv_head) const { return data_.data() + offset(layer, kv_head, 0); }
   const void* values(std::int64_t layer, std::int64_t kv_head) const { return data_.data() + offset(layer, kv_head, 1); }
 
-  // Appends a slot for `position`; its K/V are written per layer with store().
-  std::int64_t add_slot(std::int32_t position);
+  // Appends a slot for the token with append index `token` at `position`; its K/V are written per
+  // layer with store().
+  std::int64_t add_slot(std::int64_t token, std::int32_t position);
   void drop_slots_from(std::int64_t slot);  // keeps slots [0, slot)
+  // Marks the slot of `token` evicted; false if this block does not hold it live.
+  bool evict(std::int64_t token);
+  // Moves the live slots to the front (order kept), so evicted ones cost nothing more. A compacted
+  // block takes no new tokens.
+  void compact();
+  // Empties the block for reuse as block `index`.
+  void reuse(std::int64_t index);
   // Writes one token's K and V rows ([n_kv_heads][head_dim] floats each) into `slot` of `layer`.
   void store(std::int64_t layer, std::int64_t slot, const float* k, const float* v);
+  void store_keys(std::int64_t layer, std::int64_t slot, const float* k) { write_rows(layer, slot, 0, k); }
   std::size_t bytes() const { return bytes_; }
 
  private:
@@ -57,13 +73,20 @@ class KvBlock {
   std::size_t bytes_;
   PageBuffer data_;  // [n_layers][2 (K,V)][n_kv_heads][block_size][head_dim]
   std::vector<std::int32_t> positions_;
+  std::vector<std::int64_t> tokens_;
+  std::int64_t live_ = 0;
+  bool sealed_ = false;  // compacted: its free slots are not its tokens' to fill
   std::int32_t min_pos_ = 0;
   std::int32_t max_pos_ = 0;
+
+  void update_bounds();
+  void write_rows(std::int64_t layer, std::int64_t slot, int kind, const float* src);  // kind 0: K, 1: V
 };
 
 struct KvSlot {
   std::int32_t block = 0;  // index into blocks(); -1: the token's block belongs to another member
   std::int32_t slot = 0;
+  std::int64_t token = 0;  // append index
 };
 
 // Which blocks of the sequence this cache keeps when `members` caches share one sequence (sequence
@@ -91,8 +114,9 @@ class KvCache {
 
   const KvCacheShape& shape() const { return *shape_; }
   std::int64_t capacity() const { return capacity_; }
-  std::int64_t size() const { return n_tokens_; }  // tokens in the sequence, on every member
-  std::int64_t local_size() const;                  // tokens held here
+  std::int64_t size() const { return n_tokens_ - n_evicted_; }  // live tokens of the sequence, on every member
+  std::int64_t appended() const { return n_tokens_; }           // tokens ever appended (the next append index)
+  std::int64_t local_size() const;                               // slots held here (evicted ones not yet reclaimed included)
   KvBlockOwner owner() const { return owner_; }
   std::span<const std::unique_ptr<KvBlock>> blocks() const { return blocks_; }  // held here, in sequence order
 
@@ -103,10 +127,29 @@ class KvCache {
   // (slots held elsewhere are skipped).
   void store(std::int64_t layer, std::span<const KvSlot> slots, const float* k, const float* v);
 
-  // Drops every token after the first n_tokens (in append order), e.g. to re-run from a prefix.
+  // Drops every token after the first n_tokens (in append order), e.g. to re-run from a prefix. After
+  // an eviction only truncate(0) is possible (qwen3::Error otherwise).
   void truncate(std::int64_t n_tokens);
 
-  std::size_t bytes() const;       // bytes allocated now
+  // Evicts the token with append index `token` (every member calls this alike; the one whose block
+  // holds it marks it). A block with no live token left is freed for reuse, and one whose live tokens
+  // fell to half is compacted, so each eviction costs O(1) rows amortised, never a copy of the cache.
+  void evict(std::int64_t token);
+
+  // Attention sinks (StreamingLLM): the first `count` tokens are attended as if they sat just before
+  // the oldest kept token, i.e. their keys rotated by `shift` more positions than they were stored at.
+  // The model re-rotates them (re_rotate_sinks) from exact f32 copies kept here, so the error does not
+  // grow with the number of slides.
+  void set_sinks(std::int64_t count, std::int32_t shift);
+  std::int32_t sink_shift() const { return sink_shift_; }
+  // Whether `layer`'s sink keys held here are not yet at sink_shift().
+  bool sinks_stale(std::int64_t layer) const;
+  // The sinks held here: their keys as first stored ([n][n_kv_heads*head_dim] f32), and the writer of
+  // rotated ones.
+  std::span<const float> sink_keys(std::int64_t layer) const;
+  void write_sink_keys(std::int64_t layer, const float* rotated);
+
+  std::size_t bytes() const;       // bytes allocated now (free blocks kept for reuse included)
   std::size_t peak_bytes() const { return peak_bytes_; }
   void clear();
 
@@ -115,7 +158,18 @@ class KvCache {
   std::int64_t capacity_;
   KvBlockOwner owner_;
   std::int64_t n_tokens_ = 0;
+  std::int64_t n_evicted_ = 0;
   std::vector<std::unique_ptr<KvBlock>> blocks_;
+  std::vector<std::unique_ptr<KvBlock>> free_;  // emptied blocks, reused before new ones are allocated
+  // Sinks: count, the shift they are attended at, and per layer their first-stored keys and the shift
+  // their stored keys are at now.
+  std::int64_t n_sinks_ = 0;
+  std::int32_t sink_shift_ = 0;
+  std::vector<std::vector<float>> sink_keys_;
+  std::vector<std::int32_t> sink_shift_applied_;
+  std::vector<KvSlot> sink_slots_;  // where the sinks held here live
+
+  KvBlock* take_block(std::int64_t index);
   std::size_t peak_bytes_ = 0;
 };
 

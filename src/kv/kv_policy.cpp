@@ -1,0 +1,69 @@
+#include "kv/kv_policy.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "qwen3/error.hpp"
+
+namespace qwen3 {
+
+KvPolicyKind parse_kv_policy(std::string_view name) {
+  if (name == "full") return KvPolicyKind::Full;
+  if (name == "sink-window") return KvPolicyKind::SinkWindow;
+  if (name == "window") return KvPolicyKind::Window;
+  if (name == "random") return KvPolicyKind::Random;
+  throw Error("--kv-policy " + std::string(name) + ": expected full, sink-window, window or random");
+}
+
+std::string_view kv_policy_name(KvPolicyKind kind) {
+  switch (kind) {
+    case KvPolicyKind::Full: return "full";
+    case KvPolicyKind::SinkWindow: return "sink-window";
+    case KvPolicyKind::Window: return "window";
+    case KvPolicyKind::Random: return "random";
+  }
+  return "?";
+}
+
+KvEvictionPolicy::KvEvictionPolicy(const KvPolicyOptions& opt) : opt_(opt), rng_(opt.seed) {
+  if (!bounded()) return;
+  if (opt_.sink < 0) throw Error("--sink: expected a count >= 0");
+  if (opt_.window < 1) throw Error("--window: expected at least 1 recent token");
+  if (opt_.evict_chunk < 1 || opt_.evict_chunk > opt_.window)
+    throw Error("--evict-chunk " + std::to_string(opt_.evict_chunk) + ": expected 1 .. --window (" + std::to_string(opt_.window) + ")");
+  sinks_ = opt_.kind == KvPolicyKind::Window ? 0 : opt_.sink;
+}
+
+void KvEvictionPolicy::reset() {
+  kept_.clear();
+  next_ = 0;
+  rng_.seed(opt_.seed);
+}
+
+void KvEvictionPolicy::make_room(KvCache& cache, std::int64_t n_new) {
+  if (!bounded()) return;
+  if (cache.appended() != next_) throw Error("KV policy out of step with its cache (" + std::to_string(cache.appended()) + " appended, " + std::to_string(next_) + " seen)");
+  if (n_new > max_chunk()) throw Error("KV policy: " + std::to_string(n_new) + " tokens at once exceed --window " + std::to_string(opt_.window));
+  // The tokens about to be appended: sinks until there are enough, then kept-recent ones.
+  const std::int64_t first_new = next_;
+  next_ += n_new;
+  const std::int64_t sinks_before = std::min(first_new, sinks_);
+  const std::int64_t recent_new = n_new - (std::min(next_, sinks_) - sinks_before);
+  std::int64_t excess = static_cast<std::int64_t>(kept_.size()) + recent_new - opt_.window;
+  if (excess > 0) {
+    excess = std::min<std::int64_t>(static_cast<std::int64_t>(kept_.size()), std::max(excess, opt_.evict_chunk));
+    for (std::int64_t i = 0; i < excess; ++i) {
+      std::size_t at = 0;  // oldest first
+      if (opt_.kind == KvPolicyKind::Random) at = std::uniform_int_distribution<std::size_t>(0, kept_.size() - 1)(rng_);
+      cache.evict(kept_[at]);
+      kept_.erase(kept_.begin() + static_cast<std::ptrdiff_t>(at));
+    }
+  }
+  for (std::int64_t t = std::max(first_new, sinks_); t < next_; ++t) kept_.push_back(t);
+  // Sink-window attends the sinks just before the oldest kept token: shifted by its distance from them
+  // (0 until something is evicted).
+  if (opt_.kind == KvPolicyKind::SinkWindow)
+    cache.set_sinks(sinks_, kept_.empty() ? 0 : static_cast<std::int32_t>(kept_.front() - sinks_));
+}
+
+}  // namespace qwen3

@@ -1,0 +1,60 @@
+#pragma once
+// KV cache eviction policies (--kv-policy): which tokens stay when a bounded cache is full.
+//   full         no eviction; the cache is bounded by -c and a full context stops generation.
+//   sink-window  the first `sink` tokens (attention sinks) and the most recent `window` tokens
+//                (StreamingLLM, Xiao et al., arXiv 2309.17453). Positions are the cache's, as in the
+//                paper: the window is contiguous and ends at the query, so its distances to the query
+//                are its text distances and its keys never move; only the sinks are re-rotated, to sit
+//                just before the oldest kept token (KvCache::set_sinks).
+//   window       the most recent `window` tokens only (the baseline that collapses without sinks).
+//   random       `sink` sinks kept, the rest evicted at random within the budget (the floor); text
+//                positions.
+// Every member of a sequence-parallel group runs the same policy on the same append indices (the
+// random one with the same seed), so they agree on what is evicted; each evicts what it holds.
+#include <cstdint>
+#include <deque>
+#include <random>
+#include <string_view>
+
+#include "kv/kv_cache.hpp"
+
+namespace qwen3 {
+
+enum class KvPolicyKind { Full, SinkWindow, Window, Random };
+KvPolicyKind parse_kv_policy(std::string_view name);  // qwen3::Error on anything else
+std::string_view kv_policy_name(KvPolicyKind kind);
+
+struct KvPolicyOptions {
+  KvPolicyKind kind = KvPolicyKind::Full;
+  std::int64_t sink = 4;         // sink-window, random (window: always 0)
+  std::int64_t window = 252;     // recent tokens kept (random: the rest of the budget)
+  std::int64_t evict_chunk = 1;  // evict at least this many at once when the budget is exceeded
+  std::uint64_t seed = 0;        // random
+};
+
+class KvEvictionPolicy {
+ public:
+  explicit KvEvictionPolicy(const KvPolicyOptions& opt);  // checks the options (qwen3::Error)
+
+  bool bounded() const { return opt_.kind != KvPolicyKind::Full; }
+  std::int64_t sinks() const { return sinks_; }
+  std::int64_t budget() const { return sinks_ + opt_.window; }  // the most tokens the cache holds
+  // The most tokens one forward call may append: a chunk must fit beside the kept ones.
+  std::int64_t max_chunk() const { return opt_.window; }
+  const KvPolicyOptions& options() const { return opt_; }
+
+  // Evicts from `cache` so that `n_new` more tokens fit in the budget (at least evict_chunk tokens
+  // when any must go), and sets where the sinks are attended. Append index = text position is assumed
+  // (Session feeds positions 0, 1, 2, ...).
+  void make_room(KvCache& cache, std::int64_t n_new);
+  void reset();  // for a cache emptied by truncate(0)
+
+ private:
+  KvPolicyOptions opt_;
+  std::int64_t sinks_ = 0;
+  std::deque<std::int64_t> kept_;  // append indices of the kept tokens past the sinks, oldest first
+  std::int64_t next_ = 0;          // the next append index this policy will see
+  std::mt19937_64 rng_;
+};
+
+}  // namespace qwen3
