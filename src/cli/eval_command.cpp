@@ -55,7 +55,7 @@ class Progress {
 }  // namespace
 
 int run_eval(const EvalCommandOptions& o, Communicator& world) {
-  if (o.window < 1) throw Error("--window: expected a positive number of tokens");
+  if (o.report_every < 1) throw Error("--report-every: expected a positive number of tokens");
   if (o.chunk < 0 || o.chunk == 1) throw Error("--chunk: expected 0 (streaming protocol) or at least 2");
   const bool speaker = world.rank() == 0;  // rank 0 reads the text and reports; the others follow
   std::string text;
@@ -74,9 +74,10 @@ int run_eval(const EvalCommandOptions& o, Communicator& world) {
   if (o.max_tokens > 0 && static_cast<std::int64_t>(ids.size()) > o.max_tokens) ids.resize(static_cast<std::size_t>(o.max_tokens));
 
   EvalOptions eo;
-  eo.window = o.window;
+  eo.window = o.report_every;
   eo.chunk = o.chunk;
   eo.kv_block = o.kv_block;
+  eo.kv_policy = {parse_kv_policy(o.kv_policy), o.sink, o.window, o.evict_chunk, o.seed};
   eo.kv_type = resolve_kv_type(o.kv_type, *lm.model);
   Progress progress;
   const EvalResult r = evaluate(*lm.model, ids, eo, [&](std::int64_t d, std::int64_t t) {
@@ -92,7 +93,8 @@ int run_eval(const EvalCommandOptions& o, Communicator& world) {
                             {"tokens", r.tokens}, {"scored", r.scored}, {"ppl", r.ppl}, {"accuracy", r.accuracy},
                             {"ttft_ms", r.ttft_ms}, {"tpot_ms", r.tpot_ms}, {"tokens_per_s", r.tokens_per_s},
                             {"attn_ms_per_token", r.attn_ms_per_token}, {"peak_kv_bytes", r.peak_kv_bytes},
-                            {"peak_rss_bytes", rss}, {"window", o.window}, {"chunk", o.chunk}, {"windows", windows}};
+                            {"peak_rss_bytes", rss}, {"report_every", o.report_every}, {"kv_policy", o.kv_policy}, {"sink", eo.kv_policy.kind == KvPolicyKind::SinkWindow || eo.kv_policy.kind == KvPolicyKind::Random ? o.sink : 0},
+                            {"kv_window", o.window}, {"chunk", o.chunk}, {"windows", windows}};
   if (!o.csv_file.empty()) {
     std::ofstream csv(o.csv_file);
     if (!csv) throw Error(o.csv_file + ": cannot write CSV");
@@ -103,8 +105,9 @@ int run_eval(const EvalCommandOptions& o, Communicator& world) {
     std::cout << j.dump() << std::endl;
     return 0;
   }
-  std::printf("eval: %s on %s | %s protocol | attention %s | kv %s\n", o.model_dir.c_str(), o.text_file.c_str(),
-              o.chunk > 0 ? "chunked" : "streaming", o.attention.c_str(), std::string(kernels::kv_type_name(eo.kv_type)).c_str());
+  std::printf("eval: %s on %s | %s protocol | attention %s | kv %s | kv policy %s\n", o.model_dir.c_str(), o.text_file.c_str(),
+              o.chunk > 0 ? "chunked" : "streaming", o.attention.c_str(), std::string(kernels::kv_type_name(eo.kv_type)).c_str(),
+              describe_kv_policy(eo.kv_policy).c_str());
   std::printf("%8s %8s %10s %10s %9s %9s %12s %14s %14s\n", "tokens", "ppl", "accuracy", "ttft_ms", "tpot_ms", "tokens/s",
               "attn_ms/tok", "peak_kv_bytes", "peak_rss_bytes");
   std::printf("%8lld %8.3f %10.4f %10.2f %9.3f %9.1f %12.4f %14zu %14zu\n", static_cast<long long>(r.tokens), r.ppl, r.accuracy,

@@ -217,6 +217,8 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
   const AttentionKind attention = parse_attention_kind(o.attention);
   std::vector<std::int32_t> verify_ids;
   if (!o.verify_ids.empty()) verify_ids = parse_id_list(o.verify_ids);
+  const KvPolicyOptions policy{parse_kv_policy(o.kv_policy), o.sink, o.window, o.evict_chunk, o.seed};
+  const bool bounded = KvEvictionPolicy(policy).bounded();  // also checks the options
 
   // Everything that can be wrong with the input is checked before the load line, so bad input
   // always ends with exactly one line on stderr.
@@ -255,6 +257,7 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
     for (std::int32_t id : prompt)
       if (id >= cfg.vocab_size)
         throw Error("token id " + std::to_string(id) + " is out of range for vocab_size " + std::to_string(cfg.vocab_size));
+    if (bounded) return;  // the policy evicts: any length streams through
     const std::int64_t room = ctx - used;
     const auto n = static_cast<std::int64_t>(prompt.size());
     if (n > room)
@@ -268,24 +271,26 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
 
   const KvType kv_type = resolve_kv_type(o.kv_type, *lm.model);
   const KvCacheShape shape = lm.model->kv_shape(kv_type, o.kv_block);
-  // This rank's heads, and its share of the blocks (one in sp).
-  const double kv_full = static_cast<double>(shape.n_layers * 2 * shape.n_kv_heads * shape.head_dim) * static_cast<double>(ctx) *
+  // This rank's heads, and its share of the blocks (one in sp); a bounded policy holds its budget.
+  const std::int64_t held = bounded ? KvEvictionPolicy(policy).budget() : ctx;
+  const double kv_full = static_cast<double>(shape.n_layers * 2 * shape.n_kv_heads * shape.head_dim) * static_cast<double>(held) *
                          static_cast<double>(kv_element_size(kv_type)) / lm.layout.sp;
+  const std::string kv_limit = bounded ? "for " + describe_kv_policy(policy) : "at -c " + std::to_string(ctx);
   // With several ranks the weights and the KV cache are rank 0's share; "ranks" names the layout.
   const std::string ranks = world.size() == 1 ? "" : " | ranks " + std::to_string(world.size()) + " = " + lm.layout.describe() + " (rank 0's share)";
   if (speaker) {
     std::fputs(thread_count_notes(thread_count).c_str(), stderr);
     std::fprintf(stderr,
-                 "load: %s | %.2f s | weights %s (%s, %s) | kv cache %s, up to %s at -c %lld | kernels %s, prefill gemm %s | attention %s | threads %d%s\n",
+                 "load: %s | %.2f s | weights %s (%s, %s) | kv cache %s, up to %s %s | kernels %s, prefill gemm %s | attention %s | threads %d%s\n",
                  o.model_dir.c_str(), lm.load_seconds, human_bytes(static_cast<double>(lm.model->weights().matrix_bytes)).c_str(),
                  std::string(dtype_name(lm.model->weights().embed_tokens.dtype)).c_str(),
                  lm.model->weights().storage ? "huge-page copy" : "mmap", std::string(kernels::kv_type_name(kv_type)).c_str(),
-                 human_bytes(kv_full).c_str(), static_cast<long long>(ctx), std::string(kernels::isa_name(kt.isa)).c_str(),
+                 human_bytes(kv_full).c_str(), kv_limit.c_str(), std::string(kernels::isa_name(kt.isa)).c_str(),
                  kernels::describe_prefill_gemm(kt, lm.model->weights().embed_tokens.dtype).c_str(),
                  std::string(attention_kind_name(attention)).c_str(), threads, ranks.c_str());
   }
 
-  Session session(*lm.model, lm.model->new_cache(kv_type, o.kv_block, ctx));
+  Session session(*lm.model, lm.model->new_cache(kv_type, o.kv_block, ctx), policy);
   Sampler sampler(sampler_options(o, lm.generation, verify));
   const Tokenizer* tok = lm.tokenizer ? &*lm.tokenizer : nullptr;
 

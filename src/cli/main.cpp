@@ -79,6 +79,17 @@ int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
   app.add_option("--tp", g.tp, "Rank groups splitting the KV heads (must divide them; default: the largest that divides both the KV heads and the rank count)")
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--sp", g.sp, "Ranks per group splitting the KV blocks (default: ranks / tp)")->check(CLI::Range(1, 1 << 20));
+  // KV cache eviction (README, "Endless streams"): a bounded policy runs past -c in constant memory.
+  auto add_policy_options = [](CLI::App* a, std::string& policy, std::int64_t& sink, std::int64_t& window, std::int64_t& chunk) {
+    a->add_option("--kv-policy", policy, "KV cache eviction: full (none, bounded by -c), sink-window (StreamingLLM: --sink first tokens + --window recent), window (recent only), random")
+        ->check(CLI::IsMember({"full", "sink-window", "window", "random"}))->capture_default_str();
+    a->add_option("--sink", sink, "Attention sinks kept by sink-window and random")->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 20))->capture_default_str();
+    a->add_option("--window", window, "Recent tokens kept by sink-window and window (random: the rest of the budget)")
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24))->capture_default_str();
+    a->add_option("--evict-chunk", chunk, "Evict at least this many tokens at once when the budget is exceeded")
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24))->capture_default_str();
+  };
+  add_policy_options(&app, g.kv_policy, g.sink, g.window, g.evict_chunk);
   app.add_flag("--stats", g.stats, "After the timing line: time in collectives and payload sent per decode token");
 
   TokenizeOptions t;
@@ -98,11 +109,13 @@ int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
       ->check(CLI::IsMember({"onednn", "native"}))->capture_default_str();
   ev->add_option("--kv-type", e.kv_type, "KV cache element type")->check(CLI::IsMember({"auto", "f32", "bf16"}))->capture_default_str();
   ev->add_option("--kv-block", e.kv_block, "Tokens per KV cache block")->check(CLI::Range(1, 4096))->capture_default_str();
-  ev->add_option("--window", e.window, "Tokens per reported window of the ppl/accuracy curve")->capture_default_str();
+  ev->add_option("--report-every", e.report_every, "Tokens per reported window of the ppl/accuracy curve")->capture_default_str();
   ev->add_option("--chunk", e.chunk, "llama-perplexity protocol: chunks of N tokens, second half scored (0 = token-by-token streaming)")
       ->capture_default_str();
   ev->add_option("-t,--threads", e.threads, "Threads (default: all cores)")->check(CLI::Range(0, 4096));
   ev->add_flag("--json", e.json, "Print one JSON object on stdout");
+  add_policy_options(ev, e.kv_policy, e.sink, e.window, e.evict_chunk);
+  ev->add_option("--seed", e.seed, "Seed of the random eviction policy");
   ev->add_option("--tp", e.tp, "Rank groups splitting the KV heads")->check(CLI::Range(1, 1 << 20));
   ev->add_option("--sp", e.sp, "Ranks per group splitting the KV blocks")->check(CLI::Range(1, 1 << 20));
   ev->add_option("--csv", e.csv_file, "Also write the windows as CSV to FILE");

@@ -29,6 +29,10 @@ struct GenerateOptions {
   std::optional<std::int32_t> top_k;
   std::uint64_t seed = 0;
   bool seed_given = false;
+  std::string kv_policy = "full";          // --kv-policy, --sink, --window, --evict-chunk (kv/kv_policy.hpp)
+  std::int64_t sink = 4;
+  std::int64_t window = 252;
+  std::int64_t evict_chunk = 1;
   int tp = 0;                              // --tp / --sp: the rank layout (0: chosen)
   int sp = 0;
   bool stats = false;                      // --stats: time and bytes in collectives per token
@@ -43,11 +47,16 @@ struct EvalCommandOptions {
   std::string gemm = "onednn";
   std::string kv_type = "auto";
   std::int64_t kv_block = 64;
-  std::int64_t window = 256;
+  std::int64_t report_every = 256;
   std::int64_t chunk = 0;
   int threads = 0;
   bool json = false;
   std::string csv_file;
+  std::string kv_policy = "full";
+  std::int64_t sink = 4;
+  std::int64_t window = 252;
+  std::int64_t evict_chunk = 1;
+  std::uint64_t seed = 0;
   int tp = 0;
   int sp = 0;
 };

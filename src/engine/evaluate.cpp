@@ -104,7 +104,7 @@ EvalResult evaluate(Qwen3Model& model, std::span<const std::int32_t> tokens, con
 
   if (opt.chunk <= 0) {
     // Every token stays in the cache, even past max_position_embeddings.
-    Session s(model, model.new_cache(opt.kv_type, opt.kv_block, n));
+    Session s(model, model.new_cache(opt.kv_type, opt.kv_block, n), opt.kv_policy);
     for (std::int64_t t = 0; t + 1 < n; ++t) {
       const auto logits = s.feed(tokens.subspan(static_cast<std::size_t>(t), 1));
       if (t == 0) {
@@ -121,7 +121,7 @@ EvalResult evaluate(Qwen3Model& model, std::span<const std::int32_t> tokens, con
     if (n < c) throw Error("eval: --chunk " + std::to_string(c) + " is longer than the text (" + std::to_string(n) + " tokens)");
     const std::int64_t width = model.vocab_range().size();
     for (std::int64_t start = 0; start + c <= n; start += c) {
-      Session s(model, model.new_cache(opt.kv_type, opt.kv_block, c));
+      Session s(model, model.new_cache(opt.kv_type, opt.kv_block, c), opt.kv_policy);
       const auto& logits = s.feed_all_logits(tokens.subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(c)));
       if (start == 0) {
         r.ttft_ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();

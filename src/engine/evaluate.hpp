@@ -12,6 +12,7 @@
 
 #include "engine/session.hpp"
 #include "kv/kv_cache.hpp"
+#include "kv/kv_policy.hpp"
 #include "model/qwen3.hpp"
 
 namespace qwen3 {
@@ -21,6 +22,7 @@ struct EvalOptions {
   std::int64_t chunk = 0;     // 0: streaming protocol; > 0: chunked protocol with this chunk length
   KvType kv_type = KvType::F32;
   std::int64_t kv_block = 64;
+  KvPolicyOptions kv_policy;  // sink-window etc.: the cache holds the policy's budget as the text streams
 };
 
 struct EvalWindow {

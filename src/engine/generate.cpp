@@ -52,7 +52,7 @@ GenerationResult generate(Session& session, Sampler& sampler, const GenerationRe
     on_token(id);
     const bool want_more = req.max_new_tokens < 0 || static_cast<std::int64_t>(res.ids.size()) < req.max_new_tokens;
     if (!want_more) break;
-    if (session.cache().size() >= session.cache().capacity()) {
+    if (!session.fits(1)) {
       res.stop = StopReason::ContextFull;
       break;
     }

@@ -25,6 +25,16 @@ std::string_view kv_policy_name(KvPolicyKind kind) {
   return "?";
 }
 
+std::string describe_kv_policy(const KvPolicyOptions& opt) {
+  const std::string name(kv_policy_name(opt.kind));
+  const std::string chunk = opt.evict_chunk > 1 ? ", evicting " + std::to_string(opt.evict_chunk) + " at once" : "";
+  switch (opt.kind) {
+    case KvPolicyKind::Full: return name;
+    case KvPolicyKind::Window: return name + " (" + std::to_string(opt.window) + " recent" + chunk + ")";
+    default: return name + " (" + std::to_string(opt.sink) + " sinks + " + std::to_string(opt.window) + " recent" + chunk + ")";
+  }
+}
+
 KvEvictionPolicy::KvEvictionPolicy(const KvPolicyOptions& opt) : opt_(opt), rng_(opt.seed) {
   if (!bounded()) return;
   if (opt_.sink < 0) throw Error("--sink: expected a count >= 0");

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <random>
+#include <string>
 #include <string_view>
 
 #include "kv/kv_cache.hpp"
@@ -31,6 +32,9 @@ struct KvPolicyOptions {
   std::int64_t evict_chunk = 1;  // evict at least this many at once when the budget is exceeded
   std::uint64_t seed = 0;        // random
 };
+
+// "full", "sink-window (4 sinks + 252 recent)", ...: for load lines and reports.
+std::string describe_kv_policy(const KvPolicyOptions& opt);
 
 class KvEvictionPolicy {
  public:

@@ -97,6 +97,15 @@ void normalize_states(const float* states, std::int64_t n_heads, std::int64_t n_
           .normalize_into(out + (t * n_heads + h) * head_dim);
 }
 
+void rotate_sink_keys(KvCache& cache, std::int64_t layer, double rope_theta) {
+  std::vector<float> k(cache.sink_keys(layer).begin(), cache.sink_keys(layer).end());
+  const std::int64_t heads = cache.shape().n_kv_heads, d = cache.shape().head_dim;
+  const std::int64_t n = static_cast<std::int64_t>(k.size()) / (heads * d);
+  const std::vector<std::int32_t> shift(static_cast<std::size_t>(n), cache.sink_shift());
+  apply_rope(k.data(), n, heads, rotary_table(shift, d, rope_theta));
+  cache.write_sink_keys(layer, k.data());
+}
+
 void swiglu(float* gate, const float* up, std::int64_t n) {
 #pragma omp parallel for schedule(static) if (n > 16384)
   for (std::int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];

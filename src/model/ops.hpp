@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/kernels.hpp"
+#include "kv/kv_cache.hpp"
 
 namespace qwen3::ops {
 
@@ -34,6 +35,11 @@ void apply_rope(float* x, std::int64_t n_tokens, std::int64_t n_heads, const Rot
 // out[t][h][:] = o / l of the packed OnlineSoftmaxState rows states[h][t] (head-major, as attention
 // writes them), for n_heads x n_tokens rows; the empty state gives zeros.
 void normalize_states(const float* states, std::int64_t n_heads, std::int64_t n_tokens, std::int64_t head_dim, float* out);
+
+// StreamingLLM's positions: the attention sinks sit just before the oldest kept token, so when the
+// window slides, their keys in `layer` are rotated by the cache's sink_shift() from the exact keys
+// first stored (angles in double: no error grows with the number of slides).
+void rotate_sink_keys(KvCache& cache, std::int64_t layer, double rope_theta);
 
 // gate <- silu(gate) * up, elementwise over n values.
 void swiglu(float* gate, const float* up, std::int64_t n);

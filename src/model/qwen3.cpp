@@ -93,7 +93,7 @@ void Qwen3Model::attention_block(const LayerWeights& lw, std::int64_t layer, std
   ops::rmsnorm(a_.x.data(), lw.input_layernorm, n, H, eps, a_.xn.data());
   project_qkv(lw, n, rope);
   cache.store(layer, slots, a_.k.data(), a_.v.data());
-  if (cache.sinks_stale(layer)) rotate_sinks(layer, cache);
+  if (cache.sinks_stale(layer)) ops::rotate_sink_keys(cache, layer, cfg_.rope_theta);  // StreamingLLM positions
 
   const auto t0 = std::chrono::steady_clock::now();
   AttentionProblem p;
@@ -126,17 +126,6 @@ void Qwen3Model::attention_block(const LayerWeights& lw, std::int64_t layer, std
   ops::linear(*k_, lw.o_proj, a_.attn.data(), n, a_.tmp.data());
   dist_.all->allreduce_sum(a_.tmp);
   ops::add_inplace(a_.x.data(), a_.tmp.data(), n * H);
-}
-
-// StreamingLLM's positions: attention sinks sit just before the oldest kept token, so when the window
-// slides their keys are rotated by the shift, from the exact keys first stored (angles in double).
-void Qwen3Model::rotate_sinks(std::int64_t layer, KvCache& cache) {
-  std::vector<float> k(cache.sink_keys(layer).begin(), cache.sink_keys(layer).end());
-  const std::int64_t row = cache.shape().n_kv_heads * cfg_.head_dim;
-  const std::int64_t n = static_cast<std::int64_t>(k.size()) / row;
-  const std::vector<std::int32_t> shift(static_cast<std::size_t>(n), cache.sink_shift());
-  ops::apply_rope(k.data(), n, cache.shape().n_kv_heads, ops::rotary_table(shift, cfg_.head_dim, cfg_.rope_theta));
-  cache.write_sink_keys(layer, k.data());
 }
 
 // q, k, v of this group's heads, RMS-normed per head and rotated. Each member of the group projects

@@ -67,7 +67,6 @@ class Qwen3Model {
   void attention_block(const LayerWeights& lw, std::int64_t layer, std::int64_t n, std::span<const std::int32_t> positions,
                        const ops::RotaryTable& rope, std::span<const KvSlot> slots, KvCache& cache);
   void project_qkv(const LayerWeights& lw, std::int64_t n, const ops::RotaryTable& rope);
-  void rotate_sinks(std::int64_t layer, KvCache& cache);
   void mlp_block(const LayerWeights& lw, std::int64_t n);
 
   Qwen3Config cfg_;
