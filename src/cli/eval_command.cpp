@@ -93,7 +93,7 @@ int run_eval(const EvalCommandOptions& o, Communicator& world) {
                             {"tokens", r.tokens}, {"scored", r.scored}, {"ppl", r.ppl}, {"accuracy", r.accuracy},
                             {"ttft_ms", r.ttft_ms}, {"tpot_ms", r.tpot_ms}, {"tokens_per_s", r.tokens_per_s},
                             {"attn_ms_per_token", r.attn_ms_per_token}, {"peak_kv_bytes", r.peak_kv_bytes},
-                            {"peak_rss_bytes", rss}, {"report_every", o.report_every}, {"kv_policy", o.kv_policy}, {"sink", eo.kv_policy.kind == KvPolicyKind::SinkWindow || eo.kv_policy.kind == KvPolicyKind::Random ? o.sink : 0},
+                            {"peak_rss_bytes", rss}, {"report_every", o.report_every}, {"kv_policy", o.kv_policy}, {"sink", KvEvictionPolicy(eo.kv_policy).sinks()},
                             {"kv_window", o.window}, {"chunk", o.chunk}, {"windows", windows}};
   if (!o.csv_file.empty()) {
     std::ofstream csv(o.csv_file);

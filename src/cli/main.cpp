@@ -80,11 +80,11 @@ int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--sp", g.sp, "Ranks per group splitting the KV blocks (default: ranks / tp)")->check(CLI::Range(1, 1 << 20));
   // KV cache eviction (README, "Endless streams"): a bounded policy runs past -c in constant memory.
-  auto add_policy_options = [](CLI::App* a, std::string& policy, std::int64_t& sink, std::int64_t& window, std::int64_t& chunk) {
-    a->add_option("--kv-policy", policy, "KV cache eviction: full (none, bounded by -c), sink-window (StreamingLLM: --sink first tokens + --window recent), window (recent only), random")
-        ->check(CLI::IsMember({"full", "sink-window", "window", "random"}))->capture_default_str();
-    a->add_option("--sink", sink, "Attention sinks kept by sink-window and random")->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 20))->capture_default_str();
-    a->add_option("--window", window, "Recent tokens kept by sink-window and window (random: the rest of the budget)")
+  auto add_policy_options = [](CLI::App* a, std::string& policy, std::optional<std::int64_t>& sink, std::int64_t& window, std::int64_t& chunk) {
+    a->add_option("--kv-policy", policy, "KV cache eviction: full (none, bounded by -c), sink-window (StreamingLLM: --sink first tokens + --window recent), window (recent only), l2 (lowest key norms), random")
+        ->check(CLI::IsMember({"full", "sink-window", "window", "l2", "random"}))->capture_default_str();
+    a->add_option("--sink", sink, "Attention sinks kept (default: 4 for sink-window, 0 for l2 and random)")->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 20));
+    a->add_option("--window", window, "Recent tokens kept by sink-window and window (l2, random: the rest of the budget)")
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24))->capture_default_str();
     a->add_option("--evict-chunk", chunk, "Evict at least this many tokens at once when the budget is exceeded")
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24))->capture_default_str();

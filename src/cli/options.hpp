@@ -30,7 +30,7 @@ struct GenerateOptions {
   std::uint64_t seed = 0;
   bool seed_given = false;
   std::string kv_policy = "full";          // --kv-policy, --sink, --window, --evict-chunk (kv/kv_policy.hpp)
-  std::int64_t sink = 4;
+  std::optional<std::int64_t> sink;       // not given: the policy's default
   std::int64_t window = 252;
   std::int64_t evict_chunk = 1;
   int tp = 0;                              // --tp / --sp: the rank layout (0: chosen)
@@ -53,7 +53,7 @@ struct EvalCommandOptions {
   bool json = false;
   std::string csv_file;
   std::string kv_policy = "full";
-  std::int64_t sink = 4;
+  std::optional<std::int64_t> sink;       // not given: the policy's default
   std::int64_t window = 252;
   std::int64_t evict_chunk = 1;
   std::uint64_t seed = 0;

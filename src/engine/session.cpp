@@ -16,6 +16,7 @@ Session::Session(Qwen3Model& model, KvCache cache, const KvPolicyOptions& policy
     // A chunk must fit beside the kept tokens; and the cache holds the budget, whatever -c said.
     chunk_ = std::min(chunk_, policy_.max_chunk());
     cache_ = KvCache(cache_.shape(), policy_.budget(), cache_.owner());
+    cache_.track_key_norms(policy_.needs_key_norms());
   }
 }
 
@@ -42,6 +43,11 @@ void Session::run(std::span<const std::int32_t> ids, bool all_logits) {
       // Only the final token's logits are needed; earlier chunks skip the lm_head.
       model_->forward(ids.subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(n)), positions, cache_,
                       last_chunk ? 1 : 0, logits_.data());
+    }
+    if (policy_.needs_key_norms()) {  // each rank holds some heads of some tokens: sum over all
+      std::vector<float> norms = cache_.take_key_norms(cache_.appended() - n, n);
+      model_->distribution().all->allreduce_sum(norms);
+      policy_.observe_key_norms(cache_.appended() - n, norms);
     }
     next_pos_ += static_cast<std::int32_t>(n);
   }

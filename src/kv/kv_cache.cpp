@@ -1,6 +1,7 @@
 #include "kv/kv_cache.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -156,6 +157,17 @@ void KvCache::evict(std::int64_t token) {
   }
 }
 
+std::vector<float> KvCache::take_key_norms(std::int64_t first, std::int64_t n) {
+  std::vector<float> out(static_cast<std::size_t>(n), 0.f);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto it = key_norms_.find(first + i);
+    if (it == key_norms_.end()) continue;
+    out[static_cast<std::size_t>(i)] = it->second;
+    key_norms_.erase(it);
+  }
+  return out;
+}
+
 void KvCache::set_sinks(std::int64_t count, std::int32_t shift) {
   if (count != n_sinks_) {
     n_sinks_ = count;
@@ -214,6 +226,15 @@ void KvCache::store(std::int64_t layer, std::span<const KvSlot> slots, const flo
   const std::int64_t row = shape_->n_kv_heads * shape_->head_dim;
   for (std::size_t t = 0; t < slots.size(); ++t) {
     if (slots[t].block < 0) continue;
+    if (track_norms_) {
+      float& sum = key_norms_[slots[t].token];
+      for (std::int64_t h = 0; h < shape_->n_kv_heads; ++h) {
+        const float* kh = k + static_cast<std::int64_t>(t) * row + h * shape_->head_dim;
+        double sq = 0;
+        for (std::int64_t d = 0; d < shape_->head_dim; ++d) sq += static_cast<double>(kh[d]) * kh[d];
+        sum += static_cast<float>(std::sqrt(sq));
+      }
+    }
     if (slots[t].token < n_sinks_) {  // kept exact for re-rotation
       const float* src = k + static_cast<std::int64_t>(t) * row;
       std::copy(src, src + row, sink_keys_[static_cast<std::size_t>(layer)].begin() + slots[t].token * row);

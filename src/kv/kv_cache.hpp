@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "kernels/kernels.hpp"
@@ -136,6 +137,12 @@ class KvCache {
   // fell to half is compacted, so each eviction costs O(1) rows amortised, never a copy of the cache.
   void evict(std::int64_t token);
 
+  // Key norms for the l2 policy: once tracking is on, store() adds, per token it holds, ||k|| of every
+  // layer and KV head; take_key_norms hands out (and forgets) those of tokens [first, first + n), 0 for
+  // tokens held elsewhere (the caller sums them over ranks).
+  void track_key_norms(bool on) { track_norms_ = on; }
+  std::vector<float> take_key_norms(std::int64_t first, std::int64_t n);
+
   // Attention sinks (StreamingLLM): the first `count` tokens are attended as if they sat just before
   // the oldest kept token, i.e. their keys rotated by `shift` more positions than they were stored at.
   // The model re-rotates them (re_rotate_sinks) from exact f32 copies kept here, so the error does not
@@ -167,7 +174,8 @@ class KvCache {
   std::int32_t sink_shift_ = 0;
   std::vector<std::vector<float>> sink_keys_;
   std::vector<std::int32_t> sink_shift_applied_;
-  std::vector<KvSlot> sink_slots_;  // where the sinks held here live
+  bool track_norms_ = false;
+  std::unordered_map<std::int64_t, float> key_norms_;
 
   KvBlock* take_block(std::int64_t index);
   std::size_t peak_bytes_ = 0;

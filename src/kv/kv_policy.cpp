@@ -11,8 +11,9 @@ KvPolicyKind parse_kv_policy(std::string_view name) {
   if (name == "full") return KvPolicyKind::Full;
   if (name == "sink-window") return KvPolicyKind::SinkWindow;
   if (name == "window") return KvPolicyKind::Window;
+  if (name == "l2") return KvPolicyKind::L2;
   if (name == "random") return KvPolicyKind::Random;
-  throw Error("--kv-policy " + std::string(name) + ": expected full, sink-window, window or random");
+  throw Error("--kv-policy " + std::string(name) + ": expected full, sink-window, window, l2 or random");
 }
 
 std::string_view kv_policy_name(KvPolicyKind kind) {
@@ -20,6 +21,7 @@ std::string_view kv_policy_name(KvPolicyKind kind) {
     case KvPolicyKind::Full: return "full";
     case KvPolicyKind::SinkWindow: return "sink-window";
     case KvPolicyKind::Window: return "window";
+    case KvPolicyKind::L2: return "l2";
     case KvPolicyKind::Random: return "random";
   }
   return "?";
@@ -31,23 +33,42 @@ std::string describe_kv_policy(const KvPolicyOptions& opt) {
   switch (opt.kind) {
     case KvPolicyKind::Full: return name;
     case KvPolicyKind::Window: return name + " (" + std::to_string(opt.window) + " recent" + chunk + ")";
-    default: return name + " (" + std::to_string(opt.sink) + " sinks + " + std::to_string(opt.window) + " recent" + chunk + ")";
+    case KvPolicyKind::SinkWindow: return name + " (" + std::to_string(KvEvictionPolicy(opt).sinks()) + " sinks + " + std::to_string(opt.window) + " recent" + chunk + ")";
+    default: return name + " (" + std::to_string(KvEvictionPolicy(opt).sinks()) + " sinks + " + std::to_string(opt.window) + " more" + chunk + ")";
   }
 }
 
 KvEvictionPolicy::KvEvictionPolicy(const KvPolicyOptions& opt) : opt_(opt), rng_(opt.seed) {
   if (!bounded()) return;
-  if (opt_.sink < 0) throw Error("--sink: expected a count >= 0");
+  if (opt_.sink.value_or(0) < 0) throw Error("--sink: expected a count >= 0");
   if (opt_.window < 1) throw Error("--window: expected at least 1 recent token");
   if (opt_.evict_chunk < 1 || opt_.evict_chunk > opt_.window)
     throw Error("--evict-chunk " + std::to_string(opt_.evict_chunk) + ": expected 1 .. --window (" + std::to_string(opt_.window) + ")");
-  sinks_ = opt_.kind == KvPolicyKind::Window ? 0 : opt_.sink;
+  sinks_ = opt_.kind == KvPolicyKind::Window ? 0 : opt_.sink.value_or(opt_.kind == KvPolicyKind::SinkWindow ? 4 : 0);
 }
 
 void KvEvictionPolicy::reset() {
   kept_.clear();
+  norms_.clear();
   next_ = 0;
   rng_.seed(opt_.seed);
+}
+
+std::size_t KvEvictionPolicy::victim() {
+  switch (opt_.kind) {
+    case KvPolicyKind::Random: return std::uniform_int_distribution<std::size_t>(0, kept_.size() - 1)(rng_);
+    case KvPolicyKind::L2: {  // the largest norm; on a tie the oldest
+      std::size_t best = 0;
+      for (std::size_t i = 1; i < kept_.size(); ++i)
+        if (norms_[kept_[i]] > norms_[kept_[best]]) best = i;
+      return best;
+    }
+    default: return 0;  // the oldest
+  }
+}
+
+void KvEvictionPolicy::observe_key_norms(std::int64_t first_token, std::span<const float> norms) {
+  for (std::size_t i = 0; i < norms.size(); ++i) norms_[first_token + static_cast<std::int64_t>(i)] = norms[i];
 }
 
 void KvEvictionPolicy::make_room(KvCache& cache, std::int64_t n_new) {
@@ -63,9 +84,9 @@ void KvEvictionPolicy::make_room(KvCache& cache, std::int64_t n_new) {
   if (excess > 0) {
     excess = std::min<std::int64_t>(static_cast<std::int64_t>(kept_.size()), std::max(excess, opt_.evict_chunk));
     for (std::int64_t i = 0; i < excess; ++i) {
-      std::size_t at = 0;  // oldest first
-      if (opt_.kind == KvPolicyKind::Random) at = std::uniform_int_distribution<std::size_t>(0, kept_.size() - 1)(rng_);
+      const std::size_t at = victim();
       cache.evict(kept_[at]);
+      norms_.erase(kept_[at]);
       kept_.erase(kept_.begin() + static_cast<std::ptrdiff_t>(at));
     }
   }

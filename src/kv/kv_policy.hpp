@@ -7,12 +7,18 @@
 //                are its text distances and its keys never move; only the sinks are re-rotated, to sit
 //                just before the oldest kept token (KvCache::set_sinks).
 //   window       the most recent `window` tokens only (the baseline that collapses without sinks).
-//   random       `sink` sinks kept, the rest evicted at random within the budget (the floor); text
-//                positions.
+//   l2           the keys of lowest L2 norm (Devoto et al., arXiv 2406.11430: a low-norm key draws
+//                high attention), with --sink sinks if given; the norm of a token is its key's, summed
+//                over every layer and KV head (reduced over ranks, so all agree); text positions.
+//   random       --sink sinks if given, the rest evicted at random within the budget (the floor);
+//                text positions.
 // Every member of a sequence-parallel group runs the same policy on the same append indices (the
 // random one with the same seed), so they agree on what is evicted; each evicts what it holds.
 #include <cstdint>
 #include <deque>
+#include <optional>
+#include <span>
+#include <unordered_map>
 #include <random>
 #include <string>
 #include <string_view>
@@ -21,14 +27,14 @@
 
 namespace qwen3 {
 
-enum class KvPolicyKind { Full, SinkWindow, Window, Random };
+enum class KvPolicyKind { Full, SinkWindow, Window, L2, Random };
 KvPolicyKind parse_kv_policy(std::string_view name);  // qwen3::Error on anything else
 std::string_view kv_policy_name(KvPolicyKind kind);
 
 struct KvPolicyOptions {
   KvPolicyKind kind = KvPolicyKind::Full;
-  std::int64_t sink = 4;         // sink-window, random (window: always 0)
-  std::int64_t window = 252;     // recent tokens kept (random: the rest of the budget)
+  std::optional<std::int64_t> sink;  // not given: 4 for sink-window, 0 for l2 and random (window: always 0)
+  std::int64_t window = 252;         // recent tokens kept (l2, random: the rest of the budget)
   std::int64_t evict_chunk = 1;  // evict at least this many at once when the budget is exceeded
   std::uint64_t seed = 0;        // random
 };
@@ -53,12 +59,20 @@ class KvEvictionPolicy {
   void make_room(KvCache& cache, std::int64_t n_new);
   void reset();  // for a cache emptied by truncate(0)
 
+  // l2 ranks tokens by their keys' norms: after each forward call, the caller hands it the norms of
+  // the tokens just appended (KvCache::take_key_norms, summed over ranks).
+  bool needs_key_norms() const { return opt_.kind == KvPolicyKind::L2; }
+  void observe_key_norms(std::int64_t first_token, std::span<const float> norms);
+
  private:
   KvPolicyOptions opt_;
   std::int64_t sinks_ = 0;
   std::deque<std::int64_t> kept_;  // append indices of the kept tokens past the sinks, oldest first
   std::int64_t next_ = 0;          // the next append index this policy will see
   std::mt19937_64 rng_;
+  std::unordered_map<std::int64_t, float> norms_;  // l2: key norm of each kept token
+
+  std::size_t victim();  // the position in kept_ of the next token to evict
 };
 
 }  // namespace qwen3

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <set>
 
@@ -105,6 +106,24 @@ TEST(KvPolicy, RandomKeepsBudgetAndSinksAndIsSeeded) {
   };
   EXPECT_EQ(run(7), run(7));
   EXPECT_NE(run(7), run(8));
+}
+
+// Property: l2 evicts the kept token whose key has the largest norm (the oldest on a tie) and keeps
+// --sink sinks whatever their norms; the cache reports each token's norm summed over layers and heads.
+TEST(KvPolicy, L2EvictsLargestKeyNorms) {
+  KvEvictionPolicy policy({KvPolicyKind::L2, 1, 3, 1, 0});
+  KvCache cache(kShape, policy.budget());
+  cache.track_key_norms(true);
+  const float norms[] = {100, 5, 1, 9, 2, 8, 3};
+  for (std::int64_t t = 0; t < 7; ++t) {
+    stream(policy, cache, {1});
+    const auto measured = cache.take_key_norms(t, 1);  // rows (t, 0) and (t, 1): |t| + sqrt(t^2 + 1)
+    EXPECT_FLOAT_EQ(measured[0], static_cast<float>(t + std::sqrt(t * t + 1.0)));
+    policy.observe_key_norms(t, std::span<const float>(&norms[t], 1));
+  }
+  // t4 evicts 3 (norm 9), t5 evicts 1 (5), t6 evicts 5 (8); the sink 0 (norm 100) stays.
+  EXPECT_EQ(live_positions(cache), (std::vector<std::int32_t>{0, 2, 4, 6}));
+  EXPECT_EQ(cache.take_key_norms(0, 7), std::vector<float>(7, 0.f));  // handed out once
 }
 
 // Property: members sharing a sequence, each running the same policy, together hold exactly what one
