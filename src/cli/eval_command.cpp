@@ -87,7 +87,9 @@ int run_eval(const EvalCommandOptions& o, Communicator& world) {
   if (!speaker) return 0;
 
   nlohmann::json windows = nlohmann::json::array();
-  for (const auto& w : r.windows) windows.push_back({{"start", w.start}, {"end", w.end}, {"ppl", w.ppl}, {"accuracy", w.accuracy}});
+  for (const auto& w : r.windows)
+    windows.push_back({{"start", w.start}, {"end", w.end}, {"ppl", w.ppl}, {"accuracy", w.accuracy}, {"ms_per_token", w.ms_per_token},
+                       {"kv_bytes", w.kv_bytes}, {"rss_bytes", w.rss_bytes}});
   const nlohmann::json j = {{"model", o.model_dir}, {"text", o.text_file}, {"protocol", o.chunk > 0 ? "chunked" : "streaming"},
                             {"attention", o.attention}, {"kv_type", kernels::kv_type_name(eo.kv_type)},
                             {"tokens", r.tokens}, {"scored", r.scored}, {"ppl", r.ppl}, {"accuracy", r.accuracy},
@@ -98,8 +100,9 @@ int run_eval(const EvalCommandOptions& o, Communicator& world) {
   if (!o.csv_file.empty()) {
     std::ofstream csv(o.csv_file);
     if (!csv) throw Error(o.csv_file + ": cannot write CSV");
-    csv << "start,end,ppl,accuracy\n";
-    for (const auto& w : r.windows) csv << w.start << ',' << w.end << ',' << w.ppl << ',' << w.accuracy << '\n';
+    csv << "start,end,ppl,accuracy,ms_per_token,kv_bytes,rss_bytes\n";
+    for (const auto& w : r.windows)
+      csv << w.start << ',' << w.end << ',' << w.ppl << ',' << w.accuracy << ',' << w.ms_per_token << ',' << w.kv_bytes << ',' << w.rss_bytes << '\n';
   }
   if (o.json) {
     std::cout << j.dump() << std::endl;

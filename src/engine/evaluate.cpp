@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+
+#include <unistd.h>
 
 #include "engine/sampler.hpp"
 #include "qwen3/comm.hpp"
@@ -50,9 +53,21 @@ std::vector<Score> score(std::span<const float> logits, std::int64_t offset, std
   return out;
 }
 
+// Resident bytes of this process now (/proc/self/statm), 0 where unavailable.
+std::size_t current_rss_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  unsigned long pages = 0, resident = 0;
+  const int got = std::fscanf(f, "%lu %lu", &pages, &resident);
+  std::fclose(f);
+  return got == 2 ? static_cast<std::size_t>(resident) * static_cast<std::size_t>(sysconf(_SC_PAGESIZE)) : 0;
+}
+
 class Tally {
  public:
   Tally(EvalResult& r, std::int64_t window) : r_(r), window_(std::max<std::int64_t>(1, window)) {}
+  // Fills each finished window's time and memory fields.
+  void set_stamp(std::function<void(EvalWindow&)> stamp) { stamp_ = std::move(stamp); }
   // Records the prediction of the token at stream position `pos`.
   void add(std::int64_t pos, const Score& s) {
     if (w_count_ == 0) w_start_ = pos;
@@ -75,12 +90,14 @@ class Tally {
   void flush(std::int64_t end) {
     r_.windows.push_back({w_start_, end, std::exp(w_nll_ / static_cast<double>(w_count_)),
                           static_cast<double>(w_correct_) / static_cast<double>(w_count_)});
+    if (stamp_) stamp_(r_.windows.back());
     w_nll_ = 0;
     w_correct_ = 0;
     w_count_ = 0;
   }
   EvalResult& r_;
   std::int64_t window_;
+  std::function<void(EvalWindow&)> stamp_;
   double w_nll_ = 0;
   std::int64_t w_correct_ = 0, w_count_ = 0, w_start_ = 0;
 };
@@ -103,8 +120,16 @@ EvalResult evaluate(Qwen3Model& model, std::span<const std::int32_t> tokens, con
   const std::int64_t offset = model.vocab_range().begin;
 
   if (opt.chunk <= 0) {
-    // Every token stays in the cache, even past max_position_embeddings.
+    // With `full` every token stays in the cache, even past max_position_embeddings.
     Session s(model, model.new_cache(opt.kv_type, opt.kv_block, n), opt.kv_policy);
+    auto window_start = clock::now();
+    tally.set_stamp([&](EvalWindow& w) {
+      const auto now = clock::now();
+      w.ms_per_token = std::chrono::duration<double, std::milli>(now - window_start).count() / static_cast<double>(w.end - w.start);
+      w.kv_bytes = s.cache().bytes();
+      w.rss_bytes = current_rss_bytes();
+      window_start = now;
+    });
     for (std::int64_t t = 0; t + 1 < n; ++t) {
       const auto logits = s.feed(tokens.subspan(static_cast<std::size_t>(t), 1));
       if (t == 0) {
@@ -115,6 +140,7 @@ EvalResult evaluate(Qwen3Model& model, std::span<const std::int32_t> tokens, con
       r.peak_kv_bytes = std::max(r.peak_kv_bytes, s.cache().peak_bytes());
       if (progress && (t % 64 == 0 || t + 2 == n)) progress(t + 2, n);
     }
+    tally.finish(n);  // the last window's stamp reads this session
   } else {
     // llama-perplexity: chunks of `chunk` tokens from an empty cache; score positions chunk/2 .. chunk-1.
     const std::int64_t c = opt.chunk;
@@ -136,7 +162,7 @@ EvalResult evaluate(Qwen3Model& model, std::span<const std::int32_t> tokens, con
       if (progress) progress(start + c, n);
     }
   }
-  tally.finish(n);
+  if (opt.chunk > 0) tally.finish(n);
   const double total_s = std::chrono::duration<double>(clock::now() - t0).count();
   const double after_first_ms = std::chrono::duration<double, std::milli>(clock::now() - t_first).count();
   const double fed = static_cast<double>(opt.chunk > 0 ? (n / opt.chunk) * opt.chunk : n - 1);

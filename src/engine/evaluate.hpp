@@ -28,6 +28,10 @@ struct EvalOptions {
 struct EvalWindow {
   std::int64_t start = 0, end = 0;  // positions of the scored tokens [start, end)
   double ppl = 0, accuracy = 0;
+  // Streaming protocol only (0 otherwise): mean wall time per token over the window, and the KV cache's
+  // bytes and the process's resident bytes when it ended -- latency and memory over the stream.
+  double ms_per_token = 0;
+  std::size_t kv_bytes = 0, rss_bytes = 0;
 };
 
 struct EvalResult {
