@@ -56,8 +56,8 @@ class KvBlock {
   void drop_slots_from(std::int64_t slot);  // keeps slots [0, slot)
   // Marks the slot of `token` evicted; false if this block does not hold it live.
   bool evict(std::int64_t token);
-  // Moves the live slots to the front (order kept), so evicted ones cost nothing more. A compacted
-  // block takes no new tokens.
+  // Moves the live slots into a buffer of their size (order kept), so evicted ones cost neither time
+  // nor memory. A compacted block takes no new tokens.
   void compact();
   // Empties the block for reuse as block `index`.
   void reuse(std::int64_t index);
@@ -71,8 +71,9 @@ class KvBlock {
 
   const KvCacheShape* shape_;
   std::int64_t index_;
+  std::int64_t capacity_;  // slots allocated: block_size, or the live count after compact()
   std::size_t bytes_;
-  PageBuffer data_;  // [n_layers][2 (K,V)][n_kv_heads][block_size][head_dim]
+  PageBuffer data_;  // [n_layers][2 (K,V)][n_kv_heads][capacity_][head_dim]
   std::vector<std::int32_t> positions_;
   std::vector<std::int64_t> tokens_;
   std::int64_t live_ = 0;
