@@ -10,6 +10,7 @@
 
 #include "engine/loaded_model.hpp"
 #include "engine/session.hpp"
+#include "engine/threads.hpp"
 #include "kernels/dispatch.hpp"
 #include "test_support.hpp"
 
@@ -44,6 +45,9 @@ double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) 
 // and sink-window by up to 6.9e-6, so 1e-4 leaves a 5x margin. With the sinks left at their text
 // positions (no re-rotation) sink4_window60 misses by 0.64, and SinkCache's stock off-by-one by 0.81.
 TEST(StreamingReference, SinkWindowMatchesTransformersSinkCache) {
+  // One thread: a 11 M-parameter model fed one token at a time spends more on waking a team than on
+  // the work (and ctest runs tests with passive OpenMP waiting).
+  set_thread_count(1);
   const auto& kt = kernels::select_kernels(kernels::KernelChoice::Auto, kernels::detect_cpu_features());
   for (const char* name : {"sink4_window60.json", "sink0_window64.json"}) {
     std::ifstream in(test::data_dir() / "eval" / "streaming" / name);
@@ -55,11 +59,14 @@ TEST(StreamingReference, SinkWindowMatchesTransformersSinkCache) {
       LoadedModel lm = load_model(kModel, kt, attention);
       const KvPolicyOptions sink_window{KvPolicyKind::SinkWindow, ref["sink"].get<std::int64_t>(), ref["window"].get<std::int64_t>(), 1, 0};
       const double d_sink = max_abs_diff(stream_logprobs(*lm.model, ids, sink_window), want);
-      const double d_full = max_abs_diff(stream_logprobs(*lm.model, ids, {}), want_full);
-      std::printf("%s, %s: max |logprob - transformers| sink-window %.3g, full %.3g (tolerance 1e-4)\n", name,
-                  std::string(attention_kind_name(attention)).c_str(), d_sink, d_full);
+      std::printf("%s, %s: max |logprob - transformers| sink-window %.3g (tolerance 1e-4)\n", name,
+                  std::string(attention_kind_name(attention)).c_str(), d_sink);
       EXPECT_LE(d_sink, 1e-4) << name;
-      EXPECT_LE(d_full, 1e-4) << name;
+      if (attention == AttentionKind::Streaming) {  // the referee's own baseline, once
+        const double d_full = max_abs_diff(stream_logprobs(*lm.model, ids, {}), want_full);
+        std::printf("%s: max |logprob - transformers| full %.3g (tolerance 1e-4)\n", name, d_full);
+        EXPECT_LE(d_full, 1e-4) << name;
+      }
     }
   }
 }
