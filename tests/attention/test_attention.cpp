@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "attention/attention.hpp"
+#include "attention_problem.hpp"
 #include "qwen3/online_softmax.hpp"
 #include "test_support.hpp"
 
@@ -36,16 +37,7 @@ struct AttentionCase {
 
   std::vector<float> run(const kernels::KernelTable& k, bool streaming, const StreamingOptions& opt = {}) {
     std::vector<float> out(q.size(), -1.f);
-    AttentionProblem p;
-    p.kernels = &k;
-    p.n_heads = n_heads;
-    p.n_kv_heads = n_kv;
-    p.head_dim = d;
-    p.scale = 1.f / std::sqrt(static_cast<float>(d));
-    p.q = q.data();
-    p.positions = q_pos;
-    p.cache = &cache;
-    p.out = out.data();
+    const AttentionProblem p = test::attention_problem(k, n_heads, n_kv, d, q.data(), q_pos, cache, out.data());
     if (streaming) streaming_attention(p, opt);
     else standard_attention(p);
     return out;

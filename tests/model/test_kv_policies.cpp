@@ -10,6 +10,7 @@
 #include "engine/session.hpp"
 #include "kernels/dispatch.hpp"
 #include "model/ops.hpp"
+#include "attention_problem.hpp"
 #include "test_support.hpp"
 
 namespace qwen3 {
@@ -83,17 +84,7 @@ TEST(KvPolicies, SinkWindowAttendsAtCacheIndexPositions) {
         const auto q = rotated(q_raw.data(), 2, qpos);
         std::vector<float> out(static_cast<std::size_t>(2 * d));
         const std::int32_t positions[1] = {qpos};
-        AttentionProblem p;
-        p.kernels = &kernels::scalar_kernels();
-        p.n_heads = 2;
-        p.n_kv_heads = 1;
-        p.head_dim = d;
-        p.scale = 1.f / std::sqrt(static_cast<float>(d));
-        p.q = q.data();
-        p.positions = positions;
-        p.cache = &c;
-        p.out = out.data();
-        attention(kind, p);
+        attention(kind, test::attention_problem(kernels::scalar_kernels(), 2, 1, d, q.data(), positions, c, out.data()));
         return out;
       };
       const auto ours = attend(cache, start + static_cast<std::int32_t>(T - 1));
