@@ -16,12 +16,6 @@ struct Range {
 // Items [begin, end) of part `part` when n items are split into `parts` contiguous parts.
 // Throws qwen3::Error if parts < 1, part is outside [0, parts) or n < 0.
 Range split_even(std::int64_t n, int part, int parts);
-
-// KV heads of one rank under head (tensor) parallelism. More ranks than KV heads is an error here:
-// the extra ranks must split the sequence instead (split_kv_blocks).
-Range split_kv_heads(std::int64_t n_kv_heads, int rank, int n_ranks);
-
-// KV blocks of one member under sequence parallelism: any member count, blocks dealt contiguously.
-Range split_kv_blocks(std::int64_t n_blocks, int member, int n_members);
+// (How ranks use it: src/dist/layout.hpp. KV blocks are dealt in snake order: KvBlockOwner.)
 
 }  // namespace qwen3

@@ -48,15 +48,14 @@ ModelPartition partition_model(const Qwen3Config& cfg, const Layout& l) {
   ModelPartition p;
   p.kv_heads = split_even(cfg.num_key_value_heads, l.group(), l.tp);
   p.q_heads = {p.kv_heads.begin * g, p.kv_heads.end * g};
-  const Range o = split_even(p.q_heads.size(), l.member(), l.sp);
-  p.own_q_heads = {p.q_heads.begin + o.begin, p.q_heads.begin + o.end};
-  const Range k = split_even(p.kv_heads.size(), l.member(), l.sp);
-  p.own_kv_heads = {p.kv_heads.begin + k.begin, p.kv_heads.begin + k.end};
   p.mlp = split_even(cfg.intermediate_size, l.rank, l.ranks());
   p.vocab = split_even(cfg.vocab_size, l.rank, l.ranks());
   p.kv_member = l.member();
   p.kv_members = l.sp;
   p.ranks = l.ranks();
+  const Range o = p.member_q_heads(l.member()), k = p.member_kv_heads(l.member());
+  p.own_q_heads = {p.q_heads.begin + o.begin, p.q_heads.begin + o.end};
+  p.own_kv_heads = {p.kv_heads.begin + k.begin, p.kv_heads.begin + k.end};
   return p;
 }
 

@@ -49,6 +49,12 @@ struct ModelPartition {
   int kv_member = 0;   // this rank's index among the members sharing the KV blocks
   int kv_members = 1;
   int ranks = 1;       // ranks sharing the model; 1: every range is the whole model
+
+  // Member m's share of the group's query and KV heads, counted from the group's first head: the
+  // split behind own_q_heads / own_kv_heads, which the members need of each other to exchange q, k, v
+  // and the merged attention states.
+  Range member_q_heads(int m) const { return split_even(q_heads.size(), m, kv_members); }
+  Range member_kv_heads(int m) const { return split_even(kv_heads.size(), m, kv_members); }
 };
 
 ModelPartition partition_model(const Qwen3Config& cfg, const Layout& layout);

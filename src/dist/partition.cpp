@@ -15,13 +15,4 @@ Range split_even(std::int64_t n, int part, int parts) {
   return {begin, begin + base + (part < extra ? 1 : 0)};
 }
 
-Range split_kv_heads(std::int64_t n_kv_heads, int rank, int n_ranks) {
-  if (n_ranks > n_kv_heads)
-    throw Error(std::to_string(n_ranks) + " ranks for " + std::to_string(n_kv_heads) +
-                " KV heads: head parallelism needs at most one rank per KV head (split the sequence for the rest)");
-  return split_even(n_kv_heads, rank, n_ranks);
-}
-
-Range split_kv_blocks(std::int64_t n_blocks, int member, int n_members) { return split_even(n_blocks, member, n_members); }
-
 }  // namespace qwen3

@@ -15,7 +15,6 @@
 #include "model/ops.hpp"
 #include "qwen3/error.hpp"
 #include "qwen3/online_softmax.hpp"
-#include "qwen3/partition.hpp"
 
 namespace qwen3 {
 
@@ -116,7 +115,7 @@ void Qwen3Model::attention_block(const LayerWeights& lw, std::int64_t layer, std
     attention(attention_, p);
     const int members = part.kv_members;
     std::vector<std::int64_t> rows(static_cast<std::size_t>(members));
-    for (int m = 0; m < members; ++m) rows[static_cast<std::size_t>(m)] = n * split_even(n_heads, m, members).size();
+    for (int m = 0; m < members; ++m) rows[static_cast<std::size_t>(m)] = n * part.member_q_heads(m).size();
     dist_.kv_group->merge_softmax_states_scatter(a_.states, a_.own_states, rows, D);
     ops::normalize_states(a_.own_states.data(), part.own_q_heads.size(), n, D, a_.attn.data());
   }
@@ -155,7 +154,7 @@ void Qwen3Model::project_qkv(const LayerWeights& lw, std::int64_t n, const ops::
   const int members = part.kv_members;
   std::vector<std::int64_t> counts(static_cast<std::size_t>(members));
   for (int m = 0; m < members; ++m)
-    counts[static_cast<std::size_t>(m)] = n * D * (split_even(part.q_heads.size(), m, members).size() + 2 * split_even(part.kv_heads.size(), m, members).size());
+    counts[static_cast<std::size_t>(m)] = n * D * (part.member_q_heads(m).size() + 2 * part.member_kv_heads(m).size());
   dist_.kv_group->allgather(a_.qkv_own, a_.qkv_group, counts);
   const float* src = a_.qkv_group.data();
   auto place = [&](std::int64_t heads_total, const Range& heads, float* dst) {
@@ -163,9 +162,9 @@ void Qwen3Model::project_qkv(const LayerWeights& lw, std::int64_t n, const ops::
       std::copy(src, src + heads.size() * D, dst + (t * heads_total + heads.begin) * D);
   };
   for (int m = 0; m < members; ++m) {
-    place(part.q_heads.size(), split_even(part.q_heads.size(), m, members), a_.q.data());
-    place(part.kv_heads.size(), split_even(part.kv_heads.size(), m, members), a_.k.data());
-    place(part.kv_heads.size(), split_even(part.kv_heads.size(), m, members), a_.v.data());
+    place(part.q_heads.size(), part.member_q_heads(m), a_.q.data());
+    place(part.kv_heads.size(), part.member_kv_heads(m), a_.k.data());
+    place(part.kv_heads.size(), part.member_kv_heads(m), a_.v.data());
   }
 }
 
