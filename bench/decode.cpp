@@ -88,8 +88,8 @@ int run(int argc, char** argv, qwen3::Communicator& world) {
 
   const kernels::CpuFeatures cpu = kernels::detect_cpu_features();
   const auto& kt = kernels::select_kernels(kernel, gemm, cpu);
-  const RankGroups groups = join_ranks(world, Qwen3Config::from_file(std::filesystem::path(model_dir) / "config.json"), tp, sp);
-  LoadedModel lm = load_model(model_dir, kt, AttentionKind::Streaming, use_mmap ? WeightPlacement::Map : WeightPlacement::Copy, &groups);
+  RankModel rank_model = load_on_ranks(world, model_dir, kt, AttentionKind::Streaming, use_mmap ? WeightPlacement::Map : WeightPlacement::Copy, tp, sp);
+  LoadedModel& lm = rank_model.loaded;
   const Qwen3Config& c = lm.config;
   const Qwen3Weights& w = lm.model->weights();
   const KvType kv = resolve_kv_type(kv_name, *lm.model);

@@ -63,11 +63,8 @@ int run_eval(const EvalCommandOptions& o, Communicator& world) {
   const std::string notes = thread_count_notes(set_thread_count(o.threads));
   if (speaker) std::fputs(notes.c_str(), stderr);
   const kernels::KernelTable& kt = kernels::select_kernels(o.kernel, o.gemm, kernels::detect_cpu_features());
-  Qwen3Config layout_config;
-  on_every_rank(world, [&] { layout_config = Qwen3Config::from_file(std::filesystem::path(o.model_dir) / "config.json"); });
-  const RankGroups groups = join_ranks(world, layout_config, o.tp, o.sp);
-  LoadedModel lm;
-  on_every_rank(world, [&] { lm = load_model(o.model_dir, kt, parse_attention_kind(o.attention), WeightPlacement::Map, &groups); });
+  const RankModel rank_model = load_on_ranks(world, o.model_dir, kt, parse_attention_kind(o.attention), WeightPlacement::Map, o.tp, o.sp);
+  const LoadedModel& lm = rank_model.loaded;
   std::vector<std::int32_t> ids;
   on_rank0(world, [&] { ids = lm.require_tokenizer().encode(text); });
   share_ids(world, ids);

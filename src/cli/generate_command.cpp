@@ -228,17 +228,9 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
     else if (!o.prompt_file.empty()) text = read_prompt_file(o.prompt_file);
   });
 
-  // The layout is agreed from the config before any rank maps weights.
-  Qwen3Config layout_config;
-  on_every_rank(world, [&] {
-    if (!std::filesystem::is_directory(o.model_dir)) throw Error(o.model_dir + ": model directory not found");
-    layout_config = Qwen3Config::from_file(std::filesystem::path(o.model_dir) / "config.json");
-  });
-  const RankGroups groups = join_ranks(world, layout_config, o.tp, o.sp);
-  LoadedModel lm;
-  on_every_rank(world, [&] {
-    lm = load_model(o.model_dir, kt, attention, o.use_mmap ? WeightPlacement::Map : WeightPlacement::Copy, &groups);
-  });
+  const RankModel rank_model = load_on_ranks(world, o.model_dir, kt, attention, o.use_mmap ? WeightPlacement::Map : WeightPlacement::Copy,
+                                             o.tp, o.sp);
+  const LoadedModel& lm = rank_model.loaded;
   const Qwen3Config& cfg = lm.config;
   const std::int64_t ctx = o.ctx_size > 0 ? o.ctx_size : cfg.max_position_embeddings;
   const bool verify = !verify_ids.empty();

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "engine/agreement.hpp"
 #include "qwen3/error.hpp"
 
 namespace qwen3 {
@@ -29,6 +30,18 @@ RankGroups join_ranks(Communicator& world, const Qwen3Config& cfg, int tp, int s
   g.world = &world;
   g.kv_group = world.split(g.layout.group(), g.layout.member());
   return g;
+}
+
+RankModel load_on_ranks(Communicator& world, const std::filesystem::path& dir, const kernels::KernelTable& kernels,
+                        AttentionKind attention, WeightPlacement placement, int tp, int sp) {
+  Qwen3Config layout_config;
+  on_every_rank(world, [&] {
+    if (!std::filesystem::is_directory(dir)) throw Error(dir.string() + ": model directory not found");
+    layout_config = Qwen3Config::from_file(dir / "config.json");
+  });
+  RankModel rm{join_ranks(world, layout_config, tp, sp), {}};
+  on_every_rank(world, [&] { rm.loaded = load_model(dir, kernels, attention, placement, &rm.groups); });
+  return rm;
 }
 
 LoadedModel load_model(const std::filesystem::path& dir, const kernels::KernelTable& kernels, AttentionKind attention,

@@ -52,6 +52,16 @@ LoadedModel load_model(const std::filesystem::path& dir, const kernels::KernelTa
 // otherwise, so a long context reads half the bytes). Throws qwen3::Error on anything else.
 KvType resolve_kv_type(std::string_view choice, const Qwen3Model& model);
 
+// This rank's share of a model, loaded on every rank of `world` together: the layout (--tp/--sp,
+// 0: choose) is agreed from config.json before any rank maps weights, and a failure on any rank ends
+// them all with one line (engine/agreement.hpp). `groups` outlives `loaded`, whose model uses it.
+struct RankModel {
+  RankGroups groups;
+  LoadedModel loaded;
+};
+RankModel load_on_ranks(Communicator& world, const std::filesystem::path& dir, const kernels::KernelTable& kernels,
+                        AttentionKind attention, WeightPlacement placement, int tp, int sp);
+
 // Tokenizer only (for `tokenize`): DIR/tokenizer.json.
 Tokenizer load_tokenizer(const std::filesystem::path& dir);
 
