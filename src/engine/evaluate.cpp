@@ -20,36 +20,12 @@ struct Score {
   bool correct;
 };
 
-// Scores `rows` rows of logits ([rows][slice width], this rank's vocabulary slice) against their
-// targets. The vocabulary may be split over the members of `comm`: the maxima and arg-maxes are one
-// reduction, the sums of exp and the target logits another; the logits never travel.
+// The scores of `targets` from rows of this rank's logits (score_rows: the vocabulary may be split).
 std::vector<Score> score(std::span<const float> logits, std::int64_t offset, std::span<const std::int32_t> targets,
                          Communicator& comm) {
-  const std::size_t rows = targets.size();
-  const std::size_t width = logits.size() / rows;
-  std::vector<float> mx(rows);
-  std::vector<std::int32_t> best(rows);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const std::span<const float> row = logits.subspan(r * width, width);
-    best[r] = static_cast<std::int32_t>(offset) + argmax(row);
-    mx[r] = row[static_cast<std::size_t>(best[r] - offset)];
-  }
-  comm.argmax(mx, best);
-  std::vector<double> z(rows);
-  std::vector<float> parts(2 * rows, 0.f);  // [sum of exp, target logit] per row, each rank its part
-  for (std::size_t r = 0; r < rows; ++r) {
-    const std::span<const float> row = logits.subspan(r * width, width);
-    for (float x : row) z[r] += std::exp(static_cast<double>(x) - mx[r]);
-    parts[2 * r] = static_cast<float>(z[r]);
-    const std::int64_t t = targets[r] - offset;
-    if (t >= 0 && t < static_cast<std::int64_t>(width)) parts[2 * r + 1] = row[static_cast<std::size_t>(t)];
-  }
-  comm.allreduce_sum(parts);
-  std::vector<Score> out(rows);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const double sum = comm.size() == 1 ? z[r] : parts[2 * r];  // one process keeps the double sum
-    out[r] = {(mx[r] + std::log(sum)) - parts[2 * r + 1], best[r] == targets[r]};
-  }
+  const std::vector<RowScore> rows = score_rows(logits, offset, targets, comm);
+  std::vector<Score> out(rows.size());
+  for (std::size_t r = 0; r < rows.size(); ++r) out[r] = {-rows[r].logprob, rows[r].argmax == targets[r]};
   return out;
 }
 

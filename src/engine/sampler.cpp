@@ -119,20 +119,44 @@ std::int32_t Sampler::draw(std::vector<float> gathered) {
   return candidates_.back().second;
 }
 
-TokenLogprobs token_logprobs(LogitsSlice logits, std::int32_t id, int k, Communicator& comm) {
-  const auto& x = logits.values;
-  float mx[1] = {x.empty() ? -std::numeric_limits<float>::infinity() : *std::max_element(x.begin(), x.end())};
-  std::int32_t unused[1] = {0};
-  comm.argmax(mx, unused);
-  double sum = 0;
-  for (float v : x) sum += std::exp(static_cast<double>(v) - mx[0]);
-  const bool mine = id >= logits.offset && id < logits.offset + static_cast<std::int64_t>(x.size());
-  // [sum of exp, logit of id]: each rank adds its part (the id's logit lives on one rank).
-  float parts[2] = {static_cast<float>(sum), mine ? x[static_cast<std::size_t>(id - logits.offset)] : 0.f};
+std::vector<RowScore> score_rows(std::span<const float> logits, std::int64_t offset, std::span<const std::int32_t> targets,
+                                 Communicator& comm) {
+  const std::size_t rows = targets.size();
+  if (rows == 0) return {};
+  const std::size_t width = logits.size() / rows;
+  std::vector<float> mx(rows, -std::numeric_limits<float>::infinity());
+  std::vector<std::int32_t> best(rows, static_cast<std::int32_t>(offset));
+  for (std::size_t r = 0; r < rows && width > 0; ++r) {
+    const std::span<const float> row = logits.subspan(r * width, width);
+    best[r] = static_cast<std::int32_t>(offset) + argmax(row);
+    mx[r] = row[static_cast<std::size_t>(best[r] - offset)];
+  }
+  comm.argmax(mx, best);
+  std::vector<double> z(rows, 0.0);
+  std::vector<float> parts(2 * rows, 0.f);  // [sum of exp, target logit] per row: each rank adds its part
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::span<const float> row = logits.subspan(r * width, width);
+    for (float x : row) z[r] += std::exp(static_cast<double>(x) - mx[r]);
+    parts[2 * r] = static_cast<float>(z[r]);
+    const std::int64_t t = targets[r] - offset;
+    if (t >= 0 && t < static_cast<std::int64_t>(width)) parts[2 * r + 1] = row[static_cast<std::size_t>(t)];
+  }
   comm.allreduce_sum(parts);
-  const double log_z = mx[0] + std::log(comm.size() == 1 ? sum : static_cast<double>(parts[0]));
+  std::vector<RowScore> out(rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const double sum = comm.size() == 1 ? z[r] : parts[2 * r];  // one process keeps the double sum
+    out[r].log_z = mx[r] + std::log(sum);
+    out[r].logprob = parts[2 * r + 1] - out[r].log_z;
+    out[r].argmax = best[r];
+  }
+  return out;
+}
+
+TokenLogprobs token_logprobs(LogitsSlice logits, std::int32_t id, int k, Communicator& comm) {
+  const RowScore s = score_rows(logits.values, logits.offset, std::span<const std::int32_t>(&id, 1), comm)[0];
+  const double log_z = s.log_z;
   TokenLogprobs out;
-  out.logprob = parts[1] - log_z;
+  out.logprob = s.logprob;
   if (k <= 0) return out;
   auto best = unpack(comm.gather(pack(best_of(logits, k, 1.f)), 0));
   if (comm.rank() != 0) return out;

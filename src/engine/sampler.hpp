@@ -55,6 +55,18 @@ class Sampler {
 
 std::int32_t argmax(std::span<const float> logits);
 
+// Per row of logits ([rows][width]: this rank's vocabulary slice starting at `offset`): the
+// log-softmax at targets[r] over the whole vocabulary, its log-normaliser, and the row's arg-max (ties:
+// lowest id). With a split vocabulary that is one max-reduction and one sum-reduction for all rows;
+// the logits never travel. Every member of `comm` calls it and gets the same figures.
+struct RowScore {
+  double logprob = 0;
+  double log_z = 0;
+  std::int32_t argmax = 0;
+};
+std::vector<RowScore> score_rows(std::span<const float> logits, std::int64_t offset, std::span<const std::int32_t> targets,
+                                 Communicator& comm);
+
 // Natural-log softmax of `id` over all logits, and the k most likely (id, logprob) pairs. With a
 // split vocabulary every member calls it; `top` is filled on rank 0 only.
 struct TokenLogprobs {
