@@ -122,6 +122,13 @@ def parse_args(argv=None):
     p.add_argument("--amp", choices=["bf16", "none"], default="bf16", help="bf16 autocast (fp32 master weights) or pure fp32")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True, help="torch.compile the training step")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="where to train; cuda only shortens the wall time (same steps, same tokens; not bit-identical to cpu)")
+    p.add_argument("--window-start", choices=["eot", "text"], default="eot",
+                   help="first token of every training and evaluation window: <|endoftext|> (as pretraining pipelines that "
+                        "pack documents do; gives the model a token to park attention on, i.e. attention sinks) or the text's own token")
+    p.add_argument("--tokenizer-from", type=Path, default=None,
+                   help="reuse DIR/tokenizer.json instead of training a tokenizer (keeps token ids of an earlier model)")
     p.add_argument("--seed", type=int, default=1234, help="seed of weights and data order")
     p.add_argument("--log-every", type=int, default=50, help="progress line every N steps")
     p.add_argument("--eval-every", type=int, default=500, help="validation (bf16 autocast) every N steps and at the end (0 = only at the end)")
@@ -159,7 +166,8 @@ if ARGS is not None:
 # tokenizers (Rust/rayon): one thread, so that BPE training cannot depend on the thread count
 os.environ["RAYON_RS_NUM_CPUS"] = "1"
 os.environ["RAYON_NUM_THREADS"] = "1"
-os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+if ARGS is None or ARGS.device == "cpu":
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
@@ -403,9 +411,11 @@ class Bigram:
 # Model evaluation
 # ---------------------------------------------------------------------------
 @torch.no_grad()
-def stream_nll(model, ids: np.ndarray, ctx: int, batch: int, amp: bool, max_windows: int = 0):
-    """Sum of NLL over ids[1:], non-overlapping windows of ctx tokens."""
-    x = torch.from_numpy(ids.astype(np.int64))
+def stream_nll(model, ids: np.ndarray, ctx: int, batch: int, amp: bool, max_windows: int = 0, start_token=None):
+    """Sum of NLL over ids[1:], non-overlapping windows of ctx tokens.  With start_token, each window's
+    first token (context only, never scored) is replaced by it: the same tokens are scored either way."""
+    dev = next(model.parameters()).device
+    x = torch.from_numpy(ids.astype(np.int64)).to(dev)
     N = len(x)
     starts = list(range(0, N - 1, ctx))
     if max_windows:
@@ -418,13 +428,17 @@ def stream_nll(model, ids: np.ndarray, ctx: int, batch: int, amp: bool, max_wind
     for i in range(0, len(full), batch):
         ss = full[i : i + batch]
         win = torch.stack([x[s : s + ctx + 1] for s in ss])
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+        if start_token is not None:
+            win[:, 0] = start_token
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
             logits = model(input_ids=win[:, :-1], use_cache=False).logits
         tot += F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), win[:, 1:].reshape(-1), reduction="sum").item()
         n += win[:, 1:].numel()
     for s in part:
-        win = x[s:N].unsqueeze(0)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+        win = x[s:N].clone().unsqueeze(0)
+        if start_token is not None:
+            win[:, 0] = start_token
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
             logits = model(input_ids=win[:, :-1], use_cache=False).logits
         tot += F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), win[:, 1:].reshape(-1), reduction="sum").item()
         n += win.size(1) - 1
@@ -457,11 +471,13 @@ def lr_at(step: int, total, args) -> float:
 class Batches:
     """Deterministic order: every epoch, the training stream is cut into
     non-overlapping windows of ctx+1 tokens (epoch-dependent offset), shuffled
-    with a generator seeded by (seed, epoch)."""
+    with a generator seeded by (seed, epoch).  With start_token, every window's
+    first token (context only) becomes that token."""
 
-    def __init__(self, stream: np.ndarray, ctx: int, batch: int, seed: int):
+    def __init__(self, stream: np.ndarray, ctx: int, batch: int, seed: int, device="cpu", start_token=None):
         self.x = torch.from_numpy(stream.astype(np.int64))
         self.ctx, self.batch, self.seed = ctx, batch, seed
+        self.device, self.start_token = device, start_token
         self.epoch, self.order, self.pos = -1, [], 0
         self._new_epoch()
 
@@ -478,7 +494,10 @@ class Batches:
             self._new_epoch()
         ss = self.order[self.pos : self.pos + self.batch]
         self.pos += self.batch
-        return torch.stack([self.x[s : s + self.ctx + 1] for s in ss])
+        win = torch.stack([self.x[s : s + self.ctx + 1] for s in ss])
+        if self.start_token is not None:
+            win[:, 0] = self.start_token
+        return win.to(self.device, non_blocking=True)
 
 
 def cpu_name() -> str:
@@ -489,6 +508,12 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def device_name(args) -> str:
+    if args.device == "cuda":
+        return f"{torch.cuda.get_device_name(0)} (cuda), {args.threads} CPU thread(s) on {cpu_name()}"
+    return f"{args.threads} thread(s) on {cpu_name()}"
 
 
 def fmt_min(s: float) -> str:
@@ -508,7 +533,9 @@ def main(args):
     if out.exists() and any(out.iterdir()) and not args.overwrite:
         sys.exit(f"{out} exists and is not empty (use --overwrite)")
     log(f"torch {torch.__version__}, transformers {transformers.__version__}, tokenizers {tokenizers.__version__}; "
-        f"{args.threads} thread(s) on {cpu_name()} ({os.cpu_count()} CPUs)")
+        f"{device_name(args)} ({os.cpu_count()} CPUs)")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("--device cuda: torch sees no GPU")
 
     # ---- corpus ----------------------------------------------------------
     infos, train_docs, val_docs, (held_name, held_text), evals = load_corpus(args)
@@ -517,9 +544,16 @@ def main(args):
 
     # ---- tokenizer -------------------------------------------------------
     t = time.time()
-    tok_json = train_tokenizer([d for _, d in train_docs], args.vocab_size)
+    if args.tokenizer_from:
+        tok_json = json.loads((args.tokenizer_from / "tokenizer.json").read_text(encoding="utf-8"))
+        if len(tok_json["model"]["vocab"]) + len(tok_json["added_tokens"]) != args.vocab_size:
+            sys.exit(f"{args.tokenizer_from}/tokenizer.json does not have --vocab-size {args.vocab_size} entries")
+        log(f"tokenizer: reused {args.tokenizer_from / 'tokenizer.json'} (sha256 {sha256_file(args.tokenizer_from / 'tokenizer.json')[:16]}...)")
+    else:
+        tok_json = train_tokenizer([d for _, d in train_docs], args.vocab_size)
     tok = Tokenizer.from_str(json.dumps(tok_json))
     eot = token_id(tok_json, "<|endoftext|>")
+    start_token = eot if args.window_start == "eot" else None
     vocab_cfg = (args.vocab_size + 63) // 64 * 64
     log(f"tokenizer: {args.vocab_size} entries ({args.vocab_size - 256 - len(ADDED_TOKENS)} merges) in {time.time() - t:.1f}s; config vocab_size {vocab_cfg}")
 
@@ -582,7 +616,7 @@ def main(args):
     )
     cfg._attn_implementation = "sdpa"
     torch.manual_seed(args.seed)
-    model = Qwen3ForCausalLM(cfg)
+    model = Qwen3ForCausalLM(cfg).to(args.device)
     model.train()
     assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr(), "embeddings not tied"
     n_params = sum(p.numel() for p in model.parameters())
@@ -600,13 +634,13 @@ def main(args):
     V = cfg.vocab_size
 
     def loss_fn(win):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+        with torch.autocast(args.device, dtype=torch.bfloat16, enabled=amp):
             logits = model(input_ids=win[:, :-1], use_cache=False).logits
         return F.cross_entropy(logits.float().reshape(-1, V), win[:, 1:].reshape(-1))
 
     step_fn = torch.compile(loss_fn) if args.compile else loss_fn
     compiled = args.compile
-    batches = Batches(train, args.ctx, args.batch_size, args.seed)
+    batches = Batches(train, args.ctx, args.batch_size, args.seed, args.device, start_token)
     tokens_per_step = args.batch_size * args.ctx
     budget = args.time_budget_min * 60.0
     total = None if args.steps == "auto" else args.steps
@@ -632,7 +666,7 @@ def main(args):
 
     def validate(at_step):
         te = time.time()
-        vq = ppl_of(val_streams, lambda s: stream_nll(model, s, args.ctx, args.eval_batch_size, amp))[0]
+        vq = ppl_of(val_streams, lambda s: stream_nll(model, s, args.ctx, args.eval_batch_size, amp, start_token=start_token))[0]
         evals_done.append((at_step, vq))
         if history and history[-1]["step"] == at_step:
             history[-1]["val_ppl"] = round(vq, 2)
@@ -723,6 +757,7 @@ def main(args):
         if (out / f).exists():
             (out / f).unlink()
     model.eval()
+    model.to("cpu")
     trained_sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
     m16 = copy.deepcopy(model).to(torch.bfloat16)
     m16.generation_config = GenerationConfig(**{k: v for k, v in generation_config(tok_json).items() if k != "transformers_version"})
@@ -748,6 +783,7 @@ def main(args):
     rsd = ref.state_dict()
     for k, v in trained_sd.items():
         assert torch.equal(rsd[k], v.to(torch.bfloat16).float()), k
+    ref = ref.to(args.device)
     mw = args.eval_max_windows
     if mw:
         # smoke tests: score model and bigram on the same truncated streams
@@ -758,11 +794,11 @@ def main(args):
         bg_held = ppl_of([held_stream], lambda s: bigram.nll([s]))[0]
         bg_evals = {info["name"]: ppl_of([s], lambda s: bigram.nll([s]))[0] for info, s in eval_streams}
         log(f"PARTIAL evaluation (--eval-max-windows {mw}): bigram validation ppl {bg_val:.2f}, held-out ppl {bg_held:.2f}")
-    val_ppl, val_n = ppl_of(val_streams, lambda s: stream_nll(ref, s, args.ctx, args.eval_batch_size, False))
-    held_ppl, held_n = ppl_of([held_stream], lambda s: stream_nll(ref, s, args.ctx, args.eval_batch_size, False))
+    val_ppl, val_n = ppl_of(val_streams, lambda s: stream_nll(ref, s, args.ctx, args.eval_batch_size, False, start_token=start_token))
+    held_ppl, held_n = ppl_of([held_stream], lambda s: stream_nll(ref, s, args.ctx, args.eval_batch_size, False, start_token=start_token))
     eval_ppl = {}
     for info, s in eval_streams:
-        eval_ppl[info["name"]] = ppl_of([s], lambda s: stream_nll(ref, s, args.ctx, args.eval_batch_size, False))
+        eval_ppl[info["name"]] = ppl_of([s], lambda s: stream_nll(ref, s, args.ctx, args.eval_batch_size, False, start_token=start_token))
     ratio = bg_held / held_ppl
     log(f"saved bf16 weights, fp32 maths: validation ppl {val_ppl:.2f} ({val_n} tokens), held-out {held_name} ppl {held_ppl:.2f} ({held_n} tokens)"
         + "".join(f", {k} ppl {v[0]:.2f} ({v[1]} tokens)" for k, v in eval_ppl.items())
@@ -776,7 +812,7 @@ def main(args):
     chat = hf_tok.apply_chat_template([{"role": "user", "content": "Hello"}], tokenize=False, add_generation_prompt=True)
     assert chat == "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n", chat
     gen_cfg = GenerationConfig.from_pretrained(out)
-    ids = torch.tensor([hf_tok(args.sample_prompt, add_special_tokens=False)["input_ids"]])
+    ids = torch.tensor([hf_tok(args.sample_prompt, add_special_tokens=False)["input_ids"]], device=args.device)
     torch.manual_seed(args.seed)
     with torch.no_grad():
         gen = ref.generate(ids, generation_config=gen_cfg, max_new_tokens=80)
@@ -837,10 +873,13 @@ def model_card(**k) -> str:
     repro = k["command"] if a.steps != "auto" else re.sub(r" --steps[= ]auto\b", "", k["command"]) + f" --steps {k['steps_done']}"
     eot = token_id(k["tok_json"], "<|endoftext|>")
     im_end = token_id(k["tok_json"], "<|im_end|>")
+    where = ("on one GPU, with the step count and token budget of a 2-core CPU run" if a.device == "cuda" else "on a 2-core CPU")
+    start_note = ("every window's first token replaced by `<|endoftext|>`, so that each window starts the way a document does"
+                  if a.window_start == "eot" else "each window starts with the text's own token")
     partial = "\n**PARTIAL EVALUATION (`--eval-max-windows`): a smoke test, not the model's real numbers.**\n" if a.eval_max_windows else ""
     return f"""# {a.out.name}
 
-A small **Qwen3ForCausalLM trained from scratch on a 2-core CPU** as the default model of qwen3_mpi:
+A small **Qwen3ForCausalLM trained from scratch** ({where}) as the default model of qwen3_mpi:
 {k['n_params'] / 1e6:.2f} M parameters, byte-level BPE tokenizer of {a.vocab_size} tokens in Qwen3's format, trained on
 public-domain long-form English (Project Gutenberg novels and the King James Bible).  It continues
 text in the style of those books; it knows no facts, follows no instructions, and has never seen the
@@ -852,8 +891,8 @@ Made by `scripts/train_default_model.py` (versions in `scripts/requirements-trai
 {partial}
 Perplexity of the **saved bf16 weights**, loaded back with transformers and evaluated in fp32:
 exp(mean NLL) over every token of each stream except the first, the stream cut into
-non-overlapping windows of {a.ctx} tokens (each window starts without earlier context), each stream
-starting with `<|endoftext|>`.  The bigram baseline (fitted by the same script on the same training
+non-overlapping windows of {a.ctx} tokens (each window starts without earlier context; {start_note};
+that first token is context only, never scored), each stream starting with `<|endoftext|>`.  The bigram baseline (fitted by the same script on the same training
 tokens: interpolation lambda*ML-bigram + (1-lambda)*add-one unigram, lambda = {k['lam']} picked on the
 validation split) is scored on exactly the same tokens.
 
@@ -914,8 +953,8 @@ Sample (transformers, saved weights, seed {a.seed}, prompt `{a.sample_prompt}`):
 | saved weights | step {k['saved_step']} ({k['saved_step'] * a.batch_size * a.ctx:,} tokens){' = the best validation perplexity of the evaluations during training (`--keep-best`)' if a.keep_best else ' (the last step)'}; validation ppl by step (bf16 autocast, fp32 master weights): {vals} |
 | optimiser | AdamW (betas 0.9/0.95, weight decay {a.weight_decay} on matrices), peak LR {a.lr}, {a.warmup} warmup steps, cosine to {a.min_lr_ratio}x, grad-clip {a.grad_clip} |
 | numerics | {'bf16 autocast, fp32 master weights' if a.amp == 'bf16' else 'fp32'}; torch.compile {'on' if k['compiled'] else 'off'} |
-| data order | non-overlapping {a.ctx + 1}-token windows of the concatenated training books, shuffled per epoch (seed {a.seed}) |
-| training time | {fmt_min(k['train_seconds'])} wall (whole script {fmt_min(k['total_seconds'])}), {a.threads} thread(s) on {cpu_name()} ({os.cpu_count()} CPUs), {k['tokens_seen'] / k['train_seconds']:.0f} tokens/s, {k['train_cpu'] / k['train_seconds']:.2f} cores busy on average |
+| data order | non-overlapping {a.ctx + 1}-token windows of the concatenated training books, shuffled per epoch (seed {a.seed}); {start_note} (`--window-start {a.window_start}`) |
+| training time | {fmt_min(k['train_seconds'])} wall (whole script {fmt_min(k['total_seconds'])}), {device_name(a)} ({os.cpu_count()} CPUs), {k['tokens_seen'] / k['train_seconds']:.0f} tokens/s, {k['train_cpu'] / k['train_seconds']:.2f} cores busy on average |
 | versions | Python {platform.python_version()}, torch {torch.__version__}, transformers {transformers.__version__}, tokenizers {tokenizers.__version__}, safetensors {safetensors.__version__}, numpy {np.__version__} |
 
 Command:
@@ -925,7 +964,8 @@ Command:
 ```
 
 Reproduce the same run step for step (same seed, files, thread count and versions; with `--steps`
-fixed the script is deterministic: re-runs write bit-identical weights):
+fixed the script is deterministic on the CPU: re-runs write bit-identical weights; on a GPU the same
+steps give a model of the same quality, not the same bits):
 
 ```sh
 {repro}
