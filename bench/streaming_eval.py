@@ -4,10 +4,12 @@ protocol: the text is fed token by token, each step's logits score the next toke
 
 Runs, each one `qwen3_mpi eval --json` saved under OUT/runs/:
   1. the seed table: every policy at total cache budgets 64 .. 1024 over --tokens tokens, and `full`;
-     sink-window, l2 and random keep 4 sinks, window keeps none (the paper's baseline);
+     sink-window, l2, h2o and random keep 4 sinks, window keeps none (the paper's baseline); h2o splits
+     the rest of the budget evenly between heavy hitters and the recent window (the H2O paper's split);
   2. the paper's sink-size ablation: sink-window with 0, 1, 2, 4, 8 sinks at a total budget of 256;
   3. --evict-chunk 1, 16 and 64 for sink-window 4 + 252;
-  4. a --long-tokens stream with sink-window 4 + 252 (latency and memory over the stream).
+  4. a --long-tokens stream with sink-window 4 + 252 (latency and memory over the stream), and `full`
+     over the same stream with --long-full (its time grows with the stream: about 20 minutes at 100,000).
 Then writes OUT/table.md (and table.json) and four PNG plots. Runs one at a time (2 cores: nothing
 else may run meanwhile); a run whose JSON exists is not repeated (--force repeats).
 
@@ -20,7 +22,7 @@ import os
 import subprocess
 import sys
 
-POLICIES = ["sink-window", "window", "l2", "random"]
+POLICIES = ["sink-window", "window", "l2", "h2o", "random"]
 BUDGETS = [64, 128, 256, 512, 1024]
 
 
@@ -46,6 +48,9 @@ def policy_args(policy, budget, sinks=4):
         return []
     if policy == "window":
         return ["--kv-policy", "window", "--window", str(budget)]
+    if policy == "h2o":
+        heavy = (budget - sinks) // 2
+        return ["--kv-policy", "h2o", "--sink", str(sinks), "--heavy", str(heavy), "--window", str(budget - sinks - heavy)]
     return ["--kv-policy", policy, "--sink", str(sinks), "--window", str(budget - sinks)]
 
 
@@ -60,6 +65,7 @@ def main():
     ap.add_argument("--skip-chars", type=int, default=20000, help="start after the book's front matter")
     ap.add_argument("--report-every", type=int, default=512)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--long-full", action="store_true", help="also run full over --long-tokens")
     ap.add_argument("--force", action="store_true")
     a = ap.parse_args()
 
@@ -82,6 +88,7 @@ def main():
     chunks = [(c, run_eval(a, f"evict_chunk{c}", policy_args("sink-window", 256) + ["--evict-chunk", str(c)], a.tokens))
               for c in (1, 16, 64)]
     long = run_eval(a, f"long_sink_window_256", policy_args("sink-window", 256), a.long_tokens)
+    long_full = run_eval(a, "long_full", [], a.long_tokens) if a.long_full else full
 
     # The seed table, with the change against full.
     rows = []
@@ -110,6 +117,10 @@ def main():
               f'{mean(last_k, "ms_per_token"):.3f} over the last 1,000 tokens (ratio {mean(last_k, "ms_per_token") / mean(first_k, "ms_per_token"):.3f}); '
               f'RSS {at_10k["rss_bytes"]} bytes at 10,000 tokens vs {w[-1]["rss_bytes"]} at the end '
               f'({100 * (w[-1]["rss_bytes"] / at_10k["rss_bytes"] - 1):+.2f} %); KV bytes {at_10k["kv_bytes"]} vs {w[-1]["kv_bytes"]}.']
+    if a.long_full:
+        fw = long_full["windows"]
+        lines += ["", f'Long stream, full (no eviction) over {long_full["tokens"]} tokens: PPL {long_full["ppl"]:.2f}, TPOT {long_full["tpot_ms"]:.3f} ms; '
+                  f'ms/token {fw[-1]["ms_per_token"]:.3f} in its last window; RSS {fw[-1]["rss_bytes"]} bytes, KV bytes {fw[-1]["kv_bytes"]} at the end.']
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "table.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -160,10 +171,10 @@ def main():
         fig, ax = plt.subplots(figsize=(9, 5))
         what = ", resident" if key == "rss_bytes" else ""
         ax.plot([mid(x) for x in long["windows"]], [x[key] * scale for x in long["windows"]], label="sink-window 4 + 252" + what)
-        ax.plot([mid(x) for x in full["windows"]], [x[key] * scale for x in full["windows"]], label="full" + what)
+        ax.plot([mid(x) for x in long_full["windows"]], [x[key] * scale for x in long_full["windows"]], label="full" + what)
         if key == "rss_bytes":
             ax.plot([mid(x) for x in long["windows"]], [x["kv_bytes"] * scale for x in long["windows"]], label="sink-window 4 + 252, KV cache")
-            ax.plot([mid(x) for x in full["windows"]], [x["kv_bytes"] * scale for x in full["windows"]], label="full, KV cache")
+            ax.plot([mid(x) for x in long_full["windows"]], [x["kv_bytes"] * scale for x in long_full["windows"]], label="full, KV cache")
         ax.set_xlabel("stream position (tokens)")
         ax.set_ylabel(ylabel)
         ax.set_ylim(bottom=0)

@@ -35,6 +35,9 @@ struct AttentionProblem {
   // is one contiguous range: the merge can be a reduce-scatter along the heads. A row with no visible
   // key here is the empty state.
   float* states = nullptr;
+  // When set (and states is not), the softmax max m and sum l of every (head, token) row over the keys
+  // it attended go here as well, head-major ([n_heads][n_tokens][2]): what attention_key_mass needs.
+  float* row_stats = nullptr;
 
   std::int64_t n_tokens() const { return static_cast<std::int64_t>(positions.size()); }
   // The state row of (token t, head h) in `states`.
@@ -49,6 +52,12 @@ struct StreamingOptions {
   std::int64_t kv_splits = 0;    // decode: split the blocks into this many parts (0: one per thread)
 };
 void streaming_attention(const AttentionProblem& p, const StreamingOptions& opt = {});
+
+// Adds to mass[i] (the cache's slots held here, in blocks() order) the probability the query rows of p
+// put on that key, exp(score - m) / l with each row's final m and l (row_stats, laid out as above),
+// summed over rows. The scores are computed again: a second QK pass, paid only when a policy asks for
+// it (h2o), instead of a probability output in every attention kernel.
+void attention_key_mass(const AttentionProblem& p, const float* row_stats, float* mass);
 
 inline void attention(AttentionKind kind, const AttentionProblem& p) {
   if (kind == AttentionKind::Standard) standard_attention(p);

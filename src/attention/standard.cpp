@@ -76,6 +76,11 @@ void standard_attention(const AttentionProblem& p) {
           continue;
         }
         const float sum = k.exp_shifted_sum(row, n_ctx, mx);  // masked (-inf) scores become 0
+        if (p.row_stats) {
+          float* ml = p.row_stats + ((kvh * g + i) * p.n_tokens() + t) * 2;
+          ml[0] = mx;
+          ml[1] = sum;
+        }
         if (p.states) {
           out[-2] = mx;
           out[-1] = sum;

@@ -159,8 +159,16 @@ void streaming_attention(const AttentionProblem& p, const StreamingOptions& opt)
       OnlineSoftmaxState acc(partial.data() + row * stride, d);
       for (std::int64_t s = 1; s < grid.n_splits; ++s)
         merge(acc, OnlineSoftmaxState(partial.data() + (s * n_rows + row) * stride, d));
-      if (p.states) std::copy(&acc.m(), &acc.m() + stride, p.state_row(row / p.n_heads, row % p.n_heads));
-      else acc.normalize_into(p.out + row * d);
+      if (p.states) {
+        std::copy(&acc.m(), &acc.m() + stride, p.state_row(row / p.n_heads, row % p.n_heads));
+      } else {
+        acc.normalize_into(p.out + row * d);
+        if (p.row_stats) {
+          float* ml = p.row_stats + ((row % p.n_heads) * p.n_tokens() + row / p.n_heads) * 2;
+          ml[0] = acc.m();
+          ml[1] = acc.l();
+        }
+      }
     }
   }
 }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cli/options.hpp"
+#include "kv/kv_policy.hpp"
 #include "qwen3/comm.hpp"
 
 namespace qwen3::cli {
@@ -23,6 +24,17 @@ inline std::string format_id_list(const std::vector<std::int32_t>& ids) {
   std::string s = "[";
   for (std::size_t i = 0; i < ids.size(); ++i) s += (i ? ", " : "") + std::to_string(ids[i]);
   return s + "]";
+}
+
+inline KvPolicyOptions kv_policy_options(const KvPolicyFlags& f, std::uint64_t seed) {
+  KvPolicyOptions o;
+  o.kind = parse_kv_policy(f.kind);
+  o.sink = f.sink;
+  o.window = f.window;
+  o.heavy = f.heavy;
+  o.evict_chunk = f.evict_chunk;
+  o.seed = seed;
+  return o;
 }
 
 }  // namespace qwen3::cli

@@ -74,7 +74,7 @@ int run_eval(const EvalCommandOptions& o, Communicator& world) {
   eo.window = o.report_every;
   eo.chunk = o.chunk;
   eo.kv_block = o.kv_block;
-  eo.kv_policy = {parse_kv_policy(o.kv_policy), o.sink, o.window, o.evict_chunk, o.seed};
+  eo.kv_policy = kv_policy_options(o.kv, o.seed);
   eo.kv_type = resolve_kv_type(o.kv_type, *lm.model);
   Progress progress;
   const EvalResult r = evaluate(*lm.model, ids, eo, [&](std::int64_t d, std::int64_t t) {
@@ -92,8 +92,8 @@ int run_eval(const EvalCommandOptions& o, Communicator& world) {
                             {"tokens", r.tokens}, {"scored", r.scored}, {"ppl", r.ppl}, {"accuracy", r.accuracy},
                             {"ttft_ms", r.ttft_ms}, {"tpot_ms", r.tpot_ms}, {"tokens_per_s", r.tokens_per_s},
                             {"attn_ms_per_token", r.attn_ms_per_token}, {"peak_kv_bytes", r.peak_kv_bytes},
-                            {"peak_rss_bytes", rss}, {"report_every", o.report_every}, {"kv_policy", o.kv_policy}, {"sink", KvEvictionPolicy(eo.kv_policy).sinks()},
-                            {"kv_window", o.window}, {"chunk", o.chunk}, {"windows", windows}};
+                            {"peak_rss_bytes", rss}, {"report_every", o.report_every}, {"kv_policy", o.kv.kind}, {"sink", KvEvictionPolicy(eo.kv_policy).sinks()},
+                            {"kv_window", o.kv.window}, {"kv_heavy", KvEvictionPolicy(eo.kv_policy).heavy()}, {"chunk", o.chunk}, {"windows", windows}};
   if (!o.csv_file.empty()) {
     std::ofstream csv(o.csv_file);
     if (!csv) throw Error(o.csv_file + ": cannot write CSV");

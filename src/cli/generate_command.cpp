@@ -217,7 +217,7 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
   const AttentionKind attention = parse_attention_kind(o.attention);
   std::vector<std::int32_t> verify_ids;
   if (!o.verify_ids.empty()) verify_ids = parse_id_list(o.verify_ids);
-  const KvPolicyOptions policy{parse_kv_policy(o.kv_policy), o.sink, o.window, o.evict_chunk, o.seed};
+  const KvPolicyOptions policy = kv_policy_options(o.kv, o.seed);
   const bool bounded = KvEvictionPolicy(policy).bounded();  // also checks the options
 
   // Everything that can be wrong with the input is checked before the load line, so bad input

@@ -80,16 +80,18 @@ int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--sp", g.sp, "Ranks per group splitting the KV blocks (default: ranks / tp)")->check(CLI::Range(1, 1 << 20));
   // KV cache eviction (README, "Endless streams"): a bounded policy runs past -c in constant memory.
-  auto add_policy_options = [](CLI::App* a, std::string& policy, std::optional<std::int64_t>& sink, std::int64_t& window, std::int64_t& chunk) {
-    a->add_option("--kv-policy", policy, "KV cache eviction: full (none, bounded by -c), sink-window (StreamingLLM: --sink first tokens + --window recent), window (recent only), l2 (lowest key norms), random")
-        ->check(CLI::IsMember({"full", "sink-window", "window", "l2", "random"}))->capture_default_str();
-    a->add_option("--sink", sink, "Attention sinks kept (default: 4 for sink-window, 0 for l2 and random)")->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 20));
-    a->add_option("--window", window, "Recent tokens kept by sink-window and window (l2, random: the rest of the budget)")
+  auto add_policy_options = [](CLI::App* a, KvPolicyFlags& kv) {
+    a->add_option("--kv-policy", kv.kind, "KV cache eviction: full (none, bounded by -c), sink-window (StreamingLLM: --sink first tokens + --window recent), window (recent only), l2 (lowest key norms), h2o (--heavy most attended + --window recent), random")
+        ->check(CLI::IsMember({"full", "sink-window", "window", "l2", "h2o", "random"}))->capture_default_str();
+    a->add_option("--sink", kv.sink, "Attention sinks kept (default: 4 for sink-window, 0 for l2, h2o and random)")->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 20));
+    a->add_option("--window", kv.window, "Recent tokens kept by sink-window, window and h2o (l2, random: the rest of the budget)")
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24))->capture_default_str();
-    a->add_option("--evict-chunk", chunk, "Evict at least this many tokens at once when the budget is exceeded")
+    a->add_option("--heavy", kv.heavy, "h2o: tokens kept for the attention they received, beside --window (default: = --window)")
+        ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 24));
+    a->add_option("--evict-chunk", kv.evict_chunk, "Evict at least this many tokens at once when the budget is exceeded")
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24))->capture_default_str();
   };
-  add_policy_options(&app, g.kv_policy, g.sink, g.window, g.evict_chunk);
+  add_policy_options(&app, g.kv);
   app.add_flag("--stats", g.stats, "After the timing line: time in collectives and payload sent per decode token");
 
   TokenizeOptions t;
@@ -114,7 +116,7 @@ int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
       ->capture_default_str();
   ev->add_option("-t,--threads", e.threads, "Threads (default: all cores)")->check(CLI::Range(0, 4096));
   ev->add_flag("--json", e.json, "Print one JSON object on stdout");
-  add_policy_options(ev, e.kv_policy, e.sink, e.window, e.evict_chunk);
+  add_policy_options(ev, e.kv);
   ev->add_option("--seed", e.seed, "Seed of the random eviction policy");
   ev->add_option("--tp", e.tp, "Rank groups splitting the KV heads")->check(CLI::Range(1, 1 << 20));
   ev->add_option("--sp", e.sp, "Ranks per group splitting the KV blocks")->check(CLI::Range(1, 1 << 20));

@@ -6,6 +6,15 @@
 
 namespace qwen3::cli {
 
+// KV cache eviction flags, shared by generation and eval (kv/kv_policy.hpp says what each means).
+struct KvPolicyFlags {
+  std::string kind = "full";           // --kv-policy
+  std::optional<std::int64_t> sink;    // --sink; not given: the policy's default
+  std::int64_t window = 252;           // --window
+  std::optional<std::int64_t> heavy;   // --heavy (h2o); not given: = --window
+  std::int64_t evict_chunk = 1;        // --evict-chunk
+};
+
 struct GenerateOptions {
   std::string model_dir;
   std::optional<std::string> prompt;       // -p; an explicit empty string is an error
@@ -29,10 +38,7 @@ struct GenerateOptions {
   std::optional<std::int32_t> top_k;
   std::uint64_t seed = 0;
   bool seed_given = false;
-  std::string kv_policy = "full";          // --kv-policy, --sink, --window, --evict-chunk (kv/kv_policy.hpp)
-  std::optional<std::int64_t> sink;       // not given: the policy's default
-  std::int64_t window = 252;
-  std::int64_t evict_chunk = 1;
+  KvPolicyFlags kv;                        // --kv-policy, --sink, --window, --heavy, --evict-chunk
   int tp = 0;                              // --tp / --sp: the rank layout (0: chosen)
   int sp = 0;
   bool stats = false;                      // --stats: time and bytes in collectives per token
@@ -52,10 +58,7 @@ struct EvalCommandOptions {
   int threads = 0;
   bool json = false;
   std::string csv_file;
-  std::string kv_policy = "full";
-  std::optional<std::int64_t> sink;       // not given: the policy's default
-  std::int64_t window = 252;
-  std::int64_t evict_chunk = 1;
+  KvPolicyFlags kv;
   std::uint64_t seed = 0;
   int tp = 0;
   int sp = 0;

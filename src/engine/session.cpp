@@ -17,6 +17,7 @@ Session::Session(Qwen3Model& model, KvCache cache, const KvPolicyOptions& policy
     chunk_ = std::min(chunk_, policy_.max_chunk());
     cache_ = KvCache(cache_.shape(), policy_.budget(), cache_.owner());
     cache_.track_key_norms(policy_.needs_key_norms());
+    cache_.track_key_mass(policy_.needs_attention_mass());
   }
 }
 
@@ -48,6 +49,12 @@ void Session::run(std::span<const std::int32_t> ids, bool all_logits) {
       std::vector<float> norms = cache_.take_key_norms(cache_.appended() - n, n);
       model_->distribution().all->allreduce_sum(norms);
       policy_.observe_key_norms(cache_.appended() - n, norms);
+    }
+    if (policy_.needs_attention_mass()) {  // likewise: each rank's heads of the tokens it holds
+      const std::vector<std::int64_t> tokens = policy_.scored_tokens();
+      std::vector<float> mass = cache_.take_key_mass(tokens);
+      model_->distribution().all->allreduce_sum(mass);
+      policy_.observe_attention_mass(tokens, mass);
     }
     next_pos_ += static_cast<std::int32_t>(n);
   }

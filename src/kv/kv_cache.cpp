@@ -184,6 +184,28 @@ std::vector<float> KvCache::take_key_norms(std::int64_t first, std::int64_t n) {
   return out;
 }
 
+void KvCache::add_key_mass(std::span<const float> per_slot) {
+  if (static_cast<std::int64_t>(per_slot.size()) != local_size())
+    throw Error("attention mass of " + std::to_string(per_slot.size()) + " slots for a cache holding " + std::to_string(local_size()));
+  std::size_t at = 0;
+  for (const auto& blk : blocks_) {
+    const auto tokens = blk->tokens();
+    const auto pos = blk->positions();
+    for (std::size_t s = 0; s < tokens.size(); ++s, ++at)
+      if (pos[s] != KvBlock::kEvicted) key_mass_[tokens[s]] += per_slot[at];
+  }
+}
+
+std::vector<float> KvCache::take_key_mass(std::span<const std::int64_t> tokens) {
+  std::vector<float> out(tokens.size(), 0.f);
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    const auto it = key_mass_.find(tokens[i]);
+    if (it != key_mass_.end()) out[i] = it->second;
+  }
+  key_mass_.clear();
+  return out;
+}
+
 void KvCache::set_sinks(std::int64_t count, std::int32_t shift) {
   if (count != n_sinks_) {
     n_sinks_ = count;
@@ -286,6 +308,7 @@ void KvCache::clear() {
   blocks_.clear();
   n_tokens_ = 0;
   n_evicted_ = 0;
+  key_mass_.clear();
   std::fill(sink_shift_applied_.begin(), sink_shift_applied_.end(), 0);
   sink_shift_ = 0;
 }

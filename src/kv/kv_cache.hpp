@@ -144,6 +144,15 @@ class KvCache {
   void track_key_norms(bool on) { track_norms_ = on; }
   std::vector<float> take_key_norms(std::int64_t first, std::int64_t n);
 
+  // Attention mass for the h2o policy: once tracking is on, the model asks attention for the
+  // probability each key received and hands it here ([local_size()] floats, slots in blocks() order,
+  // summed over its layers and heads); take_key_mass hands out what `tokens` gathered since the last
+  // call (0 for tokens held elsewhere: the caller sums over ranks) and starts again from zero.
+  void track_key_mass(bool on) { track_mass_ = on; }
+  bool tracks_key_mass() const { return track_mass_; }
+  void add_key_mass(std::span<const float> per_slot);
+  std::vector<float> take_key_mass(std::span<const std::int64_t> tokens);
+
   // Attention sinks (StreamingLLM): the first `count` tokens are attended as if they sat just before
   // the oldest kept token, i.e. their keys rotated by `shift` more positions than they were stored at.
   // The model re-rotates them (re_rotate_sinks) from exact f32 copies kept here, so the error does not
@@ -177,6 +186,8 @@ class KvCache {
   std::vector<std::int32_t> sink_shift_applied_;
   bool track_norms_ = false;
   std::unordered_map<std::int64_t, float> key_norms_;
+  bool track_mass_ = false;
+  std::unordered_map<std::int64_t, float> key_mass_;
 
   KvBlock* take_block(std::int64_t index);
   std::size_t peak_bytes_ = 0;

@@ -126,6 +126,38 @@ TEST(KvPolicy, L2EvictsLargestKeyNorms) {
   EXPECT_EQ(cache.take_key_norms(0, 7), std::vector<float>(7, 0.f));  // handed out once
 }
 
+// Property: h2o keeps --sink sinks, the --window most recent tokens whatever attention they got, and
+// evicts from the rest the token that received the least attention so far; the cache hands out each
+// held token's mass once, by token.
+TEST(KvPolicy, H2OEvictsLeastAttendedOutsideTheWindow) {
+  KvPolicyOptions opt{KvPolicyKind::H2O, 1, 2, 1, 0};
+  opt.heavy = 2;
+  KvEvictionPolicy policy(opt);
+  EXPECT_EQ(policy.budget(), 5);
+  KvCache cache(kShape, policy.budget());
+  cache.track_key_mass(true);
+  const float mass_at_arrival[] = {0, 10, 1, 5, 0.5f, 0.2f, 0, 0};
+  for (std::int64_t t = 0; t < 8; ++t) {
+    stream(policy, cache, {1});
+    const auto tokens = policy.scored_tokens();
+    std::vector<float> mass(tokens.size(), 0.f);
+    for (std::size_t i = 0; i < tokens.size(); ++i)
+      if (tokens[i] == t) mass[i] = mass_at_arrival[t];
+    policy.observe_attention_mass(tokens, mass);
+  }
+  // t5 evicts 2 (mass 1 among 1, 2, 3), t6 evicts 4 (0.5), t7 evicts 5 (0.2); 6 and 7 are the window.
+  EXPECT_EQ(live_positions(cache), (std::vector<std::int32_t>{0, 1, 3, 6, 7}));
+
+  std::vector<float> per_slot(static_cast<std::size_t>(cache.local_size()), 0.f);
+  std::size_t at = 0;
+  for (const auto& blk : cache.blocks())
+    for (std::int64_t tok : blk->tokens()) per_slot[at++] = static_cast<float>(tok) + 0.5f;
+  cache.add_key_mass(per_slot);
+  const std::vector<std::int64_t> ask = {1, 3, 4, 7};
+  EXPECT_EQ(cache.take_key_mass(ask), (std::vector<float>{1.5f, 3.5f, 0.f, 7.5f}));  // 4 was evicted
+  EXPECT_EQ(cache.take_key_mass(ask), std::vector<float>(4, 0.f));                  // handed out once
+}
+
 // Property: members sharing a sequence, each running the same policy, together hold exactly what one
 // cache holds, and each holds only blocks dealt to it.
 TEST(KvPolicy, MembersTogetherKeepWhatOneCacheKeeps) {
@@ -196,6 +228,9 @@ TEST(KvPolicy, BadOptionsAndMisuseAreErrors) {
   EXPECT_THROW(KvEvictionPolicy({KvPolicyKind::SinkWindow, 4, 0, 1, 0}), Error);
   EXPECT_THROW(KvEvictionPolicy({KvPolicyKind::SinkWindow, 4, 8, 9, 0}), Error);
   EXPECT_THROW(parse_kv_policy("h2o-ish"), Error);
+  KvPolicyOptions heavy_elsewhere{KvPolicyKind::SinkWindow, 4, 8, 1, 0};
+  heavy_elsewhere.heavy = 4;
+  EXPECT_THROW(KvEvictionPolicy{heavy_elsewhere}, Error);  // --heavy means nothing to sink-window
   KvEvictionPolicy policy({KvPolicyKind::SinkWindow, 1, 4, 1, 0});
   KvCache cache(kShape, policy.budget());
   EXPECT_THROW(policy.make_room(cache, 5), Error);

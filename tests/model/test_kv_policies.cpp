@@ -30,7 +30,7 @@ TEST(KvPolicies, BudgetCoveringTheStreamEqualsFull) {
       return s.feed_all_logits(ids);
     };
     const auto full = stream({});
-    for (KvPolicyKind kind : {KvPolicyKind::SinkWindow, KvPolicyKind::Window, KvPolicyKind::L2, KvPolicyKind::Random})
+    for (KvPolicyKind kind : {KvPolicyKind::SinkWindow, KvPolicyKind::Window, KvPolicyKind::L2, KvPolicyKind::H2O, KvPolicyKind::Random})
       EXPECT_EQ(stream({kind, 4, 80, 1, 5}), full) << kv_policy_name(kind) << " " << attention_kind_name(attention);
   }
 }
