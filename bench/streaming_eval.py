@@ -141,7 +141,7 @@ def main():
     for name, j in [("full", full)] + [(p, next(t[2] for t in table if t[0] == p and t[1] == 256)) for p in POLICIES]:
         # sink-window and window nearly coincide on a model without sinks: dashed so both show
         ax.plot([mid(x) for x in j["windows"]], [math.log(x["ppl"]) for x in j["windows"]], label=name,
-                linestyle="--" if name == "sink-window" else "-")
+                linestyle="--" if name == "sink-window" else "-", zorder=3 if name == "sink-window" else 2)
     ax.set_xlabel("stream position (tokens)")
     ax.set_ylabel(f"log PPL per {a.report_every}-token window")
     ax.set_title("log-PPL over the stream, total cache budget 256 (full: no eviction)")
@@ -154,7 +154,8 @@ def main():
     fig, ax = plt.subplots(figsize=(7, 5))
     for p in POLICIES:
         pts = [(b, j["ppl"]) for q, b, j in table if q == p]
-        ax.plot([b for b, _ in pts], [v for _, v in pts], marker="o", label=p)
+        ax.plot([b for b, _ in pts], [v for _, v in pts], marker="o", label=p,
+                linestyle="--" if p == "sink-window" else "-", zorder=3 if p == "sink-window" else 2)
     ax.axhline(full["ppl"], color="black", linestyle="--", label="full")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
