@@ -16,6 +16,8 @@ packages=(
   libhwloc-dev         # NUMA topology (numa/)
   libopenmpi-dev openmpi-bin  # MPI distribution (mpi/)
   xz-utils             # the Qwen3 tokenizer test data ships as .tar.xz
+  slurmctld slurmd slurm-client munge  # tests/slurm: a one-node cluster for scripts/slurm/*.sbatch
+  iproute2 util-linux procps  # tests/mpi: network namespaces and veth (ip), unshare, pgrep
 )
 
 missing=()

@@ -50,7 +50,7 @@ int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
   app.add_option("-f,--file", g.prompt_file, "Read the prompt from FILE");
   app.add_option("-n,--n-predict", g.n_predict, "Tokens to generate; -1 = until end-of-text or the context is full")
       ->capture_default_str();
-  app.add_option("-t,--threads", g.threads, "Threads (default: the cores this process may use)")->check(CLI::Range(0, 4096));
+  app.add_option("-t,--threads", g.threads, "Threads (default: OMP_NUM_THREADS if set, else the cores this process may use)")->check(CLI::Range(0, 4096));
   app.add_option("-c,--ctx-size", g.ctx_size, "Context length in tokens (default: the model's max_position_embeddings)")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{INT32_MAX}));
   app.add_option("--attention", g.attention, "Attention path")->check(CLI::IsMember({"standard", "streaming"}))->capture_default_str();
@@ -114,7 +114,7 @@ int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
   ev->add_option("--report-every", e.report_every, "Tokens per reported window of the ppl/accuracy curve")->capture_default_str();
   ev->add_option("--chunk", e.chunk, "llama-perplexity protocol: chunks of N tokens, second half scored (0 = token-by-token streaming)")
       ->capture_default_str();
-  ev->add_option("-t,--threads", e.threads, "Threads (default: all cores)")->check(CLI::Range(0, 4096));
+  ev->add_option("-t,--threads", e.threads, "Threads (default: OMP_NUM_THREADS if set, else the cores this process may use)")->check(CLI::Range(0, 4096));
   ev->add_flag("--json", e.json, "Print one JSON object on stdout");
   add_policy_options(ev, e.kv);
   ev->add_option("--seed", e.seed, "Seed of the random eviction policy");

@@ -2,6 +2,8 @@
 // Steps whose failure only some ranks may see (a file one host lacks, a prompt only rank 0 reads) run
 // through these, so a failure anywhere ends every rank, with one line, instead of leaving the others
 // waiting in the next collective. With one process they just run the step.
+#include <algorithm>
+#include <cstdint>
 #include <exception>
 #include <string>
 #include <vector>
@@ -11,9 +13,10 @@
 
 namespace qwen3 {
 
-// Runs `step` on every rank, then agrees whether all succeeded. If any failed: the failing ranks
-// rethrow (as RankError, prefixed with the rank, unless rank 0 failed too: then rank 0's Error alone
-// is printed) and the others throw FollowerExit.
+// Runs `step` on every rank, then agrees whether all succeeded. If any failed, the lowest failing rank
+// rethrows (rank 0 its Error as it is, another rank as RankError prefixed with its number) and every
+// other rank throws FollowerExit: one line for the whole job, however many ranks saw the failure
+// (both ranks of a host that lacks the checkpoint, say).
 template <class Step>
 void on_every_rank(Communicator& world, Step&& step) {
   if (world.size() == 1) return step();
@@ -25,14 +28,15 @@ void on_every_rank(Communicator& world, Step&& step) {
     err = std::current_exception();
     what = e.what();
   }
-  float failed[1] = {err ? 1.f : 0.f};
-  world.allreduce_sum(failed);
-  if (failed[0] == 0.f) return;
-  std::int32_t root_failed[1] = {world.rank() == 0 && err ? 1 : 0};
-  world.broadcast(root_failed, 0);
-  if (world.rank() == 0 && err) std::rethrow_exception(err);
-  if (err && !root_failed[0]) throw RankError("rank " + std::to_string(world.rank()) + ": " + what);
-  throw FollowerExit{1};
+  const std::vector<float> mine = {err ? 1.f : 0.f};
+  std::vector<float> failed(static_cast<std::size_t>(world.size()));
+  const std::vector<std::int64_t> one_each(static_cast<std::size_t>(world.size()), 1);
+  world.allgather(mine, failed, one_each);
+  const auto first = std::find(failed.begin(), failed.end(), 1.f);
+  if (first == failed.end()) return;
+  if (first - failed.begin() != world.rank()) throw FollowerExit{1};
+  if (world.rank() == 0) std::rethrow_exception(err);
+  throw RankError("rank " + std::to_string(world.rank()) + ": " + what);
 }
 
 // Runs `step` on rank 0 only (it talks to the user: reads prompts, files, stdin); if it fails, rank 0

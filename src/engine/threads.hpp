@@ -9,7 +9,7 @@
 namespace qwen3 {
 
 struct ThreadCount {
-  int requested = 0;  // -t (0: the default, one per usable core)
+  int requested = 0;  // -t (0: the default: OMP_NUM_THREADS if set, else one per usable core)
   int cores = 0;      // cores this process may run on (its affinity mask, as mpirun or Slurm set it)
   int granted = 0;    // threads an OpenMP team really has; omp_get_max_threads() now returns this
 };

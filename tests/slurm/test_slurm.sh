@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Integration test of scripts/slurm/*.sbatch against a real Slurm: starts a one-node cluster on
+# 127.0.0.1 (munged, slurmctld, slurmd) with its own config, key, ports and state in a private
+# folder, submits every batch script with `sbatch --wait`, checks that each generated exactly the
+# tokens of a one-process run, and stops every daemon it started (by pid), also when it fails.
+#   test_slurm.sh QWEN3_BIN MODEL_DIR SCRIPTS_DIR
+# Exit 0: all passed; 1: a check failed; 77: a step cannot run on this machine (says which and why;
+# CTest reports it as skipped, never as passed).
+set -uo pipefail
+BIN=$(realpath "$1") MODEL=$(realpath "$2") SCRIPTS=$(realpath "$3")
+PROMPT="It was late in the evening when"
+TOKENS=12
+
+skip() { echo "SKIPPED: $*"; exit 77; }
+fail() { echo "FAILED: $*"; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || skip "needs root: slurmd runs as root and munged as the munge user"
+for c in munged slurmctld slurmd sbatch sinfo scontrol runuser; do
+  command -v "$c" >/dev/null || skip "$c is not installed (bash scripts/setup.sh installs Slurm and MUNGE)"
+done
+id munge >/dev/null 2>&1 || skip "there is no munge user (the munge package creates it)"
+
+dir=$(mktemp -d /tmp/qwen3-slurm.XXXXXX)
+chmod 755 "$dir"
+node=$(hostname -s)
+port=$((20000 + $$ % 20000))
+
+stop_daemons() {
+  local f pid
+  for f in "$dir"/slurmd.pid "$dir"/slurmctld.pid "$dir"/munge/munged.pid; do
+    [[ -s "$f" ]] || continue
+    pid=$(cat "$f")
+    kill "$pid" 2>/dev/null || continue
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null && echo "note: pid $pid ($f) needed SIGKILL"
+  done
+}
+on_exit() {
+  local rc=$?
+  stop_daemons
+  if [[ $rc -ne 0 && $rc -ne 77 ]]; then
+    for log in "$dir"/*.log "$dir"/munge/munged.log; do [[ -f "$log" ]] && { echo "--- $log"; tail -20 "$log"; }; done
+  fi
+  rm -rf "$dir"
+}
+trap on_exit EXIT
+
+# MUNGE with its own key, socket and pid file (munged insists that its files belong to its user).
+mkdir -p "$dir/munge"
+dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
+chown -R munge: "$dir/munge"
+chmod 711 "$dir/munge"  # the socket must be reachable by everyone; the key stays 0400
+chmod 400 "$dir/munge/munge.key"
+runuser -u munge -- munged --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.socket" \
+  --pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/munged.seed" \
+  || skip "munged does not start here (see $dir/munge/munged.log)"
+
+mkdir -p "$dir/state" "$dir/spool" "$dir/jobs"
+cat > "$dir/slurm.conf" <<CONF
+ClusterName=qwen3test
+SlurmctldHost=$node(127.0.0.1)
+SlurmUser=root
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
+AuthType=auth/munge
+AuthInfo=socket=$dir/munge/munge.socket
+CredType=cred/munge
+StateSaveLocation=$dir/state
+SlurmdSpoolDir=$dir/spool
+SlurmctldPidFile=$dir/slurmctld.pid
+SlurmdPidFile=$dir/slurmd.pid
+SlurmctldLogFile=$dir/slurmctld.log
+SlurmdLogFile=$dir/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+MpiDefault=none
+SchedulerType=sched/builtin
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+MinJobAge=10
+InactiveLimit=0
+KillWait=5
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+NodeName=$node NodeAddr=127.0.0.1 CPUs=$(nproc) State=UNKNOWN
+PartitionName=test Nodes=$node Default=YES MaxTime=INFINITE State=UP
+CONF
+export SLURM_CONF="$dir/slurm.conf"
+slurmctld -c -f "$SLURM_CONF" || skip "slurmctld does not start here (see slurmctld.log)"
+slurmd -f "$SLURM_CONF" -N "$node" || skip "slurmd does not start here (see slurmd.log)"
+for _ in $(seq 100); do
+  [[ $(sinfo -h -o %t 2>/dev/null) == idle ]] && break
+  sleep 0.2
+done
+[[ $(sinfo -h -o %t 2>/dev/null) == idle ]] || fail "the node did not become idle in 20 s: $(sinfo 2>&1)"
+echo "cluster up: $(sinfo -h -o '%P %D %t %c CPUs')"
+
+# The referee: one process, no MPI, no Slurm.
+want=$("$BIN" -m "$MODEL" -p "$PROMPT" -n "$TOKENS" --temp 0 -t 1 --json 2>/dev/null | grep -o '"generated_ids":\[[^]]*\]')
+[[ -n "$want" ]] || fail "the one-process run printed no generated_ids"
+echo "one process: $want"
+
+status=0
+submit() {  # name script extra-exports [sbatch options...]   (extra-exports: "" or ",VAR=value,...")
+  local name=$1 script=$2 extra=$3
+  shift 3
+  local out="$dir/jobs/$name.json"
+  local t0=$SECONDS
+  if ! timeout 180 sbatch --wait --chdir="$dir/jobs" --output="$dir/jobs/$name.log" "$@" \
+      --export=ALL,QWEN3_BIN="$BIN",MODEL="$MODEL",PROMPT="$PROMPT",TOKENS=$TOKENS,OUTPUT="$out$extra" "$SCRIPTS/$script" >/dev/null; then
+    echo "FAILED: $name: sbatch --wait $script did not succeed"; sed 's/^/    /' "$dir/jobs/$name.log" 2>/dev/null | tail -15
+    status=1; return
+  fi
+  local got
+  got=$(grep -o '"generated_ids":\[[^]]*\]' "$out" 2>/dev/null)
+  if [[ "$got" == "$want" ]]; then
+    local ranks
+    ranks=$(grep -o "| ranks [^(]*" "$dir/jobs/$name.log" | head -1)
+    echo "ok: $name ($script $*) in $((SECONDS - t0)) s, ${ranks:-| 1 process}: $(tail -1 "$dir/jobs/$name.log")"
+  else
+    echo "FAILED: $name: $got"; sed 's/^/    /' "$dir/jobs/$name.log" | tail -15
+    status=1
+  fi
+}
+submit one_process one_process.sbatch ""
+submit one_node_ranks one_node_ranks.sbatch ""
+submit one_node_ranks_sp2 one_node_ranks.sbatch ",LAYOUT=--tp 1 --sp 2"
+# The multi-node script on this one-node cluster: -N 1 overrides its --nodes=2; both launchers.
+submit multi_node_srun multi_node.sbatch "" -N 1 --ntasks-per-node=2
+submit multi_node_mpirun multi_node.sbatch ",LAUNCHER=mpirun" -N 1 --ntasks-per-node=2
+
+# A rank that dies ends the job: a job that would generate forever, one rank killed at random once
+# the load line is out and decode runs; srun must end the step and name the task (= the rank).
+death_log="$dir/jobs/death.log"
+job=$(sbatch --parsable --chdir="$dir/jobs" --output="$death_log" \
+  --export=ALL,QWEN3_BIN="$BIN",MODEL="$MODEL",PROMPT="$PROMPT",TOKENS=-1,OUTPUT="$dir/jobs/death.json",EXTRA_ARGS="--temp 0 --kv-policy sink-window --window 60" \
+  "$SCRIPTS/one_node_ranks.sbatch")
+for _ in $(seq 300); do grep -q "^load:" "$death_log" 2>/dev/null && break; sleep 0.1; done
+sleep 1
+victim=$((RANDOM % 2))
+pid=""
+for p in $(pgrep -x qwen3_mpi); do
+  env=$(tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null)
+  grep -qx "SLURM_JOB_ID=$job" <<< "$env" && grep -qx "SLURM_PROCID=$victim" <<< "$env" && pid=$p
+done
+if [[ -z "$pid" ]]; then
+  echo "FAILED: rank $victim of job $job not found"; tail -5 "$death_log"; status=1
+else
+  t0=$(date +%s%N)
+  kill -9 "$pid"
+  for _ in $(seq 100); do [[ -z $(squeue -h -j "$job" -t R 2>/dev/null) ]] && break; sleep 0.05; done
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  state=$(scontrol show job "$job" 2>/dev/null | grep -o "JobState=[A-Z_]*")
+  if [[ -n $(squeue -h -j "$job" -t R 2>/dev/null) ]]; then
+    echo "FAILED: job $job still running 5 s after rank $victim died"; scancel "$job"; status=1
+  elif ! grep -Eq "task $victim\b" "$death_log"; then
+    echo "FAILED: the job log does not name task $victim"; tail -5 "$death_log"; status=1
+  else
+    echo "ok: rank $victim (pid $pid) killed under srun: job $job ended $ms ms later, $state; its log said:"
+    grep -E "task $victim\b" "$death_log" | head -2 | sed 's/^/    /'
+  fi
+fi
+exit $status
