@@ -27,16 +27,19 @@ std::int64_t monotonic_ns() {  // clock_gettime is async-signal-safe; std::chron
   return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-// The first Ctrl-C stops generation cleanly; a second one ends the process at once. One keypress can
-// arrive twice (`timeout` and some shells signal both the process and its group), so a repeat within
-// half a second counts as the same Ctrl-C.
-void on_sigint(int) {
+// The first Ctrl-C (SIGINT) or SIGTERM stops generation cleanly; a second one ends the process at
+// once. One keypress can arrive twice (`timeout` and some shells signal both the process and its
+// group), so a repeat within half a second counts as the same one. SIGTERM is what the ranks get when
+// Ctrl-C reaches mpirun (it sends SIGCONT, then SIGTERM a second later, then SIGKILL; the ranks sit in
+// process groups of their own, out of the terminal's reach) and what Slurm sends at a job's end: rank
+// 0 stops between two tokens, prints its timing line, and tells the others.
+void on_stop_signal(int sig) {
   const std::int64_t now = monotonic_ns();
   if (!g_interrupted.exchange(true)) {
     g_first_sigint_ns.store(now);
   } else if (now - g_first_sigint_ns.load() > 500000000) {
-    std::signal(SIGINT, SIG_DFL);
-    std::raise(SIGINT);
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
   }
 }
 
@@ -135,7 +138,8 @@ int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
   if (*tok) return run_tokenize(t);
   if (*ev) return run_eval(e, world);
   g.seed_given = seed_opt->count() > 0;
-  std::signal(SIGINT, on_sigint);
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
   return run_generate(g, g_interrupted, world);
 }
 
