@@ -6,6 +6,7 @@
 #include <climits>
 #include <cstdint>
 #include <csignal>
+#include <unistd.h>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -41,6 +42,18 @@ void on_stop_signal(int sig) {
     std::signal(sig, SIG_DFL);
     std::raise(sig);
   }
+}
+
+// SIGTERM gets one second to stop cleanly, then ends the process as it would have by default. A rank
+// whose neighbour died waits in a collective that never completes, and must not make srun or mpirun
+// wait for their SIGKILL (KillWait, 30 s by default in Slurm); a healthy job stops within one token.
+void on_sigterm(int sig) {
+  on_stop_signal(sig);
+  alarm(1);
+}
+void on_sigterm_grace_over(int) {
+  std::signal(SIGTERM, SIG_DFL);
+  std::raise(SIGTERM);
 }
 
 int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
@@ -139,7 +152,8 @@ int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
   if (*ev) return run_eval(e, world);
   g.seed_given = seed_opt->count() > 0;
   std::signal(SIGINT, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
+  std::signal(SIGALRM, on_sigterm_grace_over);
+  std::signal(SIGTERM, on_sigterm);
   return run_generate(g, g_interrupted, world);
 }
 

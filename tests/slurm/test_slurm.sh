@@ -130,35 +130,45 @@ submit one_node_ranks_sp2 one_node_ranks.sbatch ",LAYOUT=--tp 1 --sp 2"
 submit multi_node_srun multi_node.sbatch "" -N 1 --ntasks-per-node=2
 submit multi_node_mpirun multi_node.sbatch ",LAUNCHER=mpirun" -N 1 --ntasks-per-node=2
 
-# A rank that dies ends the job: a job that would generate forever, one rank killed at random once
-# the load line is out and decode runs; srun must end the step and name the task (= the rank).
-death_log="$dir/jobs/death.log"
-job=$(sbatch --parsable --chdir="$dir/jobs" --output="$death_log" \
-  --export=ALL,QWEN3_BIN="$BIN",MODEL="$MODEL",PROMPT="$PROMPT",TOKENS=-1,OUTPUT="$dir/jobs/death.json",EXTRA_ARGS="--temp 0 --kv-policy sink-window --window 60" \
-  "$SCRIPTS/one_node_ranks.sbatch")
-for _ in $(seq 300); do grep -q "^load:" "$death_log" 2>/dev/null && break; sleep 0.1; done
-sleep 1
-victim=$((RANDOM % 2))
-pid=""
-for p in $(pgrep -x qwen3_mpi); do
-  env=$(tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null)
-  grep -qx "SLURM_JOB_ID=$job" <<< "$env" && grep -qx "SLURM_PROCID=$victim" <<< "$env" && pid=$p
-done
-if [[ -z "$pid" ]]; then
-  echo "FAILED: rank $victim of job $job not found"; tail -5 "$death_log"; status=1
-else
+# A rank that dies ends the job: one rank of a running job, chosen at random, is killed once the load
+# line is out, during prefill (a prompt of ~50,000 tokens streamed through a 256-token window) and
+# during decode (a job that would generate forever); srun must end the step at once and name the task
+# (= the rank).
+for _ in $(seq 3000); do echo "It was late in the evening when he came home, and the house was dark and still."; done > "$dir/long_prompt.txt"
+kill_a_rank() {  # phase
+  local phase=$1 log="$dir/jobs/death_$1.log" job victim pid="" p env t0 ms state
+  local exports=",TOKENS=-1,EXTRA_ARGS=--temp 0 --kv-policy sink-window --window 60"
+  [[ $phase == prefill ]] && exports=",TOKENS=4,PROMPT_FILE=$dir/long_prompt.txt,EXTRA_ARGS=--kv-policy sink-window --window 252"
+  job=$(sbatch --parsable --chdir="$dir/jobs" --output="$log" \
+    --export=ALL,QWEN3_BIN="$BIN",MODEL="$MODEL",PROMPT="$PROMPT",OUTPUT="$dir/jobs/death_$phase.json$exports" \
+    "$SCRIPTS/one_node_ranks.sbatch")
+  for _ in $(seq 300); do grep -q "^load:" "$log" 2>/dev/null && break; sleep 0.1; done
+  sleep "$([[ $phase == prefill ]] && echo 0.5 || echo 1)"
+  victim=$((RANDOM % 2))
+  for p in $(pgrep -x qwen3_mpi); do
+    env=$(tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null)
+    grep -qx "SLURM_JOB_ID=$job" <<< "$env" && grep -qx "SLURM_PROCID=$victim" <<< "$env" && pid=$p
+  done
+  if [[ -z "$pid" ]]; then
+    echo "FAILED: rank $victim of job $job not found ($phase)"; tail -5 "$log"; status=1; return
+  fi
+  if [[ $phase == prefill ]] && grep -q "^timing:" "$log"; then
+    echo "FAILED: prefill was over before the kill"; status=1; return
+  fi
   t0=$(date +%s%N)
   kill -9 "$pid"
   for _ in $(seq 100); do [[ -z $(squeue -h -j "$job" -t R 2>/dev/null) ]] && break; sleep 0.05; done
   ms=$((($(date +%s%N) - t0) / 1000000))
   state=$(scontrol show job "$job" 2>/dev/null | grep -o "JobState=[A-Z_]*")
   if [[ -n $(squeue -h -j "$job" -t R 2>/dev/null) ]]; then
-    echo "FAILED: job $job still running 5 s after rank $victim died"; scancel "$job"; status=1
-  elif ! grep -Eq "task $victim\b" "$death_log"; then
-    echo "FAILED: the job log does not name task $victim"; tail -5 "$death_log"; status=1
+    echo "FAILED: job $job still running 5 s after rank $victim died ($phase)"; scancel "$job"; status=1
+  elif ! grep -Eq "task $victim\b" "$log"; then
+    echo "FAILED: the job log does not name task $victim ($phase)"; tail -5 "$log"; status=1
   else
-    echo "ok: rank $victim (pid $pid) killed under srun: job $job ended $ms ms later, $state; its log said:"
-    grep -E "task $victim\b" "$death_log" | head -2 | sed 's/^/    /'
+    echo "ok: rank $victim (pid $pid) killed during $phase under srun: job $job ended $ms ms later, $state; its log said:"
+    grep -E "task $victim\b" "$log" | head -2 | sed 's/^/    /'
   fi
-fi
+}
+kill_a_rank prefill
+kill_a_rank decode
 exit $status
