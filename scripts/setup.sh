@@ -18,6 +18,7 @@ packages=(
   xz-utils             # the Qwen3 tokenizer test data ships as .tar.xz
   slurmctld slurmd slurm-client munge  # tests/slurm: a one-node cluster for scripts/slurm/*.sbatch
   iproute2 util-linux procps  # tests/mpi: network namespaces and veth (ip), unshare, pgrep
+  clang libclang-rt-dev llvm   # scripts/fuzz.sh: libFuzzer harnesses (clang's runtime), llvm-symbolizer for reports
 )
 
 missing=()

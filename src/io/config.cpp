@@ -110,7 +110,7 @@ json parse_object(std::string_view text, const std::string& source) {
   json root;
   try {
     root = json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number past double's range
     throw Error(one_line(source + ": malformed JSON: " + short_parse_reason(e)));
   }
   if (!root.is_object()) {

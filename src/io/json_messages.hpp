@@ -14,9 +14,9 @@ inline const char* json_type(const nlohmann::json& j) {
   return j.type_name();
 }
 
-// nlohmann's parse_error::what() is "[json.exception.parse_error.101] parse error at ...": keep the
+// nlohmann's exceptions say "[json.exception.parse_error.101] parse error at ...": keep the
 // part after the tag, at most 200 characters, on one line.
-inline std::string short_parse_reason(const nlohmann::json::parse_error& e) {
+inline std::string short_parse_reason(const nlohmann::json::exception& e) {
   std::string w = e.what();
   if (auto pos = w.find("] "); pos != std::string::npos && w.rfind("[json.exception", 0) == 0) w = w.substr(pos + 2);
   if (w.size() > 200) w = w.substr(0, 200) + "...";

@@ -158,7 +158,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   json header;
   try {
     header = json::parse(hdr, hdr + header_len);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number past double's range
     fail(file + ": header is not valid JSON: " + short_parse_reason(e));
   }
   if (!header.is_object()) fail(file + ": header is a JSON " + json_type(header) + ", expected an object");
@@ -288,7 +288,7 @@ Checkpoint Checkpoint::open(const std::filesystem::path& dir) {
     json index;
     try {
       index = json::parse(read_text_file(index_path));
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for a number past double's range
       fail(ip + ": malformed JSON: " + short_parse_reason(e));
     }
     if (!index.is_object()) fail(ip + ": expected a JSON object");

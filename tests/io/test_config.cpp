@@ -182,6 +182,9 @@ TEST(Qwen3Config, MalformedJson) {
   EXPECT_QWEN3_ERROR(Qwen3Config::from_json("{\"a\": \"\n\"}", "cfg.json"), "cfg.json: malformed JSON: ");
   EXPECT_QWEN3_ERROR(Qwen3Config::from_json("[1,2]", "cfg.json"), "cfg.json: expected a JSON object");
   EXPECT_QWEN3_ERROR(Qwen3Config::from_json("null", "cfg.json"), "cfg.json: expected a JSON object");
+  // A number past double's range is nlohmann's out_of_range, not parse_error (see the safetensors
+  // regression found by fuzzing): still one line, never std::terminate.
+  EXPECT_QWEN3_ERROR(Qwen3Config::from_json("{\"rope_theta\": 1e999}", "cfg.json"), "cfg.json: malformed JSON: number overflow");
 }
 
 // from_file: a missing file is "FILE: cannot open"; the file name is used as the message source.

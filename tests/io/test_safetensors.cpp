@@ -277,6 +277,15 @@ TEST(SafetensorsHostile, HeaderNotAJsonObject) {
 }
 
 // An empty header object is a valid file with no tensors.
+// Regression (found by tests/fuzz/fuzz_safetensors): a number past double's range in the header made
+// nlohmann throw out_of_range, not parse_error, and the process ended in std::terminate.
+TEST(SafetensorsHostile, NumberPastDoubleRangeIsAnError) {
+  TempDir dir;
+  EXPECT_QWEN3_ERROR(open_bytes(dir, pack("{\"a\": 1E799}", "")), "header is not valid JSON: number overflow");
+  EXPECT_QWEN3_ERROR(open_bytes(dir, pack("{\"t\": {\"dtype\": \"F32\", \"shape\": [1e400], \"data_offsets\": [0, 4]}}", "abcd")),
+                     "header is not valid JSON: number overflow");
+}
+
 TEST(SafetensorsHostile, EmptyHeaderObjectIsValid) {
   TempDir dir;
   auto f = open_bytes(dir, pack("{}", ""));
