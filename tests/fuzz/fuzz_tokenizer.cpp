@@ -2,7 +2,9 @@
 // format: NFC, Qwen's pre-tokenizer regex, byte-level BPE, added tokens). Properties:
 //  - encode never fails, and every id it returns is in the vocabulary;
 //  - for valid UTF-8, decode(encode(text)) returns NFC(text) (the normalizer's only change), so added
-//    tokens, huge runs and any script come back byte for byte;
+//    tokens, huge runs and any script come back byte for byte. NFC as Hugging Face computes it, with
+//    Unicode 9.0 data (tok::nfc): utf8proc's newer data reorders marks added since, such as U+07FD
+//    (the fuzzer's first find: HF tokenizers leaves "\u07ED\u07FD" alone, and so do we);
 //  - decode of the input read as ids either throws qwen3::Error (an unknown id) or returns bytes.
 #include <cstdint>
 #include <cstring>
@@ -14,6 +16,7 @@
 #include "fuzz_support.hpp"
 #include "qwen3/error.hpp"
 #include "qwen3/tokenizer.hpp"
+#include "tokenizer/utf8.hpp"
 
 namespace {
 
@@ -41,11 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::int32_t id : ids)
     if (id < 0 || id >= tok.size()) qwen3::fuzz::property_failed("encode returned an id outside the vocabulary");
   if (valid_utf8(data, size) && std::memchr(data, 0, size) == nullptr) {
-    utf8proc_uint8_t* nfc = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(text.c_str()));
-    if (nfc == nullptr) qwen3::fuzz::property_failed("utf8proc_NFC failed on valid UTF-8");
-    const std::string want(reinterpret_cast<const char*>(nfc));
-    std::free(nfc);
-    if (tok.decode(ids) != want) qwen3::fuzz::property_failed("decode(encode(text)) != NFC(text)");
+    if (tok.decode(ids) != qwen3::tok::nfc(text)) qwen3::fuzz::property_failed("decode(encode(text)) != NFC(text)");
   }
   std::vector<std::int32_t> as_ids(size / 4);
   if (!as_ids.empty()) std::memcpy(as_ids.data(), data, as_ids.size() * 4);

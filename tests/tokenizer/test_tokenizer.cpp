@@ -92,6 +92,18 @@ TEST(QwenTokenizer, DecodeRoundTripsToNormalizedText) {
   EXPECT_EQ(tok.decode(tok.encode("e\xCC\x81")), "\xC3\xA9");
 }
 
+// Regression (a property the tokenizer fuzzer checks, found there against utf8proc's own NFC):
+// combining marks newer than Unicode 9.0 are not reordered, as in Hugging Face's normalizer. N'Ko
+// U+07ED (class 230) before U+07FD (class 220, Unicode 11) stays in that order; tokenizers 0.23.3
+// gives [155, 255, 155, 121, 155, 121] and decodes it back to the same bytes.
+TEST(QwenTokenizer, MarksNewerThanUnicode9AreNotReordered) {
+  const Tokenizer& tok = qwen();
+  const std::string nko = "\xDF\xAD\xDF\xBD\xDF\xBD";
+  const auto ids = tok.encode(nko);
+  EXPECT_EQ(ids, (std::vector<std::int32_t>{155, 255, 155, 121, 155, 121}));
+  EXPECT_EQ(tok.decode(ids), nko);
+}
+
 // Property: ill-formed UTF-8 never crashes encode; each ill-formed subpart is read as U+FFFD, which
 // gives the ids HF gives for bytes.decode("utf-8", errors="replace").
 TEST(QwenTokenizer, InvalidUtf8IsReadAsReplacementCharacters) {
