@@ -40,8 +40,10 @@ struct AttentionProblem {
   float* row_stats = nullptr;
 
   std::int64_t n_tokens() const { return static_cast<std::int64_t>(positions.size()); }
+  // Head-major index of (token t, head h): the layout of `states` and `row_stats`.
+  std::int64_t head_major_row(std::int64_t t, std::int64_t h) const { return h * n_tokens() + t; }
   // The state row of (token t, head h) in `states`.
-  float* state_row(std::int64_t t, std::int64_t h) const { return states + (h * n_tokens() + t) * (head_dim + 2); }
+  float* state_row(std::int64_t t, std::int64_t h) const { return states + head_major_row(t, h) * (head_dim + 2); }
   std::int64_t group_size() const { return n_heads / n_kv_heads; }  // query heads per KV head
 };
 

@@ -1,8 +1,5 @@
 // Per-key attention probability for the h2o eviction policy. Work is split by KV block, so each thread
 // owns its blocks' entries of `mass` and no two threads add to the same one.
-#include <omp.h>
-
-#include <algorithm>
 #include <limits>
 #include <vector>
 
@@ -28,16 +25,17 @@ void attention_key_mass(const AttentionProblem& p, const float* row_stats, float
       const std::int64_t n = blk.size();
       const auto pos = blk.positions();
       float* m_out = mass + first_slot[static_cast<std::size_t>(b)];
+      if (n == 0) continue;
       scores.resize(static_cast<std::size_t>(g * n));
       for (std::int64_t t = 0; t < n_tokens; ++t) {
         const std::int32_t qpos = p.positions[static_cast<std::size_t>(t)];
-        if (blk.size() == 0 || blk.min_position() > qpos) continue;  // wholly in this query's future
+        if (blk.min_position() > qpos) continue;  // wholly in this query's future
         for (std::int64_t kvh = 0; kvh < p.n_kv_heads; ++kvh) {
           // The g query heads of this KV head are adjacent in q: one scores call serves them all.
           p.kernels->attention_scores(p.q + (t * p.n_heads + kvh * g) * d, g, blk.keys(p.layer, kvh), type, n, d, p.scale,
                                       scores.data(), nullptr);
           for (std::int64_t i = 0; i < g; ++i) {
-            const float* ml = row_stats + ((kvh * g + i) * n_tokens + t) * 2;
+            const float* ml = row_stats + p.head_major_row(t, kvh * g + i) * 2;
             float* s = scores.data() + i * n;
             for (std::int64_t j = 0; j < n; ++j)
               if (pos[static_cast<std::size_t>(j)] > qpos) s[j] = -std::numeric_limits<float>::infinity();

@@ -77,7 +77,7 @@ void standard_attention(const AttentionProblem& p) {
         }
         const float sum = k.exp_shifted_sum(row, n_ctx, mx);  // masked (-inf) scores become 0
         if (p.row_stats) {
-          float* ml = p.row_stats + ((kvh * g + i) * p.n_tokens() + t) * 2;
+          float* ml = p.row_stats + p.head_major_row(t, kvh * g + i) * 2;
           ml[0] = mx;
           ml[1] = sum;
         }

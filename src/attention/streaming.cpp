@@ -164,7 +164,7 @@ void streaming_attention(const AttentionProblem& p, const StreamingOptions& opt)
       } else {
         acc.normalize_into(p.out + row * d);
         if (p.row_stats) {
-          float* ml = p.row_stats + ((row % p.n_heads) * p.n_tokens() + row / p.n_heads) * 2;
+          float* ml = p.row_stats + p.head_major_row(row / p.n_heads, row % p.n_heads) * 2;
           ml[0] = acc.m();
           ml[1] = acc.l();
         }

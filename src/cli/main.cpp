@@ -6,12 +6,12 @@
 #include <climits>
 #include <cstdint>
 #include <csignal>
-#include <unistd.h>
 #include <cstdio>
 #include <iostream>
 #include <string>
 
 #include <time.h>
+#include <unistd.h>  // alarm()
 
 #include "cli/commands.hpp"
 #include "mpi/mpi_runtime.hpp"
