@@ -52,6 +52,34 @@ class Progress {
   std::chrono::steady_clock::time_point t0_, last_{};
 };
 
+// The weights are mapped, not copied, so the KV cache and the logits are all that is left to
+// allocate: check them against the host's memory now, with the token count known.
+void check_eval_memory(Communicator& world, const LoadedModel& lm, const EvalOptions& eo, std::int64_t n_tokens) {
+  const KvEvictionPolicy policy(eo.kv_policy);
+  KvRequest kv;
+  kv.type = eo.kv_type;
+  kv.block = eo.kv_block;
+  kv.logits_rows = eo.chunk > 0 ? eo.chunk : 1;
+  if (kv.type == KvType::F32) kv.instead.push_back("--kv-type bf16 (half the bytes)");
+  if (policy.bounded()) {
+    kv.tokens = policy.budget();
+    kv.asked_by = "eval with --kv-policy " + describe_kv_policy(eo.kv_policy);
+    kv.instead.push_back("a smaller --window or --sink");
+  } else if (eo.chunk > 0) {
+    kv.tokens = eo.chunk;
+    kv.asked_by = "eval --chunk " + std::to_string(eo.chunk);
+    kv.instead.push_back("a smaller --chunk");
+  } else {
+    kv.tokens = std::max<std::int64_t>(1, n_tokens);
+    kv.asked_by = "eval of " + std::to_string(n_tokens) + " tokens with --kv-policy full";
+    kv.instead.push_back("a smaller --max-tokens");
+    kv.instead.push_back("--kv-policy sink-window to stream in a bounded cache");
+  }
+  const Qwen3Model& m = *lm.model;
+  plan_memory(world, rank_memory(lm.config, m.distribution().part, static_cast<double>(m.weights().matrix_bytes), kv), kv,
+              lm.config.max_position_embeddings, lm.dir.string());
+}
+
 }  // namespace
 
 int run_eval(const EvalCommandOptions& o, Communicator& world) {
@@ -76,6 +104,7 @@ int run_eval(const EvalCommandOptions& o, Communicator& world) {
   eo.kv_block = o.kv_block;
   eo.kv_policy = kv_policy_options(o.kv, o.seed);
   eo.kv_type = resolve_kv_type(o.kv_type, *lm.model);
+  check_eval_memory(world, lm, eo, static_cast<std::int64_t>(ids.size()));
   Progress progress;
   const EvalResult r = evaluate(*lm.model, ids, eo, [&](std::int64_t d, std::int64_t t) {
     if (speaker) progress(d, t);

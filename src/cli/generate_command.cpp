@@ -22,21 +22,30 @@
 #include "engine/loaded_model.hpp"
 #include "engine/threads.hpp"
 #include "kernels/dispatch.hpp"
+#include "memory/memory_budget.hpp"
 #include "qwen3/error.hpp"
 
 namespace qwen3::cli {
 namespace {
 
-std::string human_bytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (b >= 1024 && u < 4) {
-    b /= 1024;
-    ++u;
+// What the KV cache will be asked to hold, for the memory check between mapping and copying the weights.
+KvRequest kv_request(const GenerateOptions& o, const KvPolicyOptions& policy, DType weights) {
+  KvRequest kv;
+  kv.type = resolve_kv_type(o.kv_type, weights);
+  kv.block = o.kv_block;
+  const KvEvictionPolicy bounded(policy);
+  if (kv.type == KvType::F32) kv.instead.push_back("--kv-type bf16 (half the bytes)");
+  if (bounded.bounded()) {
+    kv.tokens = bounded.budget();
+    kv.asked_by = "--kv-policy " + describe_kv_policy(policy);
+    kv.instead.push_back("a smaller --window or --sink");
+  } else {
+    kv.tokens = o.ctx_size > 0 ? o.ctx_size : 0;
+    kv.asked_by = "-c " + std::to_string(o.ctx_size);
+    if (o.ctx_size > 0) kv.instead.push_back("a smaller -c");
+    kv.instead.push_back("--kv-policy sink-window to stream in a bounded cache");
   }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", b, units[u]);
-  return buf;
+  return kv;
 }
 
 // "151644,872" -> ids. Syntax only; the range is checked once the vocabulary is known.
@@ -171,14 +180,14 @@ void print_comm_stats(const Distribution& d, const CommUse& start, const CommUse
   for (std::size_t r = 0; r < all.size(); r += 4)
     for (std::size_t i = 0; i < 4; ++i) max[i] = std::max(max[i], all[r + i]);
   std::fprintf(stderr, "stats: %d rank(s) | prompt: %.2f ms in collectives (rank 0), %.2f ms (max), payload sent %s (rank 0)",
-               d.all->size(), static_cast<double>(mine[0]), static_cast<double>(max[0]), human_bytes(mine[1]).c_str());
+               d.all->size(), static_cast<double>(mine[0]), static_cast<double>(max[0]), format_bytes(mine[1]).c_str());
   if (t.generated_tokens < 2) {
     std::fprintf(stderr, " | fewer than 2 generated tokens: no per-token figures\n");
     return;
   }
   std::fprintf(stderr, " | per decode token over %lld tokens: %.0f collectives, %.3f ms in them (rank 0), %.3f ms (max), payload sent %s (rank 0), %s (max)\n",
                static_cast<long long>(t.generated_tokens - 1), calls, static_cast<double>(mine[2]), static_cast<double>(max[2]),
-               human_bytes(mine[3]).c_str(), human_bytes(max[3]).c_str());
+               format_bytes(mine[3]).c_str(), format_bytes(max[3]).c_str());
 }
 
 }  // namespace
@@ -229,10 +238,13 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
   });
 
   const RankModel rank_model = load_on_ranks(world, o.model_dir, kt, attention, o.use_mmap ? WeightPlacement::Map : WeightPlacement::Copy,
-                                             o.tp, o.sp);
+                                             o.tp, o.sp, [&](const Qwen3Config&, DType weights) { return kv_request(o, policy, weights); });
   const LoadedModel& lm = rank_model.loaded;
   const Qwen3Config& cfg = lm.config;
-  const std::int64_t ctx = o.ctx_size > 0 ? o.ctx_size : cfg.max_position_embeddings;
+  const MemoryFit& memory = *rank_model.memory;
+  // Without -c: the model's whole context, or as much of it as memory holds (the load line says so).
+  const std::int64_t ctx = o.ctx_size > 0 ? o.ctx_size : bounded ? cfg.max_position_embeddings : memory.kv_tokens;
+  const std::string ctx_note = memory.lowered_from ? " (lowered from " + std::to_string(memory.lowered_from) + " to fit memory)" : "";
   const bool verify = !verify_ids.empty();
   const std::int64_t max_new = verify ? (o.gen_len >= 0 ? o.gen_len : o.n_predict) : o.n_predict;
   std::vector<std::int32_t> first_prompt = verify_ids;
@@ -253,7 +265,7 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
     const std::int64_t room = ctx - used;
     const auto n = static_cast<std::int64_t>(prompt.size());
     if (n > room)
-      throw Error("prompt of " + std::to_string(n) + " tokens does not fit the context: -c " + std::to_string(ctx) +
+      throw Error("prompt of " + std::to_string(n) + " tokens does not fit the context: -c " + std::to_string(ctx) + ctx_note +
                   (used ? " with " + std::to_string(used) + " already used" : std::string()));
     if (verify && max_new > room - n)
       throw Error("--verify: " + std::to_string(n) + " ids + --gen-len " + std::to_string(max_new) + " exceed the context -c " +
@@ -267,17 +279,18 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
   const std::int64_t held = bounded ? KvEvictionPolicy(policy).budget() : ctx;
   const double kv_full = static_cast<double>(shape.n_layers * 2 * shape.n_kv_heads * shape.head_dim) * static_cast<double>(held) *
                          static_cast<double>(kv_element_size(kv_type)) / lm.layout.sp;
-  const std::string kv_limit = bounded ? "for " + describe_kv_policy(policy) : "at -c " + std::to_string(ctx);
+  const std::string kv_limit =
+      bounded ? "for " + describe_kv_policy(policy) : "at -c " + std::to_string(ctx) + describe_lowered_context(memory);
   // With several ranks the weights and the KV cache are rank 0's share; "ranks" names the layout.
   const std::string ranks = world.size() == 1 ? "" : " | ranks " + std::to_string(world.size()) + " = " + lm.layout.describe() + " (rank 0's share)";
   if (speaker) {
     std::fputs(thread_count_notes(thread_count).c_str(), stderr);
     std::fprintf(stderr,
                  "load: %s | %.2f s | weights %s (%s, %s) | kv cache %s, up to %s %s | kernels %s, prefill gemm %s | attention %s | threads %d%s\n",
-                 o.model_dir.c_str(), lm.load_seconds, human_bytes(static_cast<double>(lm.model->weights().matrix_bytes)).c_str(),
+                 o.model_dir.c_str(), lm.load_seconds, format_bytes(static_cast<double>(lm.model->weights().matrix_bytes)).c_str(),
                  std::string(dtype_name(lm.model->weights().embed_tokens.dtype)).c_str(),
                  lm.model->weights().storage ? "huge-page copy" : "mmap", std::string(kernels::kv_type_name(kv_type)).c_str(),
-                 human_bytes(kv_full).c_str(), kv_limit.c_str(), std::string(kernels::isa_name(kt.isa)).c_str(),
+                 format_bytes(kv_full).c_str(), kv_limit.c_str(), std::string(kernels::isa_name(kt.isa)).c_str(),
                  kernels::describe_prefill_gemm(kt, lm.model->weights().embed_tokens.dtype).c_str(),
                  std::string(attention_kind_name(attention)).c_str(), threads, ranks.c_str());
   }

@@ -14,6 +14,7 @@
 #include <unistd.h>  // alarm()
 
 #include "cli/commands.hpp"
+#include "io/mapping_guard.hpp"
 #include "mpi/mpi_runtime.hpp"
 #include "qwen3/error.hpp"
 
@@ -162,6 +163,8 @@ int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
 // same code quietly); a failure only this rank saw (RankError) is printed here.
 int run_rank(int argc, char** argv, qwen3::Communicator& world) {
   const bool speaker = world.rank() == 0;
+  // A shard truncated under a running job: one line, not "Bus error".
+  qwen3::guard_mapped_files(std::string("qwen3_mpi: error: ") + (world.size() > 1 ? "rank " + std::to_string(world.rank()) + ": " : ""));
   try {
     return parse_and_run(argc, argv, world);
   } catch (const qwen3::FollowerExit& e) {

@@ -13,10 +13,14 @@ const Tokenizer& LoadedModel::require_tokenizer() const {
 }
 
 KvType resolve_kv_type(std::string_view choice, const Qwen3Model& model) {
+  return resolve_kv_type(choice, model.weights().embed_tokens.dtype);
+}
+
+KvType resolve_kv_type(std::string_view choice, DType weights) {
   if (choice == "f32") return KvType::F32;
   if (choice == "bf16") return KvType::BF16;
   if (choice != "auto") throw Error("--kv-type " + std::string(choice) + ": expected auto, f32 or bf16");
-  return model.weights().embed_tokens.dtype == DType::F32 ? KvType::F32 : KvType::BF16;
+  return weights == DType::F32 ? KvType::F32 : KvType::BF16;
 }
 
 Tokenizer load_tokenizer(const std::filesystem::path& dir) {
@@ -33,43 +37,60 @@ RankGroups join_ranks(Communicator& world, const Qwen3Config& cfg, int tp, int s
 }
 
 RankModel load_on_ranks(Communicator& world, const std::filesystem::path& dir, const kernels::KernelTable& kernels,
-                        AttentionKind attention, WeightPlacement placement, int tp, int sp) {
+                        AttentionKind attention, WeightPlacement placement, int tp, int sp, const KvRequestFor& kv_request) {
   Qwen3Config layout_config;
   on_every_rank(world, [&] {
     if (!std::filesystem::is_directory(dir)) throw Error(dir.string() + ": model directory not found");
     layout_config = Qwen3Config::from_file(dir / "config.json");
   });
-  RankModel rm{join_ranks(world, layout_config, tp, sp), {}};
-  on_every_rank(world, [&] { rm.loaded = load_model(dir, kernels, attention, placement, &rm.groups); });
+  RankModel rm{join_ranks(world, layout_config, tp, sp), {}, {}};
+  std::optional<MappedModel> mapped;
+  on_every_rank(world, [&] { mapped = map_model(dir, &rm.groups); });
+  // Every rank has mapped its checkpoint and knows its share: check the whole host before any copy.
+  if (kv_request) {
+    const KvRequest kv = kv_request(mapped->config, mapped->weights.embed_tokens.dtype);
+    rm.memory = plan_memory(world, rank_memory(mapped->config, mapped->dist.part, static_cast<double>(mapped->weights.matrix_bytes), kv),
+                            kv, mapped->config.max_position_embeddings, dir.string());
+  }
+  on_every_rank(world, [&] { rm.loaded = finish_load(std::move(*mapped), kernels, attention, placement); });
   return rm;
 }
 
-LoadedModel load_model(const std::filesystem::path& dir, const kernels::KernelTable& kernels, AttentionKind attention,
-                       WeightPlacement placement, const RankGroups* ranks) {
-  const auto t0 = std::chrono::steady_clock::now();
+MappedModel map_model(const std::filesystem::path& dir, const RankGroups* ranks) {
+  MappedModel m{dir, {}, {}, {}, {}, {}, {}, std::chrono::steady_clock::now()};
   if (!std::filesystem::is_directory(dir)) throw Error(dir.string() + ": model directory not found");
-  Qwen3Config config = Qwen3Config::from_file(dir / "config.json");
-  GenerationConfig generation = GenerationConfig::from_file(dir / "generation_config.json");
+  m.config = Qwen3Config::from_file(dir / "config.json");
+  m.generation = GenerationConfig::from_file(dir / "generation_config.json");
   const RankGroups one_process;
   if (!ranks) ranks = &one_process;
-  const Layout layout = ranks->layout;
+  m.layout = ranks->layout;
   // Re-checked here: the groups were formed from a config read before this one.
-  choose_layout(config, layout.ranks(), layout.rank, layout.tp, layout.sp);
-  const Distribution dist{partition_model(config, layout), ranks->world, ranks->kv()};
-  Checkpoint checkpoint = Checkpoint::open(dir);
-  Qwen3Weights weights = load_weights(checkpoint, config, placement, dist.part);
-  auto model = std::make_unique<Qwen3Model>(config, std::move(weights), kernels, attention, dist);
+  choose_layout(m.config, m.layout.ranks(), m.layout.rank, m.layout.tp, m.layout.sp);
+  m.dist = Distribution{partition_model(m.config, m.layout), ranks->world, ranks->kv()};
+  m.checkpoint = Checkpoint::open(dir);
+  m.weights = load_weights(*m.checkpoint, m.config, WeightPlacement::Map, m.dist.part);
+  return m;
+}
+
+LoadedModel finish_load(MappedModel&& m, const kernels::KernelTable& kernels, AttentionKind attention, WeightPlacement placement) {
+  if (placement == WeightPlacement::Copy) copy_weights_into_memory(m.weights, m.dist.part);
+  auto model = std::make_unique<Qwen3Model>(m.config, std::move(m.weights), kernels, attention, m.dist);
   std::optional<Tokenizer> tokenizer;
-  if (std::filesystem::exists(dir / "tokenizer.json")) tokenizer = Tokenizer::from_file(dir / "tokenizer.json");
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (std::filesystem::exists(m.dir / "tokenizer.json")) tokenizer = Tokenizer::from_file(m.dir / "tokenizer.json");
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - m.started).count();
   std::optional<Checkpoint> mapping;
   const Qwen3Weights& w = model->weights();
   if (!w.storage && placement == WeightPlacement::Copy)
     std::fprintf(stderr, "note: no memory for a %.0f MiB copy of the weights; they are read from the file mapping\n",
                  static_cast<double>(w.matrix_bytes) / (1 << 20));
-  if (!w.storage || w.reads_mapping) mapping = std::move(checkpoint);
-  return LoadedModel{dir,    std::move(config), std::move(generation), std::move(mapping), std::move(model), std::move(tokenizer),
-                     secs,   layout};
+  if (!w.storage || w.reads_mapping) mapping = std::move(m.checkpoint);
+  return LoadedModel{m.dir,  std::move(m.config), std::move(m.generation), std::move(mapping), std::move(model), std::move(tokenizer),
+                     secs,   m.layout};
+}
+
+LoadedModel load_model(const std::filesystem::path& dir, const kernels::KernelTable& kernels, AttentionKind attention,
+                       WeightPlacement placement, const RankGroups* ranks) {
+  return finish_load(map_model(dir, ranks), kernels, attention, placement);
 }
 
 }  // namespace qwen3

@@ -3,11 +3,13 @@
 // defaults, the weights, the model over them and (if present) the tokenizer.
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
 
 #include "attention/attention.hpp"
+#include "engine/memory_plan.hpp"
 #include "kernels/kernels.hpp"
 #include "model/qwen3.hpp"
 #include "qwen3/config.hpp"
@@ -43,7 +45,24 @@ struct LoadedModel {
   const Tokenizer& require_tokenizer() const;  // throws qwen3::Error if absent
 };
 
-// Throws qwen3::Error with one line naming the file at fault.
+// The first half of a load: config, generation config, the checkpoint mapped, every tensor checked
+// against the config, and this rank's weights as views into the mapping. Nothing large is allocated
+// yet, so the memory a run needs can be checked before the second half copies the weights.
+struct MappedModel {
+  std::filesystem::path dir;
+  Qwen3Config config;
+  GenerationConfig generation;
+  Layout layout;
+  Distribution dist;
+  std::optional<Checkpoint> checkpoint;
+  Qwen3Weights weights;
+  std::chrono::steady_clock::time_point started;
+};
+MappedModel map_model(const std::filesystem::path& dir, const RankGroups* ranks = nullptr);
+// The second half: the huge-page copy (WeightPlacement::Copy), the model, the tokenizer.
+LoadedModel finish_load(MappedModel&& mapped, const kernels::KernelTable& kernels, AttentionKind attention, WeightPlacement placement);
+
+// Both halves. Throws qwen3::Error with one line naming the file at fault.
 // With several ranks (`ranks`, which must outlive the model), each loads only its slices.
 LoadedModel load_model(const std::filesystem::path& dir, const kernels::KernelTable& kernels, AttentionKind attention,
                        WeightPlacement placement = WeightPlacement::Map, const RankGroups* ranks = nullptr);
@@ -51,16 +70,22 @@ LoadedModel load_model(const std::filesystem::path& dir, const kernels::KernelTa
 // --kv-type: "f32", "bf16", or "auto" (f32 for f32 checkpoints, whose fixtures are exact; bf16
 // otherwise, so a long context reads half the bytes). Throws qwen3::Error on anything else.
 KvType resolve_kv_type(std::string_view choice, const Qwen3Model& model);
+KvType resolve_kv_type(std::string_view choice, DType weights);
 
 // This rank's share of a model, loaded on every rank of `world` together: the layout (--tp/--sp,
 // 0: choose) is agreed from config.json before any rank maps weights, and a failure on any rank ends
 // them all with one line (engine/agreement.hpp). `groups` outlives `loaded`, whose model uses it.
+// `kv_request`, if given, says what the caller will ask of the KV cache (it may depend on the config
+// and the weights' dtype); the memory the whole host needs is then checked between the two halves of
+// the load (engine/memory_plan.hpp), and `memory` says what fits.
+using KvRequestFor = std::function<KvRequest(const Qwen3Config&, DType weights)>;
 struct RankModel {
   RankGroups groups;
   LoadedModel loaded;
+  std::optional<MemoryFit> memory;
 };
 RankModel load_on_ranks(Communicator& world, const std::filesystem::path& dir, const kernels::KernelTable& kernels,
-                        AttentionKind attention, WeightPlacement placement, int tp, int sp);
+                        AttentionKind attention, WeightPlacement placement, int tp, int sp, const KvRequestFor& kv_request = {});
 
 // Tokenizer only (for `tokenize`): DIR/tokenizer.json.
 Tokenizer load_tokenizer(const std::filesystem::path& dir);

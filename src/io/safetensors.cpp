@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "io/json_messages.hpp"
+#include "io/mapping_guard.hpp"
 #include "qwen3/error.hpp"
 
 namespace qwen3 {
@@ -87,13 +88,16 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::filesystem::path& 
     }
     mf->data_ = static_cast<const std::byte*>(p);
     mf->size_ = size;
+    register_mapping(p, size, path.string());
   }
   ::close(fd);  // the mapping keeps the file alive
   return mf;
 }
 
 MappedFile::~MappedFile() {
-  if (data_ != nullptr) ::munmap(const_cast<std::byte*>(data_), size_);
+  if (data_ == nullptr) return;
+  unregister_mapping(data_);
+  ::munmap(const_cast<std::byte*>(data_), size_);
 }
 
 // ---------------------------------------------------------------------------------------------

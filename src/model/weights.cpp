@@ -163,4 +163,9 @@ Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, Weight
   return w;
 }
 
+void copy_weights_into_memory(Qwen3Weights& w, const ModelPartition& part) {
+  if (w.storage) return;
+  copy_into_storage(w, part.ranks > 1);
+}
+
 }  // namespace qwen3

@@ -60,5 +60,8 @@ enum class WeightPlacement { Copy, Map };
 // (dist/layout.hpp): rows are views, columns (o_proj, down_proj) strided views; a copy packs them.
 Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, WeightPlacement placement = WeightPlacement::Map);
 Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, WeightPlacement placement, const ModelPartition& part);
+// WeightPlacement::Copy after the fact: weights loaded as views (Map) are copied into memory, the way
+// load_weights would have. A caller checks that they fit in between (engine/memory_plan.hpp).
+void copy_weights_into_memory(Qwen3Weights& w, const ModelPartition& part);
 
 }  // namespace qwen3
