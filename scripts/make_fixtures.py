@@ -57,6 +57,15 @@ What it writes (under --out, normally tests/data/models):
   The header metadata holds format/version/regenerate/transformers/torch plus
   the model name and the prompt text.
 
+* tiny-gqa4-long: tiny-gqa4's architecture and seed stored as bfloat16, with
+  max_position_embeddings 4096, and a reference for a 3200-token prompt cut from
+  the corpus (positions into the thousands, 50 KV blocks of 64).  A full [T, V]
+  logits tensor would be 5 MB, so its reference.safetensors holds only
+  prompt_ids, row_positions/row_logits (full rows at 23 positions, among them
+  the block and power-of-two edges and the last 9), next_logprob [T-1] (the
+  log-probability of the next prompt token at every position) and 8 greedy
+  ids/logits past the prompt.  See compute_long_reference and the README.
+
 The script checks itself: cached decode logits equal a full no-cache forward
 over prompt+generated ids within 1e-5, model.generate agrees with the manual
 loop, hidden_states[-1] == norm(last_layer_output), the tied checkpoint has no
@@ -71,6 +80,7 @@ Weight seeds are fixed (picked so that greedy decoding gives 8 distinct ids
 with a top1-top2 margin > 1e-3, i.e. no near-ties).
 
 Run:  /work/venv/bin/python scripts/make_fixtures.py --out tests/data/models
+      (add --only NAME, repeatable, to rewrite only those model directories)
 (versions pinned in scripts/requirements-fixtures.txt).
 """
 
@@ -167,6 +177,25 @@ MODELS = {
 }
 
 
+# The long-position fixture: tiny-gqa4's architecture and weight seed, stored as bfloat16 (half the
+# bytes), with room for 4096 positions.  Its prompt is LONG_T tokens of the corpus, so the positions
+# run into the thousands (RoPE with rope_theta 1e6 at large angles) and the KV cache holds
+# LONG_T / 64 = 50 full blocks.  Only a few logit rows are stored (see compute_long_reference).
+GQA4_LONG = dict(GQA4, max_position_embeddings=4096)
+LONG_MODELS = {"tiny-gqa4-long": (GQA4_LONG, 6, torch.bfloat16)}
+LONG_T = 3200  # prompt tokens: positions 0..3199, exactly 50 KV blocks of 64
+LONG_DECODE = 8  # the test prefills LONG_T - LONG_DECODE tokens and feeds the last ones one by one
+LONG_GREEDY = 8  # greedy steps after the prompt (positions LONG_T .. LONG_T + 6 are fed)
+LONG_CORPUS_OFFSET = 100_000  # the prompt is the corpus text from this character on, cut at LONG_T ids
+# Positions whose full logit rows are stored: the first block's edges, powers of two and their
+# neighbours (block and table-size boundaries), the middle, the last prefill row of the test's split
+# and every row it decodes.
+LONG_ROWS = sorted(
+    {0, 1, 63, 64, 65, 511, 512, 1023, 1024, 2047, 2048, 2049, 2500, 3000}
+    | set(range(LONG_T - LONG_DECODE - 1, LONG_T))
+)
+
+
 def log(*a):
     print(*a, flush=True)
 
@@ -246,8 +275,7 @@ def write_json(path: Path, obj):
 # ---------------------------------------------------------------------------
 def build_model(arch: dict, seed: int, tok_json: dict) -> Qwen3ForCausalLM:
     cfg = Qwen3Config(
-        **BASE,
-        **arch,
+        **{**BASE, **arch},
         bos_token_id=token_id(tok_json, "<|endoftext|>"),
         eos_token_id=token_id(tok_json, "<|im_end|>"),
         torch_dtype="float32",
@@ -280,7 +308,7 @@ def save_checkpoint(model, out_dir: Path, dtype, max_shard_size, tok_json):
         kwargs["max_shard_size"] = max_shard_size
     m.save_pretrained(out_dir, **kwargs)
     write_json(out_dir / "tokenizer.json", tok_json)
-    write_json(out_dir / "tokenizer_config.json", tokenizer_config(tok_json, BASE["max_position_embeddings"]))
+    write_json(out_dir / "tokenizer_config.json", tokenizer_config(tok_json, model.config.max_position_embeddings))
     write_json(out_dir / "generation_config.json", generation_config(tok_json))
 
 
@@ -461,6 +489,126 @@ def compute_reference(name, out_dir: Path, tensors, prompt: str, tok_json: dict)
     return std
 
 
+def long_prompt_ids(hf_tok, corpus: Path):
+    text = corpus.read_text(encoding="utf-8")[LONG_CORPUS_OFFSET : LONG_CORPUS_OFFSET + 8 * LONG_T]
+    ids = hf_tok(text, add_special_tokens=False)["input_ids"]
+    assert len(ids) > LONG_T, len(ids)
+    return ids[:LONG_T]
+
+
+def rope_f64(rotary):
+    """A replacement forward for Qwen3RotaryEmbedding that computes the angles position * inv_freq and
+    their cos/sin in float64 (transformers: float32), returning float32 cos/sin.  Used only to measure
+    how much transformers' own float32 angle rounding moves the logits at large positions."""
+
+    def forward(x, position_ids):
+        inv = rotary.inv_freq.double()  # the float32 inv_freq, widened exactly
+        freqs = position_ids.double()[..., None] * inv[None, None, :]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        return (emb.cos() * rotary.attention_scaling).to(x.dtype), (emb.sin() * rotary.attention_scaling).to(x.dtype)
+
+    return forward
+
+
+@torch.no_grad()
+def compute_long_reference(name, out_dir: Path, tensors, corpus: Path):
+    """reference.safetensors for a long-position model.  Full rows only at LONG_ROWS (a full
+    [T, V] would be 5 MB); the teacher-forced next-token logprob at every position."""
+    ref = Qwen3ForCausalLM.from_pretrained(out_dir, dtype=torch.float32, attn_implementation="eager").eval()
+    assert ref.config._attn_implementation == "eager"
+    for k, t in tensors.items():
+        assert torch.equal(ref.state_dict()[k], t.float()), k
+    hf_tok = AutoTokenizer.from_pretrained(out_dir)
+    ids = long_prompt_ids(hf_tok, corpus)
+    raw = Tokenizer.from_file(str(out_dir / "tokenizer.json"))
+    assert raw.encode(hf_tok.decode(ids), add_special_tokens=False).ids[: LONG_T - 8] == ids[: LONG_T - 8]
+    T, V = LONG_T, ref.config.vocab_size
+    input_ids = torch.tensor([ids], dtype=torch.long)
+
+    # One no-cache forward over the whole prompt.
+    full = ref(input_ids=input_ids, use_cache=False).logits[0].float()
+    rows = torch.tensor(LONG_ROWS, dtype=torch.long)
+    row_logits = full[rows].contiguous()
+    next_logprob = torch.log_softmax(full[:-1].double(), dim=-1).gather(1, input_ids[0, 1:, None])[:, 0].float()
+
+    # The test's split, in transformers: prefill T - LONG_DECODE tokens, then the rest one at a time
+    # with the KV cache.  Must agree with the no-cache rows.
+    split = T - LONG_DECODE
+    step = ref(input_ids=input_ids[:, :split], use_cache=True)
+    cache, cached_rows = step.past_key_values, [step.logits[0, -1].float()]
+    for t in range(split, T):
+        step = ref(input_ids=input_ids[:, t : t + 1], past_key_values=cache, use_cache=True, cache_position=torch.tensor([t]))
+        cache = step.past_key_values
+        cached_rows.append(step.logits[0, -1].float())
+    split_diff = (torch.stack(cached_rows) - full[split - 1 :]).abs().max().item()
+    assert split_diff <= 2e-5, f"{name}: prefill+decode vs no-cache logits differ by {split_diff}"
+
+    # Greedy continuation past the prompt, from the cache of the split run.
+    logits = cached_rows[-1]
+    greedy_ids, greedy_logits = [], []
+    for i in range(LONG_GREEDY):
+        nxt = int(torch.argmax(logits))
+        greedy_ids.append(nxt)
+        greedy_logits.append(logits.clone())
+        if i + 1 == LONG_GREEDY:
+            break
+        step = ref(input_ids=torch.tensor([[nxt]]), past_key_values=cache, use_cache=True, cache_position=torch.tensor([T + i]))
+        cache = step.past_key_values
+        logits = step.logits[0, -1].float()
+    greedy_logits = torch.stack(greedy_logits)
+    gfull = ref(input_ids=torch.tensor([ids + greedy_ids[:-1]]), use_cache=False).logits[0, T - 1 :].float()
+    greedy_diff = (gfull - greedy_logits).abs().max().item()
+    assert greedy_diff <= 2e-5, f"{name}: greedy cached vs no-cache logits differ by {greedy_diff}"
+    assert torch.equal(gfull.argmax(-1), torch.tensor(greedy_ids))
+
+    # How much transformers' float32 RoPE angles move the logits here (for the test's tolerance).
+    rotary = ref.model.rotary_emb
+    rotary.forward = rope_f64(rotary)
+    full64 = ref(input_ids=input_ids, use_cache=False).logits[0].float()
+    del rotary.forward
+    rope_diff_rows = (full64[rows] - row_logits).abs().max().item()
+    rope_diff_all = (full64 - full).abs().max().item()
+    rope_diff_short = (full64[:128] - full[:128]).abs().max().item()
+
+    tensors_out = {
+        "prompt_ids": torch.tensor(ids, dtype=torch.int32),
+        "row_positions": rows.to(torch.int32),
+        "row_logits": row_logits,
+        "next_logprob": next_logprob.contiguous(),
+        "greedy_ids": torch.tensor(greedy_ids, dtype=torch.int32),
+        "greedy_logits": greedy_logits.contiguous(),
+    }
+    metadata = {
+        "format": "qwen3_mpi-reference-long",
+        "version": "1",
+        "regenerate": REGENERATE,
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+        "model": name,
+        "prompt_source": f"corpus/pride-and-prejudice-1342-excerpt.txt from character {LONG_CORPUS_OFFSET}, "
+        f"encoded with add_special_tokens=False, first {LONG_T} ids",
+        "decode_split": str(split),
+        "rope_f64_max_abs_logit_diff": f"{rope_diff_all:.3e}",
+    }
+    write_safetensors(out_dir / "reference.safetensors", tensors_out, metadata)
+    back = safe_open_all(out_dir / "reference.safetensors")
+    assert all(torch.equal(back[k], v) for k, v in tensors_out.items())
+
+    std = row_logits.std().item()
+    top2 = greedy_logits.topk(2, dim=-1).values
+    margin = (top2[:, 0] - top2[:, 1]).min().item()
+    log(
+        f"  {name}: T={T} rows={len(LONG_ROWS)} row logits std={std:.4f} absmax={row_logits.abs().max().item():.3f}; "
+        f"greedy_ids={greedy_ids}; min top1-top2 margin={margin:.2e}; split-vs-full max|d|={split_diff:.2e}; "
+        f"greedy cached-vs-full max|d|={greedy_diff:.2e}; f64-vs-f32 RoPE max|d| all={rope_diff_all:.2e} "
+        f"rows={rope_diff_rows:.2e} first128={rope_diff_short:.2e}; next_logprob mean={next_logprob.mean().item():.3f}"
+    )
+    assert 0.3 < std < 5.0, f"{name}: logits std {std} not of order 1"
+    assert len(set(greedy_ids)) > 1, f"{name}: greedy ids all equal"
+    assert margin > 1e-3, f"{name}: greedy argmax is a near tie ({margin})"
+    return std
+
+
 # ---------------------------------------------------------------------------
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -472,7 +620,18 @@ def main():
         default=None,
         help="first (re)write --corpus as an excerpt of this full Gutenberg text",
     )
+    ap.add_argument(
+        "--only",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="(re)write only this model directory (repeatable); default: all of them",
+    )
     args = ap.parse_args()
+    known = set(MODELS) | set(LONG_MODELS)
+    if args.only and not set(args.only) <= known:
+        ap.error(f"--only: unknown model(s) {sorted(set(args.only) - known)}; known: {sorted(known)}")
+    wanted = lambda name: not args.only or name in args.only  # noqa: E731
 
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -491,6 +650,8 @@ def main():
     args.out.mkdir(parents=True, exist_ok=True)
     stds = {}
     for name, (arch, seed, dtype, shard, prompt) in MODELS.items():
+        if not wanted(name):
+            continue
         out_dir = args.out / name
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -506,9 +667,24 @@ def main():
         size = sum(f.stat().st_size for f in out_dir.iterdir())
         log(f"  {name}: {size / 1e6:.2f} MB in {sorted(f.name for f in out_dir.iterdir())}")
 
+    for name, (arch, seed, dtype) in LONG_MODELS.items():
+        if not wanted(name):
+            continue
+        out_dir = args.out / name
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        out_dir.mkdir(parents=True)
+        model = build_model(arch, seed, tok_json)
+        check_norms_randomised(model)
+        save_checkpoint(model, out_dir, dtype, None, tok_json)
+        tensors = check_checkpoint(name, model, out_dir, dtype, None)
+        stds[name] = compute_long_reference(name, out_dir, tensors, args.corpus)
+        size = sum(f.stat().st_size for f in out_dir.iterdir())
+        log(f"  {name}: {size / 1e6:.2f} MB in {sorted(f.name for f in out_dir.iterdir())}")
+
     # bf16/f16 must really differ from the f32 reference (otherwise rounding is untested).
     base = safe_open_all(args.out / "tiny-gqa4" / "reference.safetensors")
-    for variant in ("tiny-gqa4-bf16", "tiny-gqa4-f16"):
+    for variant in [v for v in ("tiny-gqa4-bf16", "tiny-gqa4-f16") if wanted(v) or wanted("tiny-gqa4")]:
         r = safe_open_all(args.out / variant / "reference.safetensors")
         assert torch.equal(r["prompt_ids"], base["prompt_ids"])
         d = (r["prefill_logits"] - base["prefill_logits"]).abs().max().item()

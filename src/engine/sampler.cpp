@@ -40,9 +40,27 @@ std::vector<std::pair<float, std::int32_t>> unpack(const std::vector<float>& pac
   return out;
 }
 
-std::vector<std::pair<float, std::int32_t>> best_of(LogitsSlice logits, int k, float scale) {
+// Sampling's top-k, as transformers' TopKLogitsWarper: the k best and every candidate tied with the
+// k-th (it removes only `scores < kth`), best first; all of them for k <= 0. Each rank keeping its own
+// ties is enough for the global cut: a rank's k-th value is at most the global one.
+void keep_top_k_with_ties(std::vector<std::pair<float, std::int32_t>>& c, std::int32_t k) {
+  if (k <= 0 || c.size() <= static_cast<std::size_t>(k)) return keep_best(c, k);
+  const auto kth = c.begin() + (k - 1);
+  std::partial_sort(c.begin(), kth + 1, c.end(), ranks_before);
+  const float cut = kth->first;
+  const auto tied_end = std::partition(kth + 1, c.end(), [cut](const auto& x) { return x.first == cut; });
+  std::sort(kth + 1, tied_end, ranks_before);
+  c.erase(tied_end, c.end());
+}
+
+std::vector<std::pair<float, std::int32_t>> scaled(LogitsSlice logits, float scale) {
   std::vector<std::pair<float, std::int32_t>> c(logits.values.size());
   for (std::size_t i = 0; i < c.size(); ++i) c[i] = {logits.values[i] * scale, static_cast<std::int32_t>(logits.offset + static_cast<std::int64_t>(i))};
+  return c;
+}
+
+std::vector<std::pair<float, std::int32_t>> best_of(LogitsSlice logits, int k, float scale) {
+  auto c = scaled(logits, scale);
   keep_best(c, k);
   return c;
 }
@@ -74,7 +92,8 @@ std::int32_t Sampler::sample(LogitsSlice logits, std::span<const std::int32_t> r
     comm.argmax(best, at);
     return at[0];
   }
-  const auto local = best_of(LogitsSlice{scratch_, logits.offset}, opt_.top_k, 1.f / opt_.temperature);
+  auto local = scaled(LogitsSlice{scratch_, logits.offset}, 1.f / opt_.temperature);
+  keep_top_k_with_ties(local, opt_.top_k);
   std::int32_t id[1] = {0};
   std::vector<float> gathered = comm.gather(pack(local), 0);
   if (comm.rank() == 0) id[0] = draw(std::move(gathered));
@@ -85,7 +104,7 @@ std::int32_t Sampler::sample(LogitsSlice logits, std::span<const std::int32_t> r
 // On rank 0: the global candidates (logit / temperature, id) -> top-k -> top-p -> min-p -> draw.
 std::int32_t Sampler::draw(std::vector<float> gathered) {
   candidates_ = unpack(gathered);
-  keep_best(candidates_, opt_.top_k);
+  keep_top_k_with_ties(candidates_, opt_.top_k);
   // Probabilities of the survivors (max subtracted for range).
   const float mx = candidates_.front().first;
   double sum = 0;
