@@ -113,6 +113,7 @@ SamplerOptions sampler_options(const GenerateOptions& o, const GenerationConfig&
   if (o.top_p) s.top_p = *o.top_p;
   if (o.min_p) s.min_p = *o.min_p;
   if (o.repeat_penalty) s.repeat_penalty = *o.repeat_penalty;
+  s.repeat_last_n = o.repeat_last_n;
   s.seed = o.seed;
   if (greedy) {
     s.temperature = 0.f;

@@ -91,6 +91,8 @@ int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
   app.add_option("--top-p", g.top_p, "Top-p in [0, 1] (1 = off; default from generation_config.json)");
   app.add_option("--min-p", g.min_p, "Min-p in [0, 1] (0 = off)");
   app.add_option("--repeat-penalty", g.repeat_penalty, "Repetition penalty > 0 (1 = off)");
+  app.add_option("--repeat-last-n", g.repeat_last_n, "Tokens the repetition penalty looks back over (-1 = the whole context, as transformers; 0 = none)")
+      ->check(CLI::Range(-1, INT32_MAX))->capture_default_str();
   auto* seed_opt = app.add_option("--seed", g.seed, "Random seed for sampling (default 0: runs repeat)");
   // Under mpirun/srun: N ranks = tp x sp (README, "Running on several ranks").
   app.add_option("--tp", g.tp, "Rank groups splitting the KV heads (must divide them; default: the largest that divides both the KV heads and the rank count)")

@@ -36,6 +36,7 @@ struct GenerateOptions {
   bool interactive = false;
   std::optional<float> temperature, top_p, min_p, repeat_penalty;
   std::optional<std::int32_t> top_k;
+  std::int32_t repeat_last_n = -1;  // -1: the whole context, as transformers
   std::uint64_t seed = 0;
   bool seed_given = false;
   KvPolicyFlags kv;                        // --kv-policy, --sink, --window, --heavy, --evict-chunk

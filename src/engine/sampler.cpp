@@ -75,7 +75,8 @@ std::int32_t Sampler::sample(LogitsSlice logits, std::span<const std::int32_t> r
   scratch_.assign(logits.values.begin(), logits.values.end());
   const auto n_local = static_cast<std::int64_t>(scratch_.size());
   if (opt_.repeat_penalty != 1.f) {
-    const std::size_t n = std::min<std::size_t>(recent.size(), static_cast<std::size_t>(std::max(0, opt_.repeat_last_n)));
+    const std::size_t n = opt_.repeat_last_n < 0 ? recent.size()
+                                                 : std::min<std::size_t>(recent.size(), static_cast<std::size_t>(opt_.repeat_last_n));
     std::vector<std::int32_t> seen(recent.end() - static_cast<std::ptrdiff_t>(n), recent.end());
     std::sort(seen.begin(), seen.end());
     seen.erase(std::unique(seen.begin(), seen.end()), seen.end());

@@ -23,7 +23,9 @@ struct SamplerOptions {
   float top_p = 1.f;             // >= 1: off
   float min_p = 0.f;             // <= 0: off
   float repeat_penalty = 1.f;    // 1: off (CTRL-style, as transformers' RepetitionPenaltyLogitsProcessor)
-  std::int32_t repeat_last_n = 64;
+  // Tokens the penalty looks back over: -1 the whole context (prompt included), as transformers
+  // does; 0 none; N the last N (llama.cpp's --repeat-last-n, 64 there by default).
+  std::int32_t repeat_last_n = -1;
   std::uint64_t seed = 0;
 };
 
@@ -36,7 +38,7 @@ struct LogitsSlice {
 class Sampler {
  public:
   explicit Sampler(const SamplerOptions& opt) : opt_(opt), rng_(opt.seed) {}
-  // `recent`: tokens seen so far (the last repeat_last_n are penalised). Every member of `comm` calls
+  // `recent`: tokens seen so far (those within repeat_last_n are penalised). Every member of `comm` calls
   // this with its slice and gets the same id.
   std::int32_t sample(LogitsSlice logits, std::span<const std::int32_t> recent, Communicator& comm);
   // The whole vocabulary in this process.

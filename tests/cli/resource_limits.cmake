@@ -38,3 +38,16 @@ qwen3_cli_case(cli.mpi.memory_ranks_on_one_host_counted_together_n2 RANKS 2 ARGS
 add_test(NAME cli.generate.shard_truncated_while_mapped
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/truncated_while_mapped.sh $<TARGET_FILE:qwen3_mpi> ${GQA4} ${CMAKE_CURRENT_BINARY_DIR}/models/truncated_while_mapped)
 set_tests_properties(cli.generate.shard_truncated_while_mapped PROPERTIES LABELS cli TIMEOUT 60)
+
+# A 1 MB prompt with no newline (~250k tokens, past the context): tokenized in bounded memory, then
+# refused with one line naming its length; from a file and as one line of stdin. (A 10 MB line and a
+# 100 MB eval text are measured in the closing note of issue 15; they behave the same, only slower.)
+string(REPEAT "It is a truth universally acknowledged, that a single man in possession of a good fortune. " 10700 _long)
+set(LONG_PROMPT_FILE ${CMAKE_CURRENT_BINARY_DIR}/long_prompt_1mb.txt)
+file(WRITE ${LONG_PROMPT_FILE} "${_long}")
+unset(_long)
+qwen3_cli_bad_input(long_prompt_file_past_context ARGS -m ${GQA4} -f ${LONG_PROMPT_FILE} -n 2 -t 1
+  EXPECT_STDERR_REGEX "^qwen3_mpi: error: prompt of [0-9][0-9][0-9][0-9][0-9][0-9]+ tokens does not fit the context: -c 512\n$")
+qwen3_cli_case(cli.generate.long_stdin_line_past_context ARGS -m ${GQA4} -n 2 -t 1 INPUT_FILE ${LONG_PROMPT_FILE}
+  EXPECT_RC 1 EXPECT_STDOUT_EMPTY ON
+  EXPECT_STDERR_REGEX "qwen3_mpi: error: prompt of [0-9][0-9][0-9][0-9][0-9][0-9]+ tokens does not fit the context: -c 512\n$")

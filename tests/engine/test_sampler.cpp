@@ -299,8 +299,22 @@ TEST(SamplerDistribution, RepetitionPenaltyMultipliesNegativeLogits) {
   }
 }
 
-// Property: only the last repeat_last_n tokens of `recent` are penalised (this project's window;
-// transformers penalises the whole context, which repeat_last_n >= its length reproduces).
+// Property: by default (repeat_last_n -1) the whole history is penalised, as transformers'
+// RepetitionPenaltyLogitsProcessor does over all of input_ids.
+TEST(SamplerDistribution, RepetitionPenaltyCoversTheWholeHistoryByDefault) {
+  const std::vector<float> x = {2.0f, 1.5f, -0.5f, -1.0f, 0.3f, 0.0f, 1.4f};
+  std::vector<std::int32_t> recent = {1, 6};
+  recent.insert(recent.end(), 100, 2);  // ids 1 and 6 lie 100 tokens back
+  const double penalty = 1.5;
+  const auto p = softmax(hf_repetition_penalty(to_double(x), recent, penalty));
+  expect_separated(p, softmax(hf_repetition_penalty(to_double(x), {2}, penalty)), "only the last 64 penalised");
+  SamplerOptions opt{1.f, 0, 1.f, 0.f, static_cast<float>(penalty), SamplerOptions{}.repeat_last_n, 41};
+  EXPECT_EQ(opt.repeat_last_n, -1);
+  expect_distribution(draw_counts(opt, x, recent), p, "default window");
+}
+
+// Property: with repeat_last_n N, only the last N tokens of `recent` are penalised (llama.cpp's
+// --repeat-last-n).
 TEST(SamplerDistribution, RepetitionPenaltyWindow) {
   const std::vector<float> x = {2.0f, 1.5f, -0.5f, -1.0f, 0.3f, 0.0f, 1.4f};
   const std::vector<std::int32_t> recent = {1, 6, 2, 0, 2, 5};
