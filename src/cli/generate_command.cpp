@@ -69,6 +69,13 @@ std::string read_prompt_file(const std::string& path) {
 
 bool finite_in(std::optional<float> v, float lo, float hi) { return !v || (std::isfinite(*v) && *v >= lo && *v <= hi); }
 
+// "--top-p 2", "--temp nan": the flag and the value given, for the messages below.
+std::string flag_value(const char* flag, std::optional<float> v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s %g", flag, v ? static_cast<double>(*v) : 0.0);
+  return buf;
+}
+
 void validate_options(const GenerateOptions& o) {
   if (o.n_predict == 0) throw Error("-n 0: nothing to generate (use -n N > 0, or -n -1 to run until end-of-text)");
   if (o.n_predict < -1) throw Error("-n " + std::to_string(o.n_predict) + ": expected a positive count or -1");
@@ -86,10 +93,10 @@ void validate_options(const GenerateOptions& o) {
   if (o.n_predict > kMaxTokens) throw Error("-n " + std::to_string(o.n_predict) + ": at most " + std::to_string(kMaxTokens));
   if (o.ctx_size > kMaxTokens) throw Error("-c " + std::to_string(o.ctx_size) + ": at most " + std::to_string(kMaxTokens));
   if (o.gen_len > kMaxTokens) throw Error("--gen-len " + std::to_string(o.gen_len) + ": at most " + std::to_string(kMaxTokens));
-  if (!finite_in(o.temperature, 0.f, 1e6f)) throw Error("--temp: expected a finite value >= 0");
-  if (!finite_in(o.top_p, 0.f, 1.f)) throw Error("--top-p: expected a value in [0, 1]");
-  if (!finite_in(o.min_p, 0.f, 1.f)) throw Error("--min-p: expected a value in [0, 1]");
-  if (!finite_in(o.repeat_penalty, 1e-6f, 1e6f)) throw Error("--repeat-penalty: expected a finite value > 0");
+  if (!finite_in(o.temperature, 0.f, 1e6f)) throw Error(flag_value("--temp", o.temperature) + ": expected a finite value >= 0");
+  if (!finite_in(o.top_p, 0.f, 1.f)) throw Error(flag_value("--top-p", o.top_p) + ": expected a value in [0, 1]");
+  if (!finite_in(o.min_p, 0.f, 1.f)) throw Error(flag_value("--min-p", o.min_p) + ": expected a value in [0, 1]");
+  if (!finite_in(o.repeat_penalty, 1e-6f, 1e6f)) throw Error(flag_value("--repeat-penalty", o.repeat_penalty) + ": expected a finite value > 0");
 }
 
 SamplerOptions sampler_options(const GenerateOptions& o, const GenerationConfig& gc, bool greedy) {
