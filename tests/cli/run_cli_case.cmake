@@ -10,7 +10,9 @@
 # The command
 #   EXE                  path of the executable (from $<TARGET_FILE:qwen3_mpi>)
 #   ARGS                 its arguments as a CMake list; empty elements are passed as empty arguments
-#                        (so `-p;;-n;4` gives -p ""). Every "<MODEL>" in an argument becomes MODEL_DIR.
+#                        (so `-p;;-n;4` gives -p ""). Every "<MODEL>" in an argument becomes MODEL_DIR;
+#                        an argument "<EMPTY>" becomes an empty argument (CMake drops empty list elements
+#                        that pass through a wrapper function's ${ARGN}).
 #   TIMEOUT              seconds before the run counts as hung (default 20)
 #   LAUNCH               launcher put before EXE in the first run, as a list (mpiexec;-n;3;...)
 #   INPUT_FILE           file fed to stdin (default: none, stdin is empty)
@@ -245,6 +247,9 @@ function(_run prefix args_var)
   foreach(_a IN LISTS ${args_var})
     if(DEFINED MODEL_DIR)
       string(REPLACE "<MODEL>" "${MODEL_DIR}" _a "${_a}")
+    endif()
+    if(_a STREQUAL "<EMPTY>")
+      set(_a "")
     endif()
     string(APPEND _code " [==[${_a}]==]")
     if(_a STREQUAL "" OR _a MATCHES "[ \t\n\"'$|&;<>*?()]")
