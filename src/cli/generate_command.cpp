@@ -86,7 +86,6 @@ void validate_options(const GenerateOptions& o) {
   if (!o.verify_ids.empty() && o.chat) throw Error("--verify feeds raw ids; it cannot be combined with --chat");
   if (o.no_think && !o.chat) throw Error("--no-think needs --chat");
   if (o.interactive && !o.chat) throw Error("-i needs --chat");
-  if (o.interactive && o.json) throw Error("-i cannot be combined with --json");
   if (o.model_dir.empty()) throw Error("no model: give -m DIR (a Hugging Face Qwen3 checkpoint directory)");
   // Positions are int32 and CLI11 saturates out-of-range integers, so bound them here.
   constexpr std::int64_t kMaxTokens = INT32_MAX;
@@ -365,7 +364,9 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
       });
       if (!share_ids(world, prompt, more)) break;
       if (line_prompts) session.rewind(0);
-      run_turn(std::move(prompt));
+      const GenerationResult r = run_turn(std::move(prompt));
+      // generate() does not feed the id it stopped after at -n; the next turn's context needs it.
+      if (o.interactive && r.stop == StopReason::Length && !r.ids.empty() && session.fits(1)) session.feed(std::span(&r.ids.back(), 1));
       follows_reply = true;
     }
     return 0;

@@ -97,7 +97,7 @@ int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
   app.add_option("--verify", g.verify_ids, "Feed exactly these comma-separated token ids (no template) and decode greedily");
   app.add_option("--gen-len", g.gen_len, "With --verify: number of ids to generate (printed as a list)")
       ->check(int_range(std::int64_t{0}, std::int64_t{INT32_MAX}));
-  app.add_flag("--json", g.json, "Print one JSON object (ids, per-step logprobs with top-5, timing) on stdout");
+  app.add_flag("--json", g.json, "Print one JSON object (ids, per-step logprobs with top-5, timing) on stdout; with -i or stdin prompts, one per line for each");
   app.add_flag("--chat", g.chat, "Wrap the prompt in Qwen3's ChatML template");
   app.add_flag("--no-think", g.no_think, "With --chat: add the empty think block (enable_thinking=False)");
   app.add_flag("-i,--interactive", g.interactive, "With --chat: multi-turn conversation on stdin, KV cache kept across turns");

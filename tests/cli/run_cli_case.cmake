@@ -44,6 +44,18 @@
 #   COMPARE_ARGS         second argument list: it must also exit 0 and print the same stdout
 #                        (run without LAUNCH: one process against the launched ranks)
 #
+# Replaying prompts read from stdin (INPUT_FILE): stdout holds one generate JSON object per line (--json),
+# one per chat turn or stdin line, and each is run again on its own, with REPLAY_ARGS plus:
+#   REPLAY               chat:  --verify <every earlier object's prompt_ids and generated_ids, then its
+#                               own prompt_ids> --gen-len <its number of generated ids> --json; the
+#                               generated_ids must be equal (the KV cache kept across turns holds exactly
+#                               the conversation so far). Use greedy decoding with --repeat-penalty 1 in
+#                               ARGS, as --verify does.
+#                        lines: -p <the stdin line> --json; prompt_ids and generated_ids must be equal
+#                               (each line starts from an empty cache). Lines may not hold ';'.
+#   REPLAY_ARGS          arguments of every replay before the ones above (model, sampling, threads)
+#   EXPECT_JSON_LINES    number of JSON objects (lines) on stdout
+#
 # Checks on a JSON object on stdout (CMake's string(JSON))
 #   JSON_KIND            generate | tokenize
 #   EXPECT_PROMPT_IDS    generate: comma-separated prompt_ids
@@ -615,6 +627,113 @@ if(DEFINED JSON_KIND)
     endif()
   else()
     message(FATAL_ERROR "run_cli_case.cmake: unknown JSON_KIND '${JSON_KIND}'")
+  endif()
+endif()
+
+# ---------------------------------------------------------------------------------------------
+# Replays of stdin prompts.
+
+# Splits `text` at newlines into list variable `out`, leaving out empty lines. The lines may not hold
+# ';' (a CMake list separator).
+function(_split_lines out text)
+  set(_lines "")
+  while(NOT text STREQUAL "")
+    string(FIND "${text}" "\n" _nl)
+    if(_nl EQUAL -1)
+      set(_line "${text}")
+      set(text "")
+    else()
+      string(SUBSTRING "${text}" 0 ${_nl} _line)
+      math(EXPR _nl "${_nl} + 1")
+      string(SUBSTRING "${text}" ${_nl} -1 text)
+    endif()
+    if(_line MATCHES ";")
+      message(FATAL_ERROR "run_cli_case.cmake: a line holds ';': ${_line}")
+    endif()
+    if(NOT _line STREQUAL "")
+      list(APPEND _lines "${_line}")
+    endif()
+  endwhile()
+  set(${out} "${_lines}" PARENT_SCOPE)
+endfunction()
+
+if(DEFINED REPLAY)
+  if(NOT REPLAY MATCHES "^(chat|lines)$")
+    message(FATAL_ERROR "run_cli_case.cmake: unknown REPLAY '${REPLAY}'")
+  endif()
+  if(NOT DEFINED INPUT_FILE)
+    message(FATAL_ERROR "run_cli_case.cmake: REPLAY needs INPUT_FILE")
+  endif()
+  file(READ "${INPUT_FILE}" _input)
+  _split_lines(_input_lines "${_input}")
+  # The JSON objects, one per line: walked with string(FIND), as their text may hold ';'.
+  set(_rest "${RUN1_OUT}")
+  set(_n 0)
+  set(_ctx "")  # chat: the conversation's ids so far, comma-separated
+  while(NOT _rest STREQUAL "")
+    string(FIND "${_rest}" "\n" _nl)
+    if(_nl EQUAL -1)
+      set(_obj "${_rest}")
+      set(_rest "")
+    else()
+      string(SUBSTRING "${_rest}" 0 ${_nl} _obj)
+      math(EXPR _nl "${_nl} + 1")
+      string(SUBSTRING "${_rest}" ${_nl} -1 _rest)
+    endif()
+    set(_at "stdout line ${_n}")
+    math(EXPR _n "${_n} + 1")
+    set(_before "${_errors}")
+    _json_type_is(ARRAY "${_obj}" prompt_ids)
+    _json_type_is(ARRAY "${_obj}" generated_ids)
+    if(NOT _errors STREQUAL _before)
+      _fail("${_at} is not a generate JSON object: ${_obj}")
+      break()
+    endif()
+    _json_int_list(_p "${_obj}" prompt_ids)
+    _json_int_list(_g "${_obj}" generated_ids)
+    string(JSON _ng LENGTH "${_obj}" generated_ids)
+    if(_ng EQUAL 0)
+      _fail("${_at}: no generated ids, nothing to compare")
+    endif()
+    set(_replay_args ${REPLAY_ARGS})
+    if(REPLAY STREQUAL "chat")
+      if(_ctx STREQUAL "")
+        set(_ctx "${_p}")
+      else()
+        set(_ctx "${_ctx},${_p}")
+      endif()
+      list(APPEND _replay_args --verify "${_ctx}" --gen-len ${_ng} --json)
+    else()
+      math(EXPR _li "${_n} - 1")
+      list(LENGTH _input_lines _nl)
+      if(NOT _li LESS _nl)
+        _fail("${_at}: more JSON objects than the ${_nl} non-empty lines of ${INPUT_FILE}")
+        break()
+      endif()
+      list(GET _input_lines ${_li} _line)
+      list(APPEND _replay_args -p "${_line}" --json)
+    endif()
+    _run(REPLAYED _replay_args)
+    string(STRIP "${REPLAYED_OUT}" _rj)
+    string(JSON _rt ERROR_VARIABLE _rerr TYPE "${_rj}")
+    if(NOT REPLAYED_RC STREQUAL "0" OR _rerr)
+      _fail("${_at}: the replay `${REPLAYED_CMD}` failed (exit status ${REPLAYED_RC}): ${REPLAYED_ERR}")
+      continue()
+    endif()
+    _json_int_list(_rp "${_rj}" prompt_ids)
+    _json_int_list(_rg "${_rj}" generated_ids)
+    if(REPLAY STREQUAL "lines" AND NOT _rp STREQUAL _p)
+      _fail("${_at}: prompt_ids [${_p}], but the line run alone (`${REPLAYED_CMD}`) has [${_rp}]")
+    endif()
+    if(NOT _rg STREQUAL _g)
+      _fail("${_at}: generated_ids [${_g}], but `${REPLAYED_CMD}` gives [${_rg}]")
+    endif()
+    if(REPLAY STREQUAL "chat")
+      set(_ctx "${_ctx},${_g}")
+    endif()
+  endwhile()
+  if(DEFINED EXPECT_JSON_LINES AND NOT _n EQUAL EXPECT_JSON_LINES)
+    _fail("stdout has ${_n} JSON objects, expected ${EXPECT_JSON_LINES}")
   endif()
 endif()
 
