@@ -408,7 +408,12 @@ function(_to_micro out text)
     return()
   endif()
   string(SUBSTRING "${_digits}" 0 ${_point} _m)
-  string(REGEX REPLACE "^0+([0-9])" "\\1" _m "${_m}")
+  # Without leading zeros. Not REGEX REPLACE "^0+([0-9])": CMake applies a '^' again where the last
+  # match ended, so "0005000" became "50" (and a LOGPROB_TOL of 0.001 was 1e-5).
+  string(REGEX MATCH "[1-9][0-9]*$" _m "${_m}")
+  if(_m STREQUAL "")
+    set(_m 0)
+  endif()
   set(${out} "${_sign}${_m}" PARENT_SCOPE)
 endfunction()
 
