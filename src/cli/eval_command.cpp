@@ -55,8 +55,8 @@ class Progress {
 }  // namespace
 
 int run_eval(const EvalCommandOptions& o, Communicator& world) {
-  if (o.report_every < 1) throw Error("--report-every: expected a positive number of tokens");
-  if (o.chunk < 0 || o.chunk == 1) throw Error("--chunk: expected 0 (streaming protocol) or at least 2");
+  if (o.report_every < 1) throw Error("--report-every " + std::to_string(o.report_every) + ": expected a positive number of tokens");
+  if (o.chunk < 0 || o.chunk == 1) throw Error("--chunk " + std::to_string(o.chunk) + ": expected 0 (streaming protocol) or at least 2");
   const bool speaker = world.rank() == 0;  // rank 0 reads the text and reports; the others follow
   std::string text;
   on_rank0(world, [&] {
