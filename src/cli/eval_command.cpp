@@ -83,11 +83,14 @@ void check_eval_memory(Communicator& world, const LoadedModel& lm, const EvalOpt
 }  // namespace
 
 int run_eval(const EvalCommandOptions& o, Communicator& world) {
-  if (o.report_every < 1) throw Error("--report-every: expected a positive number of tokens");
-  if (o.chunk < 0 || o.chunk == 1) throw Error("--chunk: expected 0 (streaming protocol) or at least 2");
+  if (o.report_every < 1) throw Error("--report-every " + std::to_string(o.report_every) + ": expected a positive number of tokens");
+  if (o.chunk < 0 || o.chunk == 1) throw Error("--chunk " + std::to_string(o.chunk) + ": expected 0 (streaming protocol) or at least 2");
   const bool speaker = world.rank() == 0;  // rank 0 reads the text and reports; the others follow
   std::string text;
-  on_rank0(world, [&] { text = read_input_file(o.text_file, "text file"); });
+  on_rank0(world, [&] {
+    text = read_input_file(o.text_file, "text file");
+    if (text.empty()) throw Error(o.text_file + ": the text file is empty");
+  });
   const std::string notes = thread_count_notes(set_thread_count(o.threads));
   if (speaker) std::fputs(notes.c_str(), stderr);
   const kernels::KernelTable& kt = kernels::select_kernels(o.kernel, o.gemm, kernels::detect_cpu_features());

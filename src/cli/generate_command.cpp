@@ -78,6 +78,13 @@ std::string read_prompt_file(const std::string& path) {
 
 bool finite_in(std::optional<float> v, float lo, float hi) { return !v || (std::isfinite(*v) && *v >= lo && *v <= hi); }
 
+// "--top-p 2", "--temp nan": the flag and the value given, for the messages below.
+std::string flag_value(const char* flag, std::optional<float> v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s %g", flag, v ? static_cast<double>(*v) : 0.0);
+  return buf;
+}
+
 void validate_options(const GenerateOptions& o) {
   if (o.n_predict == 0) throw Error("-n 0: nothing to generate (use -n N > 0, or -n -1 to run until end-of-text)");
   if (o.n_predict < -1) throw Error("-n " + std::to_string(o.n_predict) + ": expected a positive count or -1");
@@ -88,17 +95,16 @@ void validate_options(const GenerateOptions& o) {
   if (!o.verify_ids.empty() && o.chat) throw Error("--verify feeds raw ids; it cannot be combined with --chat");
   if (o.no_think && !o.chat) throw Error("--no-think needs --chat");
   if (o.interactive && !o.chat) throw Error("-i needs --chat");
-  if (o.interactive && o.json) throw Error("-i cannot be combined with --json");
   if (o.model_dir.empty()) throw Error("no model: give -m DIR (a Hugging Face Qwen3 checkpoint directory)");
   // Positions are int32 and CLI11 saturates out-of-range integers, so bound them here.
   constexpr std::int64_t kMaxTokens = INT32_MAX;
   if (o.n_predict > kMaxTokens) throw Error("-n " + std::to_string(o.n_predict) + ": at most " + std::to_string(kMaxTokens));
   if (o.ctx_size > kMaxTokens) throw Error("-c " + std::to_string(o.ctx_size) + ": at most " + std::to_string(kMaxTokens));
   if (o.gen_len > kMaxTokens) throw Error("--gen-len " + std::to_string(o.gen_len) + ": at most " + std::to_string(kMaxTokens));
-  if (!finite_in(o.temperature, 0.f, 1e6f)) throw Error("--temp: expected a finite value >= 0");
-  if (!finite_in(o.top_p, 0.f, 1.f)) throw Error("--top-p: expected a value in [0, 1]");
-  if (!finite_in(o.min_p, 0.f, 1.f)) throw Error("--min-p: expected a value in [0, 1]");
-  if (!finite_in(o.repeat_penalty, 1e-6f, 1e6f)) throw Error("--repeat-penalty: expected a finite value > 0");
+  if (!finite_in(o.temperature, 0.f, 1e6f)) throw Error(flag_value("--temp", o.temperature) + ": expected a finite value >= 0");
+  if (!finite_in(o.top_p, 0.f, 1.f)) throw Error(flag_value("--top-p", o.top_p) + ": expected a value in [0, 1]");
+  if (!finite_in(o.min_p, 0.f, 1.f)) throw Error(flag_value("--min-p", o.min_p) + ": expected a value in [0, 1]");
+  if (!finite_in(o.repeat_penalty, 1e-6f, 1e6f)) throw Error(flag_value("--repeat-penalty", o.repeat_penalty) + ": expected a finite value > 0");
 }
 
 SamplerOptions sampler_options(const GenerateOptions& o, const GenerationConfig& gc, bool greedy) {
@@ -372,7 +378,9 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
       });
       if (!share_ids(world, prompt, more)) break;
       if (line_prompts) session.rewind(0);
-      run_turn(std::move(prompt));
+      const GenerationResult r = run_turn(std::move(prompt));
+      // generate() does not feed the id it stopped after at -n; the next turn's context needs it.
+      if (o.interactive && r.stop == StopReason::Length && !r.ids.empty() && session.fits(1)) session.feed(std::span(&r.ids.back(), 1));
       follows_reply = true;
     }
     return 0;

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <atomic>
+#include <charconv>
 #include <climits>
 #include <cstdint>
 #include <csignal>
@@ -57,6 +58,22 @@ void on_sigterm_grace_over(int) {
   std::raise(SIGTERM);
 }
 
+// CLI::Range, but "abc" is "not an integer" rather than "not in range", and a value past int64 is
+// out of range rather than saturated.
+CLI::Validator int_range(std::int64_t lo, std::int64_t hi) {
+  const std::string range = std::to_string(lo) + " to " + std::to_string(hi);
+  return CLI::Validator(
+      [lo, hi, range](std::string& s) -> std::string {
+        std::int64_t v = 0;
+        const char* first = s.data() + (s.size() > 1 && s[0] == '+' ? 1 : 0);  // "+3", as strtoll reads it
+        const auto [p, ec] = std::from_chars(first, s.data() + s.size(), v);
+        if (ec == std::errc::invalid_argument || p != s.data() + s.size()) return "'" + s + "' is not an integer";
+        if (ec != std::errc() || v < lo || v > hi) return "Value " + s + " not in range " + range;
+        return {};
+      },
+      "INT in [" + range + "]");
+}
+
 int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
   using namespace qwen3::cli;
   CLI::App app{"qwen3_mpi: run Hugging Face Qwen3 checkpoints on CPUs (OpenMP now; MPI ranks and NUMA domains later)"};
@@ -66,27 +83,27 @@ int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
   app.add_option("-p,--prompt", g.prompt, "Prompt text (none: chat on a terminal, one prompt per line from a pipe)");
   app.add_option("-f,--file", g.prompt_file, "Read the prompt from FILE");
   app.add_option("-n,--n-predict", g.n_predict, "Tokens to generate; -1 = until end-of-text or the context is full")
-      ->capture_default_str();
-  app.add_option("-t,--threads", g.threads, "Threads (default: OMP_NUM_THREADS if set, else the cores this process may use)")->check(CLI::Range(0, 4096));
+      ->check(int_range(std::int64_t{-1}, std::int64_t{INT32_MAX}))->capture_default_str();
+  app.add_option("-t,--threads", g.threads, "Threads (default: OMP_NUM_THREADS if set, else the cores this process may use)")->check(int_range(0, 4096));
   app.add_option("-c,--ctx-size", g.ctx_size, "Context length in tokens (default: the model's max_position_embeddings)")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{INT32_MAX}));
+      ->check(int_range(std::int64_t{0}, std::int64_t{INT32_MAX}));
   app.add_option("--attention", g.attention, "Attention path")->check(CLI::IsMember({"standard", "streaming"}))->capture_default_str();
   app.add_option("--kernel", g.kernel, "Kernel variant")->check(CLI::IsMember({"auto", "scalar", "avx2", "avx512"}))->capture_default_str();
   app.add_option("--gemm", g.gemm, "Prefill matrix products: onednn (the path its start-up probe finds: bf16 matmul on AMX/AVX-512, else f32 on widened weight tiles; the load line names it) or native (our f32 tiles)")
       ->check(CLI::IsMember({"onednn", "native"}))->capture_default_str();
   app.add_option("--kv-type", g.kv_type, "KV cache element type (auto: f32 for f32 checkpoints, else bf16)")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}))->capture_default_str();
-  app.add_option("--kv-block", g.kv_block, "Tokens per KV cache block")->check(CLI::Range(1, 4096))->capture_default_str();
+  app.add_option("--kv-block", g.kv_block, "Tokens per KV cache block")->check(int_range(1, 4096))->capture_default_str();
   app.add_flag("--mmap", g.use_mmap, "Run from the memory-mapped checkpoint instead of copying weights into huge pages (less memory, slower decode)");
   app.add_option("--verify", g.verify_ids, "Feed exactly these comma-separated token ids (no template) and decode greedily");
   app.add_option("--gen-len", g.gen_len, "With --verify: number of ids to generate (printed as a list)")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{INT32_MAX}));
-  app.add_flag("--json", g.json, "Print one JSON object (ids, per-step logprobs with top-5, timing) on stdout");
+      ->check(int_range(std::int64_t{0}, std::int64_t{INT32_MAX}));
+  app.add_flag("--json", g.json, "Print one JSON object (ids, per-step logprobs with top-5, timing) on stdout; with -i or stdin prompts, one per line for each");
   app.add_flag("--chat", g.chat, "Wrap the prompt in Qwen3's ChatML template");
   app.add_flag("--no-think", g.no_think, "With --chat: add the empty think block (enable_thinking=False)");
   app.add_flag("-i,--interactive", g.interactive, "With --chat: multi-turn conversation on stdin, KV cache kept across turns");
   app.add_option("--temp", g.temperature, "Sampling temperature (0 = greedy; default from generation_config.json)");
-  app.add_option("--top-k", g.top_k, "Top-k (0 = off; default from generation_config.json)")->check(CLI::Range(0, INT32_MAX));
+  app.add_option("--top-k", g.top_k, "Top-k (0 = off; default from generation_config.json)")->check(int_range(0, INT32_MAX));
   // Float ranges (and NaN) are checked in generate_command.cpp, with one-line messages.
   app.add_option("--top-p", g.top_p, "Top-p in [0, 1] (1 = off; default from generation_config.json)");
   app.add_option("--min-p", g.min_p, "Min-p in [0, 1] (0 = off)");
@@ -96,19 +113,19 @@ int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
   auto* seed_opt = app.add_option("--seed", g.seed, "Random seed for sampling (default 0: runs repeat)");
   // Under mpirun/srun: N ranks = tp x sp (README, "Running on several ranks").
   app.add_option("--tp", g.tp, "Rank groups splitting the KV heads (must divide them; default: the largest that divides both the KV heads and the rank count)")
-      ->check(CLI::Range(1, 1 << 20));
-  app.add_option("--sp", g.sp, "Ranks per group splitting the KV blocks (default: ranks / tp)")->check(CLI::Range(1, 1 << 20));
+      ->check(int_range(1, 1 << 20));
+  app.add_option("--sp", g.sp, "Ranks per group splitting the KV blocks (default: ranks / tp)")->check(int_range(1, 1 << 20));
   // KV cache eviction (README, "Endless streams"): a bounded policy runs past -c in constant memory.
   auto add_policy_options = [](CLI::App* a, KvPolicyFlags& kv) {
     a->add_option("--kv-policy", kv.kind, "KV cache eviction: full (none, bounded by -c), sink-window (StreamingLLM: --sink first tokens + --window recent), window (recent only), l2 (lowest key norms), h2o (--heavy most attended + --window recent), random")
         ->check(CLI::IsMember({"full", "sink-window", "window", "l2", "h2o", "random"}))->capture_default_str();
-    a->add_option("--sink", kv.sink, "Attention sinks kept (default: 4 for sink-window, 0 for l2, h2o and random)")->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 20));
+    a->add_option("--sink", kv.sink, "Attention sinks kept (default: 4 for sink-window, 0 for l2, h2o and random)")->check(int_range(std::int64_t{0}, std::int64_t{1} << 20));
     a->add_option("--window", kv.window, "Recent tokens kept by sink-window, window and h2o (l2, random: the rest of the budget)")
-        ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24))->capture_default_str();
+        ->check(int_range(std::int64_t{1}, std::int64_t{1} << 24))->capture_default_str();
     a->add_option("--heavy", kv.heavy, "h2o: tokens kept for the attention they received, beside --window (default: = --window)")
-        ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 24));
+        ->check(int_range(std::int64_t{0}, std::int64_t{1} << 24));
     a->add_option("--evict-chunk", kv.evict_chunk, "Evict at least this many tokens at once when the budget is exceeded")
-        ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24))->capture_default_str();
+        ->check(int_range(std::int64_t{1}, std::int64_t{1} << 24))->capture_default_str();
   };
   add_policy_options(&app, g.kv);
   app.add_flag("--stats", g.stats, "After the timing line: time in collectives and payload sent per decode token");
@@ -123,22 +140,22 @@ int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
   CLI::App* ev = app.add_subcommand("eval", "Perplexity, next-token accuracy, speed and memory over a text file");
   ev->add_option("-m,--model", e.model_dir, "Checkpoint directory")->required();
   ev->add_option("--text", e.text_file, "Text file, read as raw bytes and tokenized as one string")->required();
-  ev->add_option("--max-tokens", e.max_tokens, "Keep the first N tokens (0 = all)")->check(CLI::Range(std::int64_t{0}, std::int64_t{INT32_MAX}));
+  ev->add_option("--max-tokens", e.max_tokens, "Keep the first N tokens (0 = all)")->check(int_range(std::int64_t{0}, std::int64_t{INT32_MAX}));
   ev->add_option("--attention", e.attention, "Attention path")->check(CLI::IsMember({"standard", "streaming"}))->capture_default_str();
   ev->add_option("--kernel", e.kernel, "Kernel variant")->check(CLI::IsMember({"auto", "scalar", "avx2", "avx512"}))->capture_default_str();
   ev->add_option("--gemm", e.gemm, "Prefill matrix products (chunked protocol): onednn or native")
       ->check(CLI::IsMember({"onednn", "native"}))->capture_default_str();
   ev->add_option("--kv-type", e.kv_type, "KV cache element type")->check(CLI::IsMember({"auto", "f32", "bf16"}))->capture_default_str();
-  ev->add_option("--kv-block", e.kv_block, "Tokens per KV cache block")->check(CLI::Range(1, 4096))->capture_default_str();
+  ev->add_option("--kv-block", e.kv_block, "Tokens per KV cache block")->check(int_range(1, 4096))->capture_default_str();
   ev->add_option("--report-every", e.report_every, "Tokens per reported window of the ppl/accuracy curve")->capture_default_str();
   ev->add_option("--chunk", e.chunk, "llama-perplexity protocol: chunks of N tokens, second half scored (0 = token-by-token streaming)")
       ->capture_default_str();
-  ev->add_option("-t,--threads", e.threads, "Threads (default: OMP_NUM_THREADS if set, else the cores this process may use)")->check(CLI::Range(0, 4096));
+  ev->add_option("-t,--threads", e.threads, "Threads (default: OMP_NUM_THREADS if set, else the cores this process may use)")->check(int_range(0, 4096));
   ev->add_flag("--json", e.json, "Print one JSON object on stdout");
   add_policy_options(ev, e.kv);
   ev->add_option("--seed", e.seed, "Seed of the random eviction policy");
-  ev->add_option("--tp", e.tp, "Rank groups splitting the KV heads")->check(CLI::Range(1, 1 << 20));
-  ev->add_option("--sp", e.sp, "Ranks per group splitting the KV blocks")->check(CLI::Range(1, 1 << 20));
+  ev->add_option("--tp", e.tp, "Rank groups splitting the KV heads")->check(int_range(1, 1 << 20));
+  ev->add_option("--sp", e.sp, "Ranks per group splitting the KV blocks")->check(int_range(1, 1 << 20));
   ev->add_option("--csv", e.csv_file, "Also write the windows as CSV to FILE");
 
   try {

@@ -123,7 +123,7 @@ std::string read_file(const std::filesystem::path& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw Error(one_line(path.string() + ": is a directory"));
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(one_line(path.string() + ": cannot open"));
+  if (!in) throw Error(one_line(path.string() + (std::filesystem::exists(path, ec) ? ": cannot open" : ": cannot open: no such file")));
   std::ostringstream ss;
   ss << in.rdbuf();
   if (in.bad()) throw Error(one_line(path.string() + ": read error"));
