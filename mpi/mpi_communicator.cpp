@@ -109,6 +109,12 @@ class MpiCommunicator final : public Communicator {
     check(MPI_Bcast(data.data(), count(data.size()), MPI_INT32_T, root, comm_), "MPI_Bcast");
   }
 
+  void broadcast(std::span<float> data, int root) override {
+    if (size_ == 1) return;
+    Timed t(this, rank_ == root ? data.size_bytes() : 0);
+    check(MPI_Bcast(data.data(), count(data.size()), MPI_FLOAT, root, comm_), "MPI_Bcast");
+  }
+
   void allgather(std::span<const float> mine, std::span<float> all, std::span<const std::int64_t> counts) override {
     if (size_ == 1) {
       std::copy(mine.begin(), mine.end(), all.begin());

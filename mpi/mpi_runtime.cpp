@@ -17,10 +17,20 @@ bool launched_by_mpi() {
   return false;
 }
 
-MpiRuntime::MpiRuntime(int& argc, char**& argv) {
+int launcher_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"})
+    if (const char* v = std::getenv(var)) return std::atoi(v);
+  return 0;
+}
+
+MpiRuntime::MpiRuntime(int& argc, char**& argv, bool threads_call_mpi) {
   int provided = 0;
-  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) throw Error("MPI_Init_thread failed");
-  if (provided < MPI_THREAD_FUNNELED) throw Error("the MPI library does not allow OpenMP threads beside MPI (MPI_THREAD_FUNNELED)");
+  const int level = threads_call_mpi ? MPI_THREAD_MULTIPLE : MPI_THREAD_FUNNELED;
+  if (MPI_Init_thread(&argc, &argv, level, &provided) != MPI_SUCCESS) throw Error("MPI_Init_thread failed");
+  if (provided < level)
+    throw Error(threads_call_mpi ? "the MPI library does not allow MPI calls from several threads (MPI_THREAD_MULTIPLE), which NUMA "
+                                   "domains inside a rank need; use --numa off with one rank per domain (mpirun --map-by numa)"
+                                 : "the MPI library does not allow OpenMP threads beside MPI (MPI_THREAD_FUNNELED)");
   world_ = world_communicator();
 }
 

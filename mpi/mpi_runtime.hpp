@@ -11,11 +11,16 @@ namespace qwen3::mpi {
 // True when a launcher started this process as a rank (mpirun/mpiexec, or srun with PMIx).
 bool launched_by_mpi();
 
-// MPI_Init_thread (funneled: only the main thread calls MPI; OpenMP teams compute between calls) on
-// construction, MPI_Finalize on destruction.
+// This process's rank as the launcher's environment gives it, before MPI starts (0 when not launched
+// by one): who prints a bad option.
+int launcher_rank();
+
+// MPI_Init_thread on construction, MPI_Finalize on destruction. Funneled (only the main thread calls
+// MPI; OpenMP teams compute between calls), or multiple when the members of several NUMA domains call
+// it from their own threads (threads_call_mpi).
 class MpiRuntime {
  public:
-  MpiRuntime(int& argc, char**& argv);
+  MpiRuntime(int& argc, char**& argv, bool threads_call_mpi = false);
   ~MpiRuntime();
   MpiRuntime(const MpiRuntime&) = delete;
   MpiRuntime& operator=(const MpiRuntime&) = delete;

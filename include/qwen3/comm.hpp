@@ -2,7 +2,8 @@
 // The communication seam. The model states what it needs by intent -- sum these partial vectors,
 // merge these partial attention states, agree on the arg-max, share these tokens -- and an
 // implementation decides how: LocalCommunicator (one process, all identities) here, MPI ranks in
-// mpi/ (mpi/mpi_communicator.hpp) and NUMA domains in numa/ later. No MPI or hwloc type appears above
+// mpi/ (mpi/mpi_communicator.hpp), NUMA domains of one process in numa/ (shared memory), and both at
+// once in src/dist/hierarchical_communicator.hpp. No MPI or hwloc type appears above
 // this interface.
 #include <algorithm>
 #include <cstdint>
@@ -42,6 +43,7 @@ class Communicator {
   virtual void argmax(std::span<float> values, std::span<std::int32_t> indices) = 0;
   // Copies `data` from `root` to every member (rank 0 talks to the user; the others follow).
   virtual void broadcast(std::span<std::int32_t> data, int root) = 0;
+  virtual void broadcast(std::span<float> data, int root) = 0;
   // Every member's part, concatenated in rank order, on every member: counts[r] floats from member r
   // (`mine` has counts[rank()]); `all` has their sum.
   virtual void allgather(std::span<const float> mine, std::span<float> all, std::span<const std::int64_t> counts) = 0;
@@ -65,6 +67,7 @@ class LocalCommunicator final : public Communicator {
   }
   void argmax(std::span<float>, std::span<std::int32_t>) override {}
   void broadcast(std::span<std::int32_t>, int) override {}
+  void broadcast(std::span<float>, int) override {}
   void allgather(std::span<const float> mine, std::span<float> all, std::span<const std::int64_t>) override {
     std::copy(mine.begin(), mine.end(), all.begin());
   }

@@ -289,7 +289,13 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
   const std::string kv_limit =
       bounded ? "for " + describe_kv_policy(policy) : "at -c " + std::to_string(ctx) + describe_lowered_context(memory);
   // With several ranks the weights and the KV cache are rank 0's share; "ranks" names the layout.
-  const std::string ranks = world.size() == 1 ? "" : " | ranks " + std::to_string(world.size()) + " = " + lm.layout.describe() + " (rank 0's share)";
+  // With NUMA domains every domain of every rank is one member of that layout, and "numa" names this
+  // process's domains and their teams.
+  const bool domains = !o.numa_description.empty();
+  const std::string ranks =
+      (domains ? " | numa " + o.numa_description : std::string()) +
+      (world.size() == 1 ? "" : std::string(domains ? " | members " : " | ranks ") + std::to_string(world.size()) + " = " + lm.layout.describe() +
+                                    (domains ? " (member 0's share)" : " (rank 0's share)"));
   if (speaker) {
     std::fputs(thread_count_notes(thread_count).c_str(), stderr);
     std::fprintf(stderr,

@@ -10,13 +10,21 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <thread>
+#include <variant>
+#include <vector>
 
+#include <omp.h>
 #include <time.h>
 #include <unistd.h>  // alarm()
 
 #include "cli/commands.hpp"
+#include "dist/hierarchical_communicator.hpp"
 #include "io/mapping_guard.hpp"
+#include "memory/page_buffer.hpp"
 #include "mpi/mpi_runtime.hpp"
+#include "numa/shared_memory_communicator.hpp"
+#include "numa/topology.hpp"
 #include "qwen3/error.hpp"
 
 namespace {
@@ -74,11 +82,25 @@ CLI::Validator int_range(std::int64_t lo, std::int64_t hi) {
       "INT in [" + range + "]");
 }
 
-int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
+// What the command line asks for, parsed once per process (before MPI starts and before the NUMA
+// domains' threads do, so a bad option is one line however many members there are).
+struct ParsedCommand {
+  enum class Kind { Generate, Tokenize, Eval } kind = Kind::Generate;
+  qwen3::cli::GenerateOptions generate;
+  qwen3::cli::TokenizeOptions tokenize;
+  qwen3::cli::EvalCommandOptions eval;
+  std::string numa = "auto";
+  int& threads() { return kind == Kind::Eval ? eval.threads : generate.threads; }
+};
+
+// The command, or the exit status after --help, --version or a parse error (printed by the
+// launcher's rank 0 only).
+std::variant<int, ParsedCommand> parse_command_line(int argc, char** argv) {
   using namespace qwen3::cli;
-  CLI::App app{"qwen3_mpi: run Hugging Face Qwen3 checkpoints on CPUs (OpenMP now; MPI ranks and NUMA domains later)"};
+  CLI::App app{"qwen3_mpi: run Hugging Face Qwen3 checkpoints on CPUs: OpenMP threads, NUMA domains, MPI ranks"};
   app.set_version_flag("--version", version_text());
-  GenerateOptions g;
+  ParsedCommand cmd;
+  GenerateOptions& g = cmd.generate;
   app.add_option("-m,--model", g.model_dir, "Hugging Face Qwen3 checkpoint directory (default: the model shipped in models/)");
   app.add_option("-p,--prompt", g.prompt, "Prompt text (none: chat on a terminal, one prompt per line from a pipe)");
   app.add_option("-f,--file", g.prompt_file, "Read the prompt from FILE");
@@ -109,7 +131,7 @@ int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
   app.add_option("--min-p", g.min_p, "Min-p in [0, 1] (0 = off)");
   app.add_option("--repeat-penalty", g.repeat_penalty, "Repetition penalty > 0 (1 = off)");
   app.add_option("--repeat-last-n", g.repeat_last_n, "Tokens the repetition penalty looks back over (-1 = the whole context, as transformers; 0 = none)")
-      ->check(CLI::Range(-1, INT32_MAX))->capture_default_str();
+      ->check(int_range(-1, INT32_MAX))->capture_default_str();
   auto* seed_opt = app.add_option("--seed", g.seed, "Random seed for sampling (default 0: runs repeat)");
   // Under mpirun/srun: N ranks = tp x sp (README, "Running on several ranks").
   app.add_option("--tp", g.tp, "Rank groups splitting the KV heads (must divide them; default: the largest that divides both the KV heads and the rank count)")
@@ -130,13 +152,13 @@ int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
   add_policy_options(&app, g.kv);
   app.add_flag("--stats", g.stats, "After the timing line: time in collectives and payload sent per decode token");
 
-  TokenizeOptions t;
+  TokenizeOptions& t = cmd.tokenize;
   CLI::App* tok = app.add_subcommand("tokenize", "Print the token ids of TEXT (like llama-tokenize)");
   tok->add_option("-m,--model", t.model_dir, "Directory with tokenizer.json")->required();
   tok->add_option("text", t.text, "Text to tokenize")->required();
   tok->add_flag("--json", t.json, "Print {\"ids\": [...], \"tokens\": [...]}");
 
-  EvalCommandOptions e;
+  EvalCommandOptions& e = cmd.eval;
   CLI::App* ev = app.add_subcommand("eval", "Perplexity, next-token accuracy, speed and memory over a text file");
   ev->add_option("-m,--model", e.model_dir, "Checkpoint directory")->required();
   ev->add_option("--text", e.text_file, "Text file, read as raw bytes and tokenized as one string")->required();
@@ -158,34 +180,50 @@ int parse_and_run(int argc, char** argv, qwen3::Communicator& world) {
   ev->add_option("--sp", e.sp, "Ranks per group splitting the KV blocks")->check(int_range(1, 1 << 20));
   ev->add_option("--csv", e.csv_file, "Also write the windows as CSV to FILE");
 
+  // NUMA domains inside this process (README, "NUMA domains"); for generation and eval.
+  for (CLI::App* a : {&app, ev})
+    a->add_option("--numa", cmd.numa, "auto: one thread team and one share of the model per NUMA domain this process spans (one domain: as off); off: one team")
+        ->check(CLI::IsMember({"auto", "off"}))->capture_default_str();
+
+  const bool speaker = qwen3::mpi::launcher_rank() == 0;
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    return speaker ? app.exit(e) : 0;
   } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
+    return speaker ? app.exit(e) : 0;
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "qwen3_mpi: error: %s (see --help)\n", qwen3::one_line(e.what()).c_str());
+    if (speaker) std::fprintf(stderr, "qwen3_mpi: error: %s (see --help)\n", qwen3::one_line(e.what()).c_str());
     return 1;
   }
-  if (*tok) return run_tokenize(t);
-  if (*ev) return run_eval(e, world);
+  cmd.kind = *tok ? ParsedCommand::Kind::Tokenize : *ev ? ParsedCommand::Kind::Eval : ParsedCommand::Kind::Generate;
   g.seed_given = seed_opt->count() > 0;
+  return cmd;
+}
+
+int run_command(const ParsedCommand& cmd, qwen3::Communicator& world) {
+  using namespace qwen3::cli;
+  switch (cmd.kind) {
+    case ParsedCommand::Kind::Tokenize:
+      return run_tokenize(cmd.tokenize);
+    case ParsedCommand::Kind::Eval:
+      return run_eval(cmd.eval, world);
+    case ParsedCommand::Kind::Generate:
+      break;
+  }
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGALRM, on_sigterm_grace_over);
   std::signal(SIGTERM, on_sigterm);
-  return run_generate(g, g_interrupted, world);
+  return run_generate(cmd.generate, g_interrupted, world);
 }
 
-
-// One rank's run. Bad input every rank sees alike is printed by rank 0 alone (the others return the
-// same code quietly); a failure only this rank saw (RankError) is printed here.
-int run_rank(int argc, char** argv, qwen3::Communicator& world) {
+// One member's run: a rank, or one NUMA domain of a rank. Bad input every member sees alike is
+// printed by member 0 alone (the others return the same code quietly); a failure only this member saw
+// (RankError) is printed here.
+int run_member(const ParsedCommand& cmd, qwen3::Communicator& world, bool mpi) {
   const bool speaker = world.rank() == 0;
-  // A shard truncated under a running job: one line, not "Bus error".
-  qwen3::guard_mapped_files(std::string("qwen3_mpi: error: ") + (world.size() > 1 ? "rank " + std::to_string(world.rank()) + ": " : ""));
   try {
-    return parse_and_run(argc, argv, world);
+    return run_command(cmd, world);
   } catch (const qwen3::FollowerExit& e) {
     return e.exit_code;
   } catch (const qwen3::RankError& e) {
@@ -201,22 +239,76 @@ int run_rank(int argc, char** argv, qwen3::Communicator& world) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "qwen3_mpi: internal error: %s\n", qwen3::one_line(e.what()).c_str());
   }
-  // Out of memory and internal errors may strike one rank only: end the whole job rather than leave
-  // the others waiting in a collective.
-  if (world.size() > 1) qwen3::mpi::abort_job(2);
+  // Out of memory and internal errors may strike one member only: end the whole job rather than
+  // leave the others waiting in a collective.
+  std::fflush(stderr);
+  if (mpi) qwen3::mpi::abort_job(2);
+  if (world.size() > 1) std::_Exit(2);
   return 2;
+}
+
+// One member per NUMA domain of this process, each a thread leading its own team bound to the
+// domain's cores, all members of one job with every other process's (src/dist/hierarchical_communicator.hpp).
+int run_domains(const ParsedCommand& cmd, qwen3::Communicator& procs, const qwen3::numa::DomainPlan& plan, bool mpi) {
+  const int n = static_cast<int>(plan.domains.size());
+  auto members = qwen3::make_hierarchical_world(procs, qwen3::numa::make_shared_memory_group(n));
+  qwen3::set_area_binder(&qwen3::numa::bind_area_to_this_domain);
+  std::vector<int> rc(static_cast<std::size_t>(n), 0);
+  std::vector<std::thread> threads;
+  for (int d = 0; d < n; ++d)
+    threads.emplace_back([&, d] {
+      const qwen3::numa::Domain& domain = plan.domains[static_cast<std::size_t>(d)];
+      ParsedCommand mine = cmd;
+      mine.threads() = domain.threads;
+      mine.generate.numa_description = mine.eval.numa_description = plan.describe();
+      try {
+        qwen3::numa::bind_thread(domain);
+        omp_set_num_threads(domain.threads);
+        qwen3::numa::bind_team(domain);
+      } catch (const qwen3::Error& e) {
+        if (d == 0) std::fprintf(stderr, "qwen3_mpi: error: %s\n", qwen3::one_line(e.what()).c_str());
+        std::fflush(stderr);
+        std::_Exit(1);  // before any collective: nobody waits for this member
+      }
+      rc[static_cast<std::size_t>(d)] = run_member(mine, *members[static_cast<std::size_t>(d)], mpi);
+    });
+  for (auto& t : threads) t.join();
+  for (int code : rc)
+    if (code != 0) return code;
+  return 0;
+}
+
+int run_process(const ParsedCommand& cmd, qwen3::Communicator& procs, const qwen3::numa::DomainPlan& plan, bool mpi) {
+  // A shard truncated under a running job: one line, not "Bus error".
+  qwen3::guard_mapped_files(std::string("qwen3_mpi: error: ") + (procs.size() > 1 ? "rank " + std::to_string(procs.rank()) + ": " : ""));
+  if (plan.domains.size() > 1) return run_domains(cmd, procs, plan, mpi);
+  return run_member(cmd, procs, mpi);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!qwen3::mpi::launched_by_mpi()) return run_rank(argc, argv, qwen3::local_communicator());
+  auto parsed = parse_command_line(argc, argv);
+  if (const int* rc = std::get_if<int>(&parsed)) return *rc;
+  ParsedCommand& cmd = std::get<ParsedCommand>(parsed);
+  qwen3::numa::DomainPlan plan;
+  if (cmd.kind != ParsedCommand::Kind::Tokenize && cmd.numa == "auto") {
+    try {
+      plan = qwen3::numa::plan_domains(cmd.threads());
+    } catch (const qwen3::Error& e) {
+      if (qwen3::mpi::launcher_rank() == 0) std::fprintf(stderr, "qwen3_mpi: error: %s\n", qwen3::one_line(e.what()).c_str());
+      return 1;
+    }
+    if (qwen3::mpi::launcher_rank() == 0) std::fputs(plan.notes.c_str(), stderr);
+  }
+  if (!qwen3::mpi::launched_by_mpi()) return run_process(cmd, qwen3::local_communicator(), plan, false);
   int rc = 0;
   try {
-    qwen3::mpi::MpiRuntime mpi(argc, argv);
+    // Domain members of several processes call MPI from their own threads.
+    qwen3::mpi::MpiRuntime mpi(argc, argv, plan.domains.size() > 1);
     // Rank 0 talks to the user; the others' stdout would only repeat it.
     if (mpi.world().rank() != 0 && !std::freopen("/dev/null", "w", stdout)) return 2;
-    rc = run_rank(argc, argv, mpi.world());
+    rc = run_process(cmd, mpi.world(), plan, true);
   } catch (const qwen3::Error& e) {
     std::fprintf(stderr, "qwen3_mpi: error: %s\n", qwen3::one_line(e.what()).c_str());
     return 2;

@@ -21,6 +21,7 @@ struct GenerateOptions {
   std::string prompt_file;                 // -f
   std::int64_t n_predict = 128;            // -n; -1 = until end-of-text or context full
   int threads = 0;                         // -t; 0 = the cores this process may run on
+  std::string numa_description;            // set by main for a NUMA domain's member: the load line names the domains
   std::int64_t ctx_size = 0;               // -c; 0 = the model's max_position_embeddings
   std::string attention = "streaming";
   std::string kernel = "auto";
@@ -57,6 +58,7 @@ struct EvalCommandOptions {
   std::int64_t report_every = 256;
   std::int64_t chunk = 0;
   int threads = 0;
+  std::string numa_description;  // as GenerateOptions
   bool json = false;
   std::string csv_file;
   KvPolicyFlags kv;

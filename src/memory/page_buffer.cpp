@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
@@ -12,7 +13,10 @@ namespace qwen3 {
 namespace {
 constexpr std::size_t kHugePage = std::size_t(2) << 20;
 constexpr std::size_t kHugeThreshold = std::size_t(1) << 20;
+std::atomic<AreaBinder> g_binder{nullptr};
 }  // namespace
+
+void set_area_binder(AreaBinder binder) { g_binder.store(binder); }
 
 PageBuffer::PageBuffer(std::size_t bytes) : size_(bytes) {
   if (bytes == 0) return;
@@ -27,6 +31,7 @@ PageBuffer::PageBuffer(std::size_t bytes) : size_(bytes) {
     const std::size_t tail = (base + len + kHugePage) - (aligned + len);
     if (tail > 0) munmap(reinterpret_cast<void*>(aligned + len), tail);
     madvise(reinterpret_cast<void*>(aligned), len, MADV_HUGEPAGE);  // advisory: ignored where THP is off
+    if (const AreaBinder bind = g_binder.load()) bind(reinterpret_cast<void*>(aligned), len);  // before the first touch
     data_ = reinterpret_cast<std::byte*>(aligned);
     mapped_ = len;
   } else {

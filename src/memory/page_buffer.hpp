@@ -28,6 +28,12 @@ class PageBuffer {
   std::size_t mapped_ = 0;  // > 0 when the buffer is an mmap region
 };
 
+// Called for every large buffer before its first touch, on the allocating thread: numa/ binds the
+// area to that thread's NUMA domain (the weight slices and KV blocks of a domain live there). The
+// process sets it once, before any thread allocates; nullptr (the default): no binding.
+using AreaBinder = void (*)(void* p, std::size_t bytes);
+void set_area_binder(AreaBinder binder);
+
 // Drops the whole pages inside [p, p + bytes) of a read-only file mapping from this process's
 // resident set (the page cache keeps them; a later read faults them back in). Called after a weight
 // has been copied into a PageBuffer, so the load's peak memory is the copy, not copy + file.
