@@ -142,6 +142,17 @@ BindingCounts binding_counts(int os_index) {
   return {c.cpu.load(), c.memory.load(), c.area.load()};
 }
 
+std::string describe_bindings() {
+  std::string s;
+  for (int node = 0; node < kMaxNodes; ++node) {
+    const BindingCounts c = binding_counts(node);
+    if (c.cpu_binds == 0) continue;
+    s += std::string(s.empty() ? "" : "; ") + "node " + std::to_string(node) + ": " + std::to_string(c.cpu_binds) + " threads bound (cpu + memory policy " +
+         std::to_string(c.memory_binds) + "), " + std::to_string(c.area_binds) + " large buffers bound";
+  }
+  return s;
+}
+
 std::vector<int> thread_cpus() {
   cpu_set_t set;
   CPU_ZERO(&set);

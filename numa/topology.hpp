@@ -47,6 +47,9 @@ struct BindingCounts {
 // Per domain (indexed like DomainPlan::domains as bound through bind_team's Domain::os_index).
 BindingCounts binding_counts(int os_index);
 
+// "node 0: 3 threads bound, 2 buffers bound; node 1: ..." for every node with a binding, for --stats.
+std::string describe_bindings();
+
 // The calling thread's CPUs (sched_getaffinity), for checks and tests.
 std::vector<int> thread_cpus();
 

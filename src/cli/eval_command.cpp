@@ -137,9 +137,9 @@ int run_eval(const EvalCommandOptions& o, Communicator& world) {
     std::cout << j.dump() << std::endl;
     return 0;
   }
-  std::printf("eval: %s on %s | %s protocol | attention %s | kv %s | kv policy %s\n", o.model_dir.c_str(), o.text_file.c_str(),
+  std::printf("eval: %s on %s | %s protocol | attention %s | kv %s | kv policy %s%s\n", o.model_dir.c_str(), o.text_file.c_str(),
               o.chunk > 0 ? "chunked" : "streaming", o.attention.c_str(), std::string(kernels::kv_type_name(eo.kv_type)).c_str(),
-              describe_kv_policy(eo.kv_policy).c_str());
+              describe_kv_policy(eo.kv_policy).c_str(), o.numa_description.empty() ? "" : (" | numa " + o.numa_description).c_str());
   std::printf("%8s %8s %10s %10s %9s %9s %12s %14s %14s\n", "tokens", "ppl", "accuracy", "ttft_ms", "tpot_ms", "tokens/s",
               "attn_ms/tok", "peak_kv_bytes", "peak_rss_bytes");
   std::printf("%8lld %8.3f %10.4f %10.2f %9.3f %9.1f %12.4f %14zu %14zu\n", static_cast<long long>(r.tokens), r.ppl, r.accuracy,

@@ -23,6 +23,7 @@
 #include "engine/threads.hpp"
 #include "kernels/dispatch.hpp"
 #include "memory/memory_budget.hpp"
+#include "numa/topology.hpp"
 #include "qwen3/error.hpp"
 
 namespace qwen3::cli {
@@ -359,6 +360,9 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
       std::fprintf(stderr, "note: context length -c %lld reached; generation stopped (no context shift)\n", static_cast<long long>(ctx));
     if (speaker) print_timing(r.timing, r.stop);
     if (o.stats) print_comm_stats(lm.model->distribution(), start, after_prefill.calls ? after_prefill : comm_use(lm.model->distribution()), r.timing, speaker);
+    // The binding evidence: each domain's team bound to its cores and node, its weight slices and large
+    // KV buffers bound to its node (smaller buffers follow the bound threads' memory policy).
+    if (o.stats && speaker && !o.numa_description.empty()) std::fprintf(stderr, "numa: %s\n", numa::describe_bindings().c_str());
     return r;
   };
 
