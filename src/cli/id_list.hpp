@@ -10,9 +10,9 @@ namespace qwen3::cli {
 
 // Comma-separated decimal integers, spaces allowed around each -> ids, each in [0, INT32_MAX].
 // Anything else (an empty item, a negative value, a stray character such as '+' or a tab, a value
-// past INT32_MAX) throws qwen3::Error naming the item. Syntax only: the range of the vocabulary is
-// checked once the model is loaded. What format_id_list prints ("[1, 2, 3]"), less its brackets,
-// reads back.
+// past INT32_MAX) throws qwen3::Error naming the item, on one line (a control byte in it shows as
+// '?'). Syntax only: the range of the vocabulary is checked once the model is loaded. What
+// format_id_list prints ("[1, 2, 3]"), less its brackets, reads back.
 std::vector<std::int32_t> parse_id_list(std::string_view text);
 
 // Python's list spelling, "[1, 2, 3]": what --verify and tokenize print.

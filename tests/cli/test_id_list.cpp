@@ -57,11 +57,21 @@ TEST(IdList, RefusesNonIntegers) {
   EXPECT_EQ(error_of("0x10"), "--verify: '0x10' is not a token id (expected comma-separated integers)");
   EXPECT_EQ(error_of("1 2"), "--verify: '1 2' is not a token id (expected comma-separated integers)");
   EXPECT_EQ(error_of("[1, 2]"), "--verify: '[1' is not a token id (expected comma-separated integers)");
-  EXPECT_EQ(error_of("\t1"), "--verify: '\t1' is not a token id (expected comma-separated integers)");
+  EXPECT_EQ(error_of("\t1"), "--verify: '?1' is not a token id (expected comma-separated integers)");
 }
 
 TEST(IdList, RefusesNegativeIds) {
   EXPECT_EQ(error_of("5,-1"), "--verify: token id -1 is negative");
+}
+
+// tests/fuzz/fuzz_id_list's first find: an item holding a control byte was echoed into the message,
+// so "1,\n2" or a stray \x01 broke the one-line error contract (qwen3/error.hpp).
+TEST(IdList, RegressionControlBytesInAnItemStayOutOfTheMessage) {
+  EXPECT_EQ(error_of(std::string("\x01\x00\x00\x00\x00\xa3\xff\xfd\xff", 9)),
+            "--verify: '?????\xa3\xff\xfd\xff' is not a token id (expected comma-separated integers)");
+  EXPECT_EQ(error_of("1,\n2"), "--verify: '?2' is not a token id (expected comma-separated integers)");
+  EXPECT_EQ(error_of("7\r"), "--verify: '7?' is not a token id (expected comma-separated integers)");
+  EXPECT_EQ(error_of("-3\t,1"), "--verify: '-3?' is not a token id (expected comma-separated integers)");
 }
 
 }  // namespace
