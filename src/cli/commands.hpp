@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/id_list.hpp"  // format_id_list
 #include "cli/options.hpp"
 #include "kv/kv_policy.hpp"
 #include "qwen3/comm.hpp"
@@ -18,13 +19,6 @@ std::string version_text();
 // The whole file as raw bytes (-f prompts, eval texts). `what` names it in the one-line errors
 // ("PATH: prompt file not found ...").
 std::string read_input_file(const std::string& path, const std::string& what);
-
-// Python's list spelling, "[1, 2, 3]": what --verify and tokenize print.
-inline std::string format_id_list(const std::vector<std::int32_t>& ids) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < ids.size(); ++i) s += (i ? ", " : "") + std::to_string(ids[i]);
-  return s + "]";
-}
 
 inline KvPolicyOptions kv_policy_options(const KvPolicyFlags& f, std::uint64_t seed) {
   KvPolicyOptions o;

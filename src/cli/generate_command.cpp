@@ -5,8 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-
-#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <cstdio>
@@ -16,6 +14,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/id_list.hpp"
 #include "engine/agreement.hpp"
 #include "engine/chat.hpp"
 #include "engine/generate.hpp"
@@ -47,28 +46,6 @@ KvRequest kv_request(const GenerateOptions& o, const KvPolicyOptions& policy, DT
     kv.instead.push_back("--kv-policy sink-window to stream in a bounded cache");
   }
   return kv;
-}
-
-// "151644,872" -> ids. Syntax only; the range is checked once the vocabulary is known.
-std::vector<std::int32_t> parse_id_list(const std::string& text) {
-  std::vector<std::int32_t> ids;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t end = text.find(',', start);
-    if (end == std::string::npos) end = text.size();
-    std::string item = text.substr(start, end - start);
-    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
-    while (!item.empty() && item.back() == ' ') item.pop_back();
-    long long v = 0;
-    const auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
-    if (item.empty() || ec != std::errc() || p != item.data() + item.size())
-      throw Error("--verify: '" + item + "' is not a token id (expected comma-separated integers)");
-    if (v < 0) throw Error("--verify: token id " + item + " is negative");
-    if (v > INT32_MAX) throw Error("--verify: token id " + item + " is out of range");
-    ids.push_back(static_cast<std::int32_t>(v));
-    start = end + 1;
-  }
-  return ids;
 }
 
 std::string read_prompt_file(const std::string& path) {
