@@ -44,7 +44,7 @@ PrefillGemm onednn_prefill_path(DType weights);
 bool onednn_gemm(const KernelTable& k, const MatrixView& w, const float* x, std::int64_t n_tokens, float* y);
 
 // For tests of the fallback: while on, every shape not yet in the primitive cache is treated as one
-// oneDNN refuses (no CPU at hand refuses a shape the probe passed).
+// oneDNN refuses (no CPU at hand refuses a shape the probe passed). Per thread, as the cache is.
 void onednn_refuse_new_shapes_for_testing(bool on);
 
 }  // namespace qwen3::kernels
