@@ -41,3 +41,8 @@ qwen3_cli_ok(cli.mpi.numa_kv_group_across_processes_n2 74 RANKS 2 ARGS ${_numa_v
 # weight slice (10 MiB of the default model, a large buffer) bound to its node.
 qwen3_cli_ok(cli.numa.stats_count_the_bindings [0-9]+ ARGS -p "It was" -n 4 --stats ENV ${PRETEND2} RUN_SERIAL
   EXPECT_STDERR_REGEX "\nnuma: node 0: 2 threads bound \\(cpu \\+ memory policy 2\\), [1-9][0-9]* large buffers bound; node 1: 2 threads bound \\(cpu \\+ memory policy 2\\), [1-9][0-9]* large buffers bound\n")
+# The simple alternative: one rank per domain (mpirun --map-by numa --bind-to numa, as MCA variables
+# here). Each rank spans one domain, so --numa auto runs one team per rank, and the ids are the same.
+qwen3_cli_ok(cli.mpi.numa_one_rank_per_domain_n2 74 RANKS 2 ARGS ${_numa_verify} ${_numa_reference}
+  ENV ${PRETEND2} OMPI_MCA_rmaps_base_mapping_policy=numa OMPI_MCA_hwloc_base_binding_policy=numa
+  EXPECT_STDERR_REGEX "\\| ranks 2 = tp 2 x sp 1 \\(rank 0's share\\)" REJECT_STDERR_REGEX "numa 2 domains|note: --numa")
