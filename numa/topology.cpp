@@ -72,6 +72,7 @@ DomainPlan plan_domains(int threads) {
   // (Counted against the CPUs online, not hwloc's set, which a pretend topology may make larger.)
   const bool bound_by_launcher = hwloc_bitmap_weight(allowed.b) < sysconf(_SC_NPROCESSORS_ONLN);
   const int n_nodes = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
+  Bitmap taken;  // cores already serving a domain
   for (int i = 0; i < n_nodes; ++i) {
     const hwloc_obj_t node = hwloc_get_obj_by_type(topo, HWLOC_OBJ_NUMANODE, static_cast<unsigned>(i));
     Domain d;
@@ -79,7 +80,13 @@ DomainPlan plan_domains(int threads) {
     Bitmap usable;
     hwloc_bitmap_and(usable.b, node->cpuset, allowed.b);
     for (int pu = hwloc_bitmap_first(usable.b); pu >= 0; pu = hwloc_bitmap_next(usable.b, pu)) d.cpus.push_back(pu);
-    if (!d.cpus.empty()) {
+    if (!d.cpus.empty() && hwloc_bitmap_intersects(usable.b, taken.b)) {
+      // Memory without cores of its own (HBM or CXL beside DDR; hwloc gives it its neighbour's
+      // cores): a second team there would share the first one's cores.
+      plan.notes += "note: --numa: NUMA node " + std::to_string(d.os_index) +
+                    " shares its cores with another node (memory without cores of its own); no team runs there\n";
+    } else if (!d.cpus.empty()) {
+      hwloc_bitmap_or(taken.b, taken.b, usable.b);
       plan.domains.push_back(d);
     } else if (hwloc_bitmap_iszero(node->cpuset)) {
       plan.notes += "note: --numa: NUMA node " + std::to_string(d.os_index) + " has no cores (memory only); no team runs there\n";

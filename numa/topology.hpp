@@ -22,9 +22,10 @@ struct DomainPlan {
 };
 
 // --numa auto: the domains this process spans, each with its threads. `threads` is -t (0: one per usable
-// core of each domain); it is split over the domains, at least one each. A domain without usable cores
-// is left out, and more domains than threads use as many domains as there are threads, each with a
-// note; fewer than two domains left means one team, as today.
+// core of each domain); it is split over the domains, at least one each. A domain without usable cores,
+// or whose cores an earlier domain already has (memory without cores of its own), is left out, and
+// more domains than threads use as many domains as there are threads, each with a note; fewer than
+// two domains left means one team, as today.
 DomainPlan plan_domains(int threads);
 
 // Binds the calling thread's CPU set to the domain's cpus, and its memory policy to the node (not

@@ -8,6 +8,7 @@
 
 #include "mpi/mpi_communicator.hpp"
 #include "mpi_test_world.hpp"
+#include "packed_states.hpp"
 #include "qwen3/online_softmax.hpp"
 
 namespace qwen3 {
@@ -17,22 +18,7 @@ constexpr std::int64_t kHeadDim = 6;
 constexpr std::int64_t kStride = kHeadDim + 2;
 constexpr int kRows = 6;
 
-// Rank r's packed states: row 0 empty on every rank, row 1 empty on even ranks, row 2 with maxima
-// 80 apart between ranks (exp(-80) underflows in a naive sum of exp), the rest random.
-std::vector<float> states_of_rank(int r) {
-  std::mt19937 rng(1234 + r);
-  std::uniform_real_distribution<float> u(-3.f, 3.f);
-  std::vector<float> s(static_cast<std::size_t>(kRows * kStride));
-  for (int row = 0; row < kRows; ++row) {
-    OnlineSoftmaxState st(s.data() + row * kStride, kHeadDim);
-    st.reset();
-    if (row == 0 || (row == 1 && r % 2 == 0)) continue;
-    st.m() = row == 2 ? 80.f * static_cast<float>(r) : u(rng);
-    st.l() = 1.f + std::abs(u(rng));
-    for (std::int64_t i = 0; i < kHeadDim; ++i) st.o()[i] = u(rng) * st.l();
-  }
-  return s;
-}
+std::vector<float> states_of_rank(int r) { return test::packed_states_of(r, kRows, kHeadDim, 1234u); }
 
 // Property: the user-defined MPI_Op, as an allreduce over any number of ranks, gives every rank the
 // rank-order merge() of all ranks' states (to float rounding: MPI may associate differently), and

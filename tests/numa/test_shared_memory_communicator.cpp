@@ -12,6 +12,7 @@
 
 #include "dist/hierarchical_communicator.hpp"
 #include "numa/shared_memory_communicator.hpp"
+#include "packed_states.hpp"
 #include "qwen3/online_softmax.hpp"
 
 namespace qwen3 {
@@ -21,22 +22,7 @@ constexpr std::int64_t kHeadDim = 5;
 constexpr std::int64_t kStride = kHeadDim + 2;
 constexpr int kRows = 7;
 
-// Member r's packed states: row 0 empty everywhere, row 1 empty on even members, row 2 with maxima
-// 80 apart between members (exp(-80) underflows in a naive sum), the rest random.
-std::vector<float> states_of(int r) {
-  std::mt19937 rng(99 + r);
-  std::uniform_real_distribution<float> u(-3.f, 3.f);
-  std::vector<float> s(static_cast<std::size_t>(kRows * kStride));
-  for (int row = 0; row < kRows; ++row) {
-    OnlineSoftmaxState st(s.data() + row * kStride, kHeadDim);
-    st.reset();
-    if (row == 0 || (row == 1 && r % 2 == 0)) continue;
-    st.m() = row == 2 ? 80.f * static_cast<float>(r) : u(rng);
-    st.l() = 1.f + std::abs(u(rng));
-    for (std::int64_t i = 0; i < kHeadDim; ++i) st.o()[i] = u(rng) * st.l();
-  }
-  return s;
-}
+std::vector<float> states_of(int r) { return test::packed_states_of(r, kRows, kHeadDim, 99u); }
 
 std::vector<float> values_of(int r, std::size_t n) {
   std::mt19937 rng(7 + r);

@@ -1,6 +1,11 @@
-// hwloc topology and binding on a pretend machine: this binary is built twice, with
-// QWEN3_PRETEND_DOMAINS 2 and 4, and sets HWLOC_SYNTHETIC ("package:N numa:1 core:1 pu:1") with
-// HWLOC_THISSYSTEM=1 before hwloc first loads, so CPU binding is real on a one-domain machine.
+// hwloc topology and binding on a pretend machine. This binary is built three times, and sets
+// HWLOC_SYNTHETIC with HWLOC_THISSYSTEM=1 before hwloc first loads, so CPU binding is real on this
+// one-domain machine:
+//   QWEN3_PRETEND_CASE 2: "package:2 numa:1 core:1 pu:1", 2 domains of one core each
+//   QWEN3_PRETEND_CASE 4: "package:4 numa:1 core:1 pu:1", 4 domains, of which 2 have cores this
+//                         machine has
+//   QWEN3_PRETEND_CASE 3: "package:2 [numa] [numa] core:1 pu:1", 4 nodes, two per package sharing its
+//                         core (as HBM beside DDR): 2 domains, the memory-only nodes left out
 #include <gtest/gtest.h>
 
 #include <omp.h>
@@ -19,8 +24,10 @@
 namespace qwen3::numa {
 namespace {
 
+constexpr int kCase = QWEN3_PRETEND_CASE;
 const bool g_env_set = [] {
-  const std::string synthetic = "package:" + std::to_string(QWEN3_PRETEND_DOMAINS) + " numa:1 core:1 pu:1";
+  const std::string synthetic = kCase == 3 ? "package:2 [numa] [numa] core:1 pu:1"
+                                           : "package:" + std::to_string(kCase) + " numa:1 core:1 pu:1";
   setenv("HWLOC_SYNTHETIC", synthetic.c_str(), 1);
   setenv("HWLOC_THISSYSTEM", "1", 1);
   unsetenv("OMP_NUM_THREADS");
@@ -35,19 +42,24 @@ TEST(Topology, PlanCoversTheDomainsWithUsableCores) {
   if (!two_cpus()) GTEST_SKIP() << "needs 2 CPUs";
   const DomainPlan plan = plan_domains(0);
   ASSERT_EQ(plan.domains.size(), 2u);
+  const int second = kCase == 3 ? 2 : 1;  // with two nodes per package, nodes 0 and 2 have their own cores
   for (std::size_t i = 0; i < 2; ++i) {
-    EXPECT_EQ(plan.domains[i].os_index, static_cast<int>(i));
+    EXPECT_EQ(plan.domains[i].os_index, i == 0 ? 0 : second);
     EXPECT_EQ(plan.domains[i].cpus, std::vector<int>{static_cast<int>(i)});
     EXPECT_EQ(plan.domains[i].threads, 1);
   }
-  if (QWEN3_PRETEND_DOMAINS == 2) {
+  if (kCase == 2) {
     EXPECT_EQ(plan.notes, "");
-  } else {
+  } else if (kCase == 4) {
     EXPECT_EQ(plan.notes,
               "note: --numa: NUMA node 2 has no cores this process may use; no team runs there\n"
               "note: --numa: NUMA node 3 has no cores this process may use; no team runs there\n");
+  } else {
+    EXPECT_EQ(plan.notes,
+              "note: --numa: NUMA node 1 shares its cores with another node (memory without cores of its own); no team runs there\n"
+              "note: --numa: NUMA node 3 shares its cores with another node (memory without cores of its own); no team runs there\n");
   }
-  EXPECT_EQ(plan.describe(), "2 domains: node 0 (1 thread), node 1 (1 thread)");
+  EXPECT_EQ(plan.describe(), kCase == 3 ? "2 domains: node 0 (1 thread), node 2 (1 thread)" : "2 domains: node 0 (1 thread), node 1 (1 thread)");
 }
 
 // Property: fewer threads than domains uses as many domains as threads, and says so.
