@@ -154,8 +154,9 @@ std::string describe_bindings() {
   for (int node = 0; node < kMaxNodes; ++node) {
     const BindingCounts c = binding_counts(node);
     if (c.cpu_binds == 0) continue;
-    s += std::string(s.empty() ? "" : "; ") + "node " + std::to_string(node) + ": " + std::to_string(c.cpu_binds) + " threads bound (cpu + memory policy " +
-         std::to_string(c.memory_binds) + "), " + std::to_string(c.area_binds) + " large buffers bound";
+    // A leader is bound once itself and once more as the master of its team.
+    s += std::string(s.empty() ? "" : "; ") + "node " + std::to_string(node) + ": " + std::to_string(c.cpu_binds) + " thread bindings to its cores, " +
+         std::to_string(c.memory_binds) + " to its memory, " + std::to_string(c.area_binds) + " large buffers bound to it";
   }
   return s;
 }
