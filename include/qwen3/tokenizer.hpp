@@ -24,6 +24,14 @@ class Tokenizer {
   Tokenizer& operator=(Tokenizer&&) noexcept;
 
   std::vector<std::int32_t> encode(std::string_view text) const;
+  // The first n ids of encode(text), from as short a prefix of the text as gives them (cut where the
+  // encoding cannot change: between a newline and an ASCII letter), so `eval --max-tokens` over a huge
+  // file tokenizes only what it scores. Falls back to encode(text) for a pre-tokenizer or added
+  // tokens it cannot vouch for.
+  std::vector<std::int32_t> encode_prefix(std::string_view text, std::size_t n) const;
+  // The first position p >= at where encode(text.substr(0, p)) is exactly a prefix of encode(text)
+  // (a newline followed by an ASCII letter), or npos if there is none or the tokenizer cannot vouch.
+  std::size_t prefix_cut(std::string_view text, std::size_t at) const;
   // Concatenated raw bytes of the tokens (may end inside a UTF-8 sequence). Throws on unknown ids.
   std::string decode(std::span<const std::int32_t> ids) const;
   std::string token_bytes(std::int32_t id) const;                  // raw bytes of one token

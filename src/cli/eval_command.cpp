@@ -97,9 +97,13 @@ int run_eval(const EvalCommandOptions& o, Communicator& world) {
   const RankModel rank_model = load_on_ranks(world, o.model_dir, kt, parse_attention_kind(o.attention), WeightPlacement::Map, o.tp, o.sp);
   const LoadedModel& lm = rank_model.loaded;
   std::vector<std::int32_t> ids;
-  on_rank0(world, [&] { ids = lm.require_tokenizer().encode(text); });
+  // With --max-tokens only the part of the text that gives them is tokenized (a 100 MB file for a
+  // 32k-token run costs its bytes, not five times that in ids and scratch).
+  on_rank0(world, [&] {
+    const Tokenizer& tok = lm.require_tokenizer();
+    ids = o.max_tokens > 0 ? tok.encode_prefix(text, static_cast<std::size_t>(o.max_tokens)) : tok.encode(text);
+  });
   share_ids(world, ids);
-  if (o.max_tokens > 0 && static_cast<std::int64_t>(ids.size()) > o.max_tokens) ids.resize(static_cast<std::size_t>(o.max_tokens));
 
   EvalOptions eo;
   eo.window = o.report_every;

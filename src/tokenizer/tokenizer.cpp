@@ -12,6 +12,8 @@
 //   4. each piece's bytes become their byte-level token ids and are merged by BPE rank.
 #include "qwen3/tokenizer.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <array>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -86,6 +88,9 @@ struct Tokenizer::Impl {
   std::vector<tok::RegexSplitter> splitters;  // applied in order, each to the previous pieces
   tok::AddedTokenMatcher raw_added;           // normalized=false tokens
   tok::AddedTokenMatcher normalized_added;    // normalized=true tokens (content NFC'd)
+  // encode_prefix() may cut the text between "\n" and an ASCII letter: true while every Split regex
+  // is one known to split there (Qwen2's, GPT-2's) and no added token could straddle the cut.
+  bool cuts_after_newline_are_safe = true;
 
   [[noreturn]] void fail(const std::string& what) const {
     throw Error(one_line(path + ": " + what));
@@ -339,6 +344,12 @@ void Tokenizer::Impl::load_pre_tokenizer(const json& p) {
   } else {
     fail("pre_tokenizer \"" + type + "\" is not supported");
   }
+  // Both split "\n" from a following letter whatever comes before: "\s*[\r\n]+" or "\s+" ends at the
+  // newline and a letter opens a new piece. Another pattern might not.
+  static const std::string kQwen2 =
+      "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  static const std::string kGpt2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+  if (regex != kQwen2 && regex != kGpt2) cuts_after_newline_are_safe = false;
   try {
     splitters.emplace_back(regex);
   } catch (const std::runtime_error& e) {
@@ -366,6 +377,9 @@ void Tokenizer::Impl::load_added_tokens(const json& list) {
     kind[id] = special ? Kind::kSpecial : Kind::kAdded;
     spelling[id] = text;
     added[text] = id;
+    // A token with a newline inside could span the cut, one starting with a letter could begin at it.
+    if (text.find('\n') != std::string::npos || (!text.empty() && std::isalpha(static_cast<unsigned char>(text[0]))))
+      cuts_after_newline_are_safe = false;
     tok::AddedTokenSpec spec;
     spec.id = id;
     spec.single_word = flag(t, "single_word", false);
@@ -463,6 +477,31 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text) const {
     }
   }
   return out;
+}
+
+std::size_t Tokenizer::prefix_cut(std::string_view text, std::size_t at) const {
+  if (!impl_->cuts_after_newline_are_safe) return std::string_view::npos;
+  // Between "\n" and an ASCII letter no piece, merge or added token spans the cut, NFC composes
+  // nothing across it (a newline composes with nothing, and what follows a letter stays with it),
+  // and UTF-8 repair is local.
+  for (std::size_t cut = std::max<std::size_t>(at, 1); cut < text.size(); ++cut)
+    if (text[cut - 1] == '\n' && std::isalpha(static_cast<unsigned char>(text[cut]))) return cut;
+  return std::string_view::npos;
+}
+
+std::vector<std::int32_t> Tokenizer::encode_prefix(std::string_view text, std::size_t n) const {
+  auto first_n = [n](std::vector<std::int32_t> ids) {
+    if (ids.size() > n) ids.resize(n);
+    return ids;
+  };
+  // Grow the prefix until it gives n ids.
+  for (std::size_t want = std::max<std::size_t>(std::size_t(1) << 16, n * 8); want < text.size(); want *= 4) {
+    const std::size_t cut = prefix_cut(text, want);
+    if (cut == std::string_view::npos) break;
+    std::vector<std::int32_t> ids = encode(text.substr(0, cut));
+    if (ids.size() >= n) return first_n(std::move(ids));
+  }
+  return first_n(encode(text));
 }
 
 std::string Tokenizer::decode(std::span<const std::int32_t> ids) const {

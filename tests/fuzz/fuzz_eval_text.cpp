@@ -4,7 +4,10 @@
 //  - read_input_file returns exactly the file's bytes (CR, NUL and ill-formed UTF-8 included);
 //  - encode never fails, and every id is in the vocabulary;
 //  - the token stream covers the text: decode(encode(text)) is NFC(text) for valid UTF-8, and
-//    NFC(text with each ill-formed subpart as U+FFFD) otherwise (the tokenizer's documented repair).
+//    NFC(text with each ill-formed subpart as U+FFFD) otherwise (the tokenizer's documented repair);
+//  - every cut prefix_cut offers (what `eval --max-tokens` encodes instead of the whole file) leaves
+//    encode(prefix) an exact prefix of encode(text), and encode_prefix(text, n) is its first n ids.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -48,5 +51,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (id < 0 || id >= tok.size()) property_failed("encode returned an id outside the vocabulary");
   const std::string expected = qwen3::tok::nfc(qwen3::tok::utf8_valid(text) ? text : qwen3::tok::utf8_repair(text));
   if (tok.decode(ids) != expected) property_failed("decode(encode(text)) != NFC(repaired text)");
+  for (const std::size_t at : {text.size() / 3, 2 * text.size() / 3}) {  // two cuts: the 1-s limit
+    const std::size_t cut = tok.prefix_cut(text, at);
+    if (cut == std::string::npos) continue;
+    const std::vector<std::int32_t> head = tok.encode(std::string_view(text).substr(0, cut));
+    if (head.size() > ids.size() || !std::equal(head.begin(), head.end(), ids.begin()))
+      property_failed("encode(text[:prefix_cut]) is not a prefix of encode(text)");
+  }
+  const std::size_t n = size % 97;
+  const std::vector<std::int32_t> first = tok.encode_prefix(text, n);
+  if (first.size() != std::min(n, ids.size()) || !std::equal(first.begin(), first.end(), ids.begin()))
+    property_failed("encode_prefix(text, n) is not the first n ids of encode(text)");
   return 0;
 }

@@ -312,3 +312,63 @@ TEST(Utf8StreamDecoder, UnknownIdThrows) {
 }
 
 }  // namespace
+
+namespace qwen3::test {
+namespace {
+
+// Property: every cut prefix_cut offers leaves encode(prefix) an exact prefix of encode(text), and
+// encode_prefix(text, n) is exactly the first n ids of encode(text), for n small and large, over
+// mixed prose with CRLF, blank lines, multi-byte letters and added-token text, and for n past the
+// end (the whole encoding).
+TEST(QwenTokenizer, EncodePrefixIsThePrefixOfEncode) {
+  const Tokenizer& tok = qwen();
+  std::string text;
+  int k = 0;
+  while (text.size() < (1u << 20)) {
+    for (const Case& c : corpus()) {
+      if (c.text.empty()) continue;
+      text += c.text;
+      text += (++k % 3 == 0) ? "\r\n" : (k % 3 == 1) ? "\n\n" : "\n";
+      if (k % 7 == 0) text += "<|im_end|>\nAnd\n  Ünïcode\n";
+    }
+  }
+  const std::vector<std::int32_t> all = tok.encode(text);
+  // Every cut it offers, at 30 places: the prefix up to it encodes to exactly the first ids of all.
+  std::size_t cuts = 0;
+  for (std::size_t at = 1; at < text.size(); at += text.size() / 30) {
+    const std::size_t cut = tok.prefix_cut(text, at);
+    if (cut == std::string_view::npos) continue;
+    ++cuts;
+    const std::vector<std::int32_t> head = tok.encode(std::string_view(text).substr(0, cut));
+    ASSERT_LE(head.size(), all.size());
+    EXPECT_TRUE(std::equal(head.begin(), head.end(), all.begin())) << "cut at byte " << cut;
+  }
+  EXPECT_GE(cuts, 25u);
+  for (std::size_t n : {std::size_t{1}, std::size_t{1000}, std::size_t{20000}, std::size_t{60000}, all.size(), all.size() + 5}) {
+    const std::vector<std::int32_t> got = tok.encode_prefix(text, n);
+    const std::size_t want = std::min(n, all.size());
+    ASSERT_EQ(got.size(), want) << "n " << n;
+    EXPECT_TRUE(std::equal(got.begin(), got.end(), all.begin())) << "n " << n;
+  }
+}
+
+// Property: with a pre-tokenizer it cannot vouch for (a Split regex that is neither Qwen2's nor
+// GPT-2's), encode_prefix falls back to encoding everything: still exactly the prefix.
+TEST(QwenTokenizer, EncodePrefixFallsBackForAnUnknownRegex) {
+  nlohmann::json j = read_json(kQwenTokenizerJson);
+  j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "\\s+|\\S+";
+  TempDir dir;
+  const auto path = dir.path() / "tokenizer.json";
+  std::ofstream(path) << j.dump();
+  const Tokenizer tok = Tokenizer::from_file(path);
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += "word\nAnother line " + std::to_string(i) + "\n";
+  EXPECT_EQ(tok.prefix_cut(text, 100), std::string_view::npos);
+  const auto all = tok.encode(text);
+  const auto got = tok.encode_prefix(text, 5000);
+  ASSERT_EQ(got.size(), 5000u);
+  EXPECT_TRUE(std::equal(got.begin(), got.end(), all.begin()));
+}
+
+}  // namespace
+}  // namespace qwen3::test
