@@ -154,7 +154,6 @@ std::string describe_bindings() {
   for (int node = 0; node < kMaxNodes; ++node) {
     const BindingCounts c = binding_counts(node);
     if (c.cpu_binds == 0) continue;
-    // A leader is bound once itself and once more as the master of its team.
     s += std::string(s.empty() ? "" : "; ") + "node " + std::to_string(node) + ": " + std::to_string(c.cpu_binds) + " thread bindings to its cores, " +
          std::to_string(c.memory_binds) + " to its memory, " + std::to_string(c.area_binds) + " large buffers bound to it";
   }

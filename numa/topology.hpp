@@ -48,7 +48,7 @@ struct BindingCounts {
 // Per domain (indexed like DomainPlan::domains as bound through bind_team's Domain::os_index).
 BindingCounts binding_counts(int os_index);
 
-// "node 0: 2 thread bindings to its cores, 2 to its memory, 1 large buffers bound to it; node 1: ..."
+// "node 0: 1 thread bindings to its cores, 1 to its memory, 1 large buffers bound to it; node 1: ..."
 // for every node with a binding, for --stats.
 std::string describe_bindings();
 

@@ -262,7 +262,7 @@ int run_domains(const ParsedCommand& cmd, qwen3::Communicator& procs, const qwen
       mine.threads() = domain.threads;
       mine.generate.numa_description = mine.eval.numa_description = plan.describe();
       try {
-        qwen3::numa::bind_thread(domain);
+        // The team's master is this thread: bind_team binds it with the others.
         omp_set_num_threads(domain.threads);
         qwen3::numa::bind_team(domain);
       } catch (const qwen3::Error& e) {

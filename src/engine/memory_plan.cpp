@@ -17,10 +17,8 @@ constexpr double kRuntimeBytes = 128.0 * (1 << 20);
 // Tokens per prefill forward (Session's default chunk), which sizes the activations.
 constexpr double kPrefillChunk = 256;
 
-std::string bytes_text(double b) { return format_bytes(b); }
-
 std::string available_text(const AvailableMemory& a) {
-  return bytes_text(static_cast<double>(a.bytes)) + " " + (a.bytes == 1 ? "is" : "are") + " available (" + a.source + ")";
+  return format_bytes(static_cast<double>(a.bytes)) + " " + (a.bytes == 1 ? "is" : "are") + " available (" + a.source + ")";
 }
 
 std::string ranks_text(const HostMemory& h) {
@@ -50,21 +48,20 @@ MemoryFit fit_memory(const HostMemory& host, const KvRequest& kv, std::int64_t d
                      const std::string& what) {
   MemoryFit fit;
   fit.available = available;
-  fit.host_ranks = host.ranks;
   const double avail = static_cast<double>(available.bytes);
   std::string way_out;
   for (std::size_t i = 0; i < kv.instead.size(); ++i)
     way_out += (i == 0 ? "; use " : i + 1 == kv.instead.size() ? " or " : ", ") + kv.instead[i];
   if (host.fixed > avail)
-    throw Error(what + ": the weights and working buffers need " + bytes_text(host.fixed) + ranks_text(host) + " (weights " +
-                bytes_text(host.weights) + "), but " + available_text(available));
+    throw Error(what + ": the weights and working buffers need " + format_bytes(host.fixed) + ranks_text(host) + " (weights " +
+                format_bytes(host.weights) + "), but " + available_text(available));
   const double room_tokens = host.kv_per_token > 0 ? std::floor((avail - host.fixed) / host.kv_per_token) : 1e18;
   if (kv.tokens > 0) {
     const double need = host.fixed + host.kv_per_token * static_cast<double>(kv.tokens);
     if (need > avail)
-      throw Error(kv.asked_by + ": the KV cache needs " + bytes_text(host.kv_per_token * static_cast<double>(kv.tokens)) + " (" +
-                  std::string(kernels::kv_type_name(kv.type)) + ") beside " + bytes_text(host.fixed) + " of weights and buffers" +
-                  ranks_text(host) + ", " + bytes_text(need) + " in all, but " + available_text(available) + "; room for " +
+      throw Error(kv.asked_by + ": the KV cache needs " + format_bytes(host.kv_per_token * static_cast<double>(kv.tokens)) + " (" +
+                  std::string(kernels::kv_type_name(kv.type)) + ") beside " + format_bytes(host.fixed) + " of weights and buffers" +
+                  ranks_text(host) + ", " + format_bytes(need) + " in all, but " + available_text(available) + "; room for " +
                   std::to_string(static_cast<std::int64_t>(room_tokens)) + " tokens" + way_out);
     fit.kv_tokens = kv.tokens;
   } else {
@@ -73,7 +70,7 @@ MemoryFit fit_memory(const HostMemory& host, const KvRequest& kv, std::int64_t d
     const std::int64_t fits = static_cast<std::int64_t>(std::min(room_tokens, 9e18)) / block * block;
     fit.kv_tokens = std::min(default_tokens, fits);
     if (fit.kv_tokens < std::min(default_tokens, block))
-      throw Error(what + ": no room for a KV cache: " + bytes_text(host.fixed) + " of weights and buffers" + ranks_text(host) +
+      throw Error(what + ": no room for a KV cache: " + format_bytes(host.fixed) + " of weights and buffers" + ranks_text(host) +
                   " leave room for " + std::to_string(std::max<std::int64_t>(0, fits)) + " tokens of " +
                   std::string(kernels::kv_type_name(kv.type)) + " KV cache, and " + available_text(available) + way_out);
     if (fit.kv_tokens < default_tokens) fit.lowered_from = default_tokens;

@@ -48,7 +48,6 @@ struct MemoryFit {
   std::int64_t lowered_from = 0;  // > 0: the default context (this many tokens) was lowered to fit
   double host_bytes = 0;          // what the ranks on this host will hold, at kv_tokens
   AvailableMemory available;
-  int host_ranks = 1;
 };
 
 // Pure arithmetic (unit-tested): the context that fits, or qwen3::Error with one line giving the bytes
