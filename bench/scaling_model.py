@@ -7,7 +7,7 @@ Assumptions (each a parameter below; say which when quoting the plot):
   * One rank per node. Decode is memory-bound: a rank's step time is the bytes it reads (its weight
     slices plus its KV blocks) over the node's read bandwidth times the efficiency qwen3_mpi reaches
     on one node (the fraction of the roofline bench/decode measured here), plus the collectives.
-  * The layout is qwen3_mpi's (src/dist/layout.hpp): every weight is read by exactly one rank (q/k/v
+  * The layout is qwen3_mpi's (src/parallel/layout.hpp): every weight is read by exactly one rank (q/k/v
     over heads, o_proj over heads, MLP over intermediate rows, LM head over vocabulary), so weight
     bytes per rank are total / N for any tp x sp; the KV cache splits as 1/(tp x sp): tp over KV heads
     (tp must divide them), sp over blocks.

@@ -3,7 +3,7 @@
 // merge these partial attention states, agree on the arg-max, share these tokens -- and an
 // implementation decides how: LocalCommunicator (one process, all identities) here, MPI ranks in
 // mpi/ (mpi/mpi_communicator.hpp), NUMA domains of one process in numa/ (shared memory), and both at
-// once in src/dist/hierarchical_communicator.hpp. No MPI or hwloc type appears above
+// once in src/parallel/hierarchical_communicator.hpp. No MPI or hwloc type appears above
 // this interface.
 #include <algorithm>
 #include <cstdint>

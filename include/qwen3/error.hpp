@@ -12,16 +12,27 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// With several ranks, bad input that every rank sees alike (an option, a checkpoint on a shared file
-// system, a prompt too long) is thrown as Error on every rank and printed by rank 0 alone. A failure
-// only some ranks saw is a RankError: the ranks that saw it print it (prefixed with their rank), and
-// the others end with FollowerExit, printing nothing.
-class RankError : public Error {
+// With several ranks, every check that can fail runs through engine/agreement.hpp, so all members
+// learn of a failure together: the member that reports it throws an AgreedError (rank 0 with the
+// message as it is, another rank as a RankError prefixed with its number) and the others end with
+// FollowerExit, printing nothing. An Error that escapes without agreement is a fault one member saw
+// alone mid-run: it ends the whole job (engine/agreement.hpp, as_one_job).
+class AgreedError : public Error {
  public:
   using Error::Error;
 };
+class RankError : public AgreedError {
+ public:
+  using AgreedError::AgreedError;
+};
 struct FollowerExit {
   int exit_code = 1;
+};
+// A failure one member saw alone after the start (not agreed): it names the member, and the caller
+// ends every member of the job (MPI_Abort) instead of returning.
+class JobFailure : public Error {
+ public:
+  using Error::Error;
 };
 
 // Makes a message safe to print as one line: line breaks and tabs become spaces, other control

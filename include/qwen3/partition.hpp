@@ -16,6 +16,6 @@ struct Range {
 // Items [begin, end) of part `part` when n items are split into `parts` contiguous parts.
 // Throws qwen3::Error if parts < 1, part is outside [0, parts) or n < 0.
 Range split_even(std::int64_t n, int part, int parts);
-// (How ranks use it: src/dist/layout.hpp. KV blocks are dealt in snake order: KvBlockOwner.)
+// (How ranks use it: src/parallel/layout.hpp. KV blocks are dealt in snake order: KvBlockOwner.)
 
 }  // namespace qwen3

@@ -14,8 +14,7 @@
 #include "cli/commands.hpp"
 #include "engine/agreement.hpp"
 #include "engine/evaluate.hpp"
-#include "engine/threads.hpp"
-#include "engine/loaded_model.hpp"
+#include "engine/runtime.hpp"
 #include "kernels/dispatch.hpp"
 #include "qwen3/error.hpp"
 
@@ -52,22 +51,21 @@ class Progress {
   std::chrono::steady_clock::time_point t0_, last_{};
 };
 
-// The weights are mapped, not copied, so the KV cache and the logits are all that is left to
-// allocate: check them against the host's memory now, with the token count known.
-void check_eval_memory(Communicator& world, const LoadedModel& lm, const EvalOptions& eo, std::int64_t n_tokens) {
-  const KvEvictionPolicy policy(eo.kv_policy);
+// What the KV cache must hold for eval over `n_tokens`: the policy's budget, one chunk, or the text.
+KvRequest eval_kv_request(const EvalCommandOptions& o, const KvPolicyOptions& policy_options, DType weights, std::int64_t n_tokens) {
+  const KvEvictionPolicy policy(policy_options);
   KvRequest kv;
-  kv.type = eo.kv_type;
-  kv.block = eo.kv_block;
-  kv.logits_rows = eo.chunk > 0 ? eo.chunk : 1;
+  kv.type = resolve_kv_type(o.runtime.kv_type, weights);
+  kv.block = o.runtime.kv_block;
+  kv.logits_rows = o.chunk > 0 ? o.chunk : 1;
   if (kv.type == KvType::F32) kv.instead.push_back("--kv-type bf16 (half the bytes)");
   if (policy.bounded()) {
     kv.tokens = policy.budget();
-    kv.asked_by = "eval with --kv-policy " + describe_kv_policy(eo.kv_policy);
+    kv.asked_by = "eval with --kv-policy " + describe_kv_policy(policy_options);
     kv.instead.push_back("a smaller --window or --sink");
-  } else if (eo.chunk > 0) {
-    kv.tokens = eo.chunk;
-    kv.asked_by = "eval --chunk " + std::to_string(eo.chunk);
+  } else if (o.chunk > 0) {
+    kv.tokens = o.chunk;
+    kv.asked_by = "eval --chunk " + std::to_string(o.chunk);
     kv.instead.push_back("a smaller --chunk");
   } else {
     kv.tokens = std::max<std::int64_t>(1, n_tokens);
@@ -75,45 +73,66 @@ void check_eval_memory(Communicator& world, const LoadedModel& lm, const EvalOpt
     kv.instead.push_back("a smaller --max-tokens");
     kv.instead.push_back("--kv-policy sink-window to stream in a bounded cache");
   }
-  const Qwen3Model& m = *lm.model;
-  plan_memory(world, rank_memory(lm.config, m.distribution().part, static_cast<double>(m.weights().matrix_bytes), kv), kv,
-              lm.config.max_position_embeddings, lm.dir.string());
+  return kv;
+}
+
+// Rank 0 tokenizes the text (with --max-tokens only the part that gives them: a 100 MB file for a
+// 32k-token run costs its bytes, not five times that in ids and scratch), checks it can be scored,
+// and shares the ids.
+std::vector<std::int32_t> eval_tokens(const EvalCommandOptions& o, const MappedModel& m, const std::string& text, Communicator& world) {
+  std::vector<std::int32_t> ids;
+  on_rank0(world, [&] {
+    if (!m.tokenizer) throw Error(m.dir.string() + ": no tokenizer.json (needed for text prompts and output)");
+    ids = o.max_tokens > 0 ? m.tokenizer->encode_prefix(text, static_cast<std::size_t>(o.max_tokens)) : m.tokenizer->encode(text);
+    const auto n = static_cast<std::int64_t>(ids.size());
+    if (n < 2) throw Error("eval: the text has " + std::to_string(n) + " token(s); at least 2 are needed to score one prediction");
+    if (o.chunk > n) throw Error("eval: --chunk " + std::to_string(o.chunk) + " is longer than the text (" + std::to_string(n) + " tokens)");
+  });
+  share_ids(world, ids);
+  return ids;
+}
+
+// The highest RoPE position the run reaches: the text's last token, a chunk's last, or (sink-window,
+// which keeps cache positions) the budget's last.
+std::int64_t highest_position(const EvalCommandOptions& o, const KvPolicyOptions& policy, std::int64_t n_tokens) {
+  if (o.chunk > 0) return o.chunk - 1;
+  if (policy.kind == KvPolicyKind::SinkWindow) return std::min(n_tokens, KvEvictionPolicy(policy).budget()) - 1;
+  return n_tokens - 1;
 }
 
 }  // namespace
 
 int run_eval(const EvalCommandOptions& o, Communicator& world) {
-  if (o.report_every < 1) throw Error("--report-every " + std::to_string(o.report_every) + ": expected a positive number of tokens");
-  if (o.chunk < 0 || o.chunk == 1) throw Error("--chunk " + std::to_string(o.chunk) + ": expected 0 (streaming protocol) or at least 2");
-  const bool speaker = world.rank() == 0;  // rank 0 reads the text and reports; the others follow
+  on_every_rank(world, [&] {
+    if (o.report_every < 1) throw Error("--report-every " + std::to_string(o.report_every) + ": expected a positive number of tokens");
+    if (o.chunk < 0 || o.chunk == 1) throw Error("--chunk " + std::to_string(o.chunk) + ": expected 0 (streaming protocol) or at least 2");
+  });
   std::string text;
   on_rank0(world, [&] {
     text = read_input_file(o.text_file, "text file");
     if (text.empty()) throw Error(o.text_file + ": the text file is empty");
   });
-  const std::string notes = thread_count_notes(set_thread_count(o.threads));
-  if (speaker) std::fputs(notes.c_str(), stderr);
-  const kernels::KernelTable& kt = kernels::select_kernels(o.kernel, o.gemm, kernels::detect_cpu_features());
-  const RankModel rank_model = load_on_ranks(world, o.model_dir, kt, parse_attention_kind(o.attention), WeightPlacement::Map, o.tp, o.sp);
-  const LoadedModel& lm = rank_model.loaded;
   std::vector<std::int32_t> ids;
-  // With --max-tokens only the part of the text that gives them is tokenized (a 100 MB file for a
-  // 32k-token run costs its bytes, not five times that in ids and scratch).
-  on_rank0(world, [&] {
-    const Tokenizer& tok = lm.require_tokenizer();
-    ids = o.max_tokens > 0 ? tok.encode_prefix(text, static_cast<std::size_t>(o.max_tokens)) : tok.encode(text);
+  Runtime rt(o.runtime, world, [&](const MappedModel& m) {
+    ids = eval_tokens(o, m, text, world);
+    return eval_kv_request(o, kv_policy_options(o.runtime.kv, o.runtime.seed), m.weights.embed_tokens.dtype, static_cast<std::int64_t>(ids.size()));
   });
-  share_ids(world, ids);
+  rt.print_load_line();
+  const std::int64_t max_positions = rt.config().max_position_embeddings;
+  const std::int64_t highest = highest_position(o, rt.kv_policy(), static_cast<std::int64_t>(ids.size()));
+  if (rt.speaker() && highest >= max_positions)
+    std::fprintf(stderr, "note: eval reaches position %lld, past the model's max_position_embeddings %lld; scores there are extrapolation\n",
+                 static_cast<long long>(highest), static_cast<long long>(max_positions));
 
   EvalOptions eo;
   eo.window = o.report_every;
   eo.chunk = o.chunk;
-  eo.kv_block = o.kv_block;
-  eo.kv_policy = kv_policy_options(o.kv, o.seed);
-  eo.kv_type = resolve_kv_type(o.kv_type, *lm.model);
-  check_eval_memory(world, lm, eo, static_cast<std::int64_t>(ids.size()));
+  eo.kv_block = o.runtime.kv_block;
+  eo.kv_policy = rt.kv_policy();
+  eo.kv_type = rt.kv_type();
+  const bool speaker = rt.speaker();
   Progress progress;
-  const EvalResult r = evaluate(*lm.model, ids, eo, [&](std::int64_t d, std::int64_t t) {
+  const EvalResult r = evaluate(rt.model(), ids, eo, [&](std::int64_t d, std::int64_t t) {
     if (speaker) progress(d, t);
   });
   const std::size_t rss = peak_rss_bytes();
@@ -123,13 +142,14 @@ int run_eval(const EvalCommandOptions& o, Communicator& world) {
   for (const auto& w : r.windows)
     windows.push_back({{"start", w.start}, {"end", w.end}, {"ppl", w.ppl}, {"accuracy", w.accuracy}, {"ms_per_token", w.ms_per_token},
                        {"kv_bytes", w.kv_bytes}, {"rss_bytes", w.rss_bytes}});
-  const nlohmann::json j = {{"model", o.model_dir}, {"text", o.text_file}, {"protocol", o.chunk > 0 ? "chunked" : "streaming"},
-                            {"attention", o.attention}, {"kv_type", kernels::kv_type_name(eo.kv_type)},
+  const RuntimeOptions& ro = rt.options();
+  const nlohmann::json j = {{"model", ro.model_dir}, {"text", o.text_file}, {"protocol", o.chunk > 0 ? "chunked" : "streaming"},
+                            {"attention", ro.attention}, {"kv_type", kernels::kv_type_name(eo.kv_type)},
                             {"tokens", r.tokens}, {"scored", r.scored}, {"ppl", r.ppl}, {"accuracy", r.accuracy},
                             {"ttft_ms", r.ttft_ms}, {"tpot_ms", r.tpot_ms}, {"tokens_per_s", r.tokens_per_s},
                             {"attn_ms_per_token", r.attn_ms_per_token}, {"peak_kv_bytes", r.peak_kv_bytes},
-                            {"peak_rss_bytes", rss}, {"report_every", o.report_every}, {"kv_policy", o.kv.kind}, {"sink", KvEvictionPolicy(eo.kv_policy).sinks()},
-                            {"kv_window", o.kv.window}, {"kv_heavy", KvEvictionPolicy(eo.kv_policy).heavy()}, {"chunk", o.chunk}, {"windows", windows}};
+                            {"peak_rss_bytes", rss}, {"report_every", o.report_every}, {"kv_policy", ro.kv.kind}, {"sink", KvEvictionPolicy(eo.kv_policy).sinks()},
+                            {"kv_window", ro.kv.window}, {"kv_heavy", KvEvictionPolicy(eo.kv_policy).heavy()}, {"chunk", o.chunk}, {"windows", windows}};
   if (!o.csv_file.empty()) {
     std::ofstream csv(o.csv_file);
     if (!csv) throw Error(o.csv_file + ": cannot write CSV");
@@ -141,9 +161,9 @@ int run_eval(const EvalCommandOptions& o, Communicator& world) {
     std::cout << j.dump() << std::endl;
     return 0;
   }
-  std::printf("eval: %s on %s | %s protocol | attention %s | kv %s | kv policy %s%s\n", o.model_dir.c_str(), o.text_file.c_str(),
-              o.chunk > 0 ? "chunked" : "streaming", o.attention.c_str(), std::string(kernels::kv_type_name(eo.kv_type)).c_str(),
-              describe_kv_policy(eo.kv_policy).c_str(), o.numa_description.empty() ? "" : (" | numa " + o.numa_description).c_str());
+  std::printf("eval: %s on %s | %s protocol | attention %s | kv %s | kv policy %s%s\n", ro.model_dir.c_str(), o.text_file.c_str(),
+              o.chunk > 0 ? "chunked" : "streaming", ro.attention.c_str(), std::string(kernels::kv_type_name(eo.kv_type)).c_str(),
+              describe_kv_policy(eo.kv_policy).c_str(), ro.numa_description.empty() ? "" : (" | numa " + ro.numa_description).c_str());
   std::printf("%8s %8s %10s %10s %9s %9s %12s %14s %14s\n", "tokens", "ppl", "accuracy", "ttft_ms", "tpot_ms", "tokens/s",
               "attn_ms/tok", "peak_kv_bytes", "peak_rss_bytes");
   std::printf("%8lld %8.3f %10.4f %10.2f %9.3f %9.1f %12.4f %14zu %14zu\n", static_cast<long long>(r.tokens), r.ppl, r.accuracy,

@@ -29,20 +29,20 @@ namespace qwen3::cli {
 namespace {
 
 // What the KV cache will be asked to hold, for the memory check between mapping and copying the weights.
-KvRequest kv_request(const GenerateOptions& o, const KvPolicyOptions& policy, DType weights) {
+KvRequest kv_request(const GenerateOptions& o, DType weights) {
   KvRequest kv;
-  kv.type = resolve_kv_type(o.kv_type, weights);
-  kv.block = o.kv_block;
-  const KvEvictionPolicy bounded(policy);
+  kv.type = resolve_kv_type(o.runtime.kv_type, weights);
+  kv.block = o.runtime.kv_block;
+  const KvPolicyOptions policy = kv_policy_options(o.runtime.kv, o.runtime.seed);
   if (kv.type == KvType::F32) kv.instead.push_back("--kv-type bf16 (half the bytes)");
-  if (bounded.bounded()) {
-    kv.tokens = bounded.budget();
+  if (KvEvictionPolicy(policy).bounded()) {
+    kv.tokens = KvEvictionPolicy(policy).budget();
     kv.asked_by = "--kv-policy " + describe_kv_policy(policy);
     kv.instead.push_back("a smaller --window or --sink");
   } else {
-    kv.tokens = o.ctx_size > 0 ? o.ctx_size : 0;
-    kv.asked_by = "-c " + std::to_string(o.ctx_size);
-    if (o.ctx_size > 0) kv.instead.push_back("a smaller -c");
+    kv.tokens = o.runtime.context;
+    kv.asked_by = "-c " + std::to_string(o.runtime.context);
+    if (o.runtime.context > 0) kv.instead.push_back("a smaller -c");
     kv.instead.push_back("--kv-policy sink-window to stream in a bounded cache");
   }
   return kv;
@@ -73,11 +73,10 @@ void validate_options(const GenerateOptions& o) {
   if (!o.verify_ids.empty() && o.chat) throw Error("--verify feeds raw ids; it cannot be combined with --chat");
   if (o.no_think && !o.chat) throw Error("--no-think needs --chat");
   if (o.interactive && !o.chat) throw Error("-i needs --chat");
-  if (o.model_dir.empty()) throw Error("no model: give -m DIR (a Hugging Face Qwen3 checkpoint directory)");
   // Positions are int32 and CLI11 saturates out-of-range integers, so bound them here.
   constexpr std::int64_t kMaxTokens = INT32_MAX;
   if (o.n_predict > kMaxTokens) throw Error("-n " + std::to_string(o.n_predict) + ": at most " + std::to_string(kMaxTokens));
-  if (o.ctx_size > kMaxTokens) throw Error("-c " + std::to_string(o.ctx_size) + ": at most " + std::to_string(kMaxTokens));
+  if (o.runtime.context > kMaxTokens) throw Error("-c " + std::to_string(o.runtime.context) + ": at most " + std::to_string(kMaxTokens));
   if (o.gen_len > kMaxTokens) throw Error("--gen-len " + std::to_string(o.gen_len) + ": at most " + std::to_string(kMaxTokens));
   if (!finite_in(o.temperature, 0.f, 1e6f)) throw Error(flag_value("--temp", o.temperature) + ": expected a finite value >= 0");
   if (!finite_in(o.top_p, 0.f, 1.f)) throw Error(flag_value("--top-p", o.top_p) + ": expected a value in [0, 1]");
@@ -98,7 +97,7 @@ SamplerOptions sampler_options(const GenerateOptions& o, const GenerationConfig&
   if (o.min_p) s.min_p = *o.min_p;
   if (o.repeat_penalty) s.repeat_penalty = *o.repeat_penalty;
   s.repeat_last_n = o.repeat_last_n;
-  s.seed = o.seed;
+  s.seed = o.runtime.seed;
   if (greedy) {
     s.temperature = 0.f;
     s.repeat_penalty = 1.f;
@@ -175,204 +174,183 @@ void print_comm_stats(const Distribution& d, const CommUse& start, const CommUse
                format_bytes(mine[3]).c_str(), format_bytes(max[3]).c_str());
 }
 
-}  // namespace
+// One generate run on a ready runtime: the session every prompt goes through, its sampler, and what
+// the options decided about prompts and output.
+struct Generation {
+  const GenerateOptions& o;
+  Runtime& rt;
+  const std::atomic<bool>& interrupted;
+  bool verify = false;        // --verify: raw ids in, greedy ids out as a list
+  bool line_prompts = false;  // no prompt and stdin a pipe: each line its own prompt
+  std::int64_t max_new = 0;
+  Session session;
+  Sampler sampler;
 
-// The default model: the only checkpoint folder under models/ next to the executable, one level up
-// (build/qwen3_mpi -> models/), or in the source tree this binary was built from.
-std::string find_default_model() {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::path exe_dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
-  std::vector<fs::path> roots = {exe_dir / "models", exe_dir / ".." / "models", fs::path(QWEN3_SOURCE_DIR) / "models"};
-  for (const auto& root : roots) {
-    if (!fs::is_directory(root, ec)) continue;
-    std::vector<fs::path> dirs;
-    for (const auto& entry : fs::directory_iterator(root, ec))
-      if (fs::exists(entry.path() / "config.json", ec)) dirs.push_back(entry.path());
-    std::sort(dirs.begin(), dirs.end());
-    if (!dirs.empty()) return fs::weakly_canonical(dirs.front(), ec).string();
-  }
-  throw Error("no -m DIR given and no default model found under models/ (next to the executable or in the source tree)");
+  Generation(const GenerateOptions& opt, Runtime& runtime, const std::atomic<bool>& stop, bool lines)
+      : o(opt), rt(runtime), interrupted(stop), verify(!opt.verify_ids.empty()), line_prompts(lines),
+        max_new(verify ? (opt.gen_len >= 0 ? opt.gen_len : opt.n_predict) : opt.n_predict),
+        session(runtime.model(), runtime.new_cache(), runtime.kv_policy()),
+        sampler(sampler_options(opt, runtime.loaded().generation, verify)) {}
+  bool reads_stdin() const { return o.interactive || line_prompts; }
+};
+
+// A prompt against the vocabulary and the room left in the context (`used` tokens already held).
+void check_prompt(const Generation& g, const std::vector<std::int32_t>& prompt, std::int64_t used) {
+  const std::int64_t vocab = g.rt.config().vocab_size, ctx = g.rt.context();
+  for (std::int32_t id : prompt)
+    if (id >= vocab) throw Error("token id " + std::to_string(id) + " is out of range for vocab_size " + std::to_string(vocab));
+  if (g.rt.bounded()) return;  // the policy evicts: any length streams through
+  const std::int64_t room = ctx - used;
+  const auto n = static_cast<std::int64_t>(prompt.size());
+  if (n > room)
+    throw Error("prompt of " + std::to_string(n) + " tokens does not fit the context: -c " + std::to_string(ctx) + g.rt.context_note() +
+                (used ? " with " + std::to_string(used) + " already used" : std::string()));
+  if (g.verify && g.max_new > room - n)
+    throw Error("--verify: " + std::to_string(n) + " ids + --gen-len " + std::to_string(g.max_new) + " exceed the context -c " +
+                std::to_string(ctx));
 }
+
+// The prompt of a run with one (-p, -f, --verify), as rank 0 read it before the load: the text, or the ids.
+struct PromptInput {
+  std::string text;
+  std::vector<std::int32_t> ids;
+};
+PromptInput read_prompt_input(const GenerateOptions& o, Communicator& world) {
+  PromptInput in;
+  on_rank0(world, [&] {
+    if (!o.verify_ids.empty()) in.ids = parse_id_list(o.verify_ids);
+    else if (o.prompt) in.text = *o.prompt;
+    else if (!o.prompt_file.empty()) in.text = read_prompt_file(o.prompt_file);
+  });
+  return in;
+}
+
+// That prompt's ids, encoded and checked by rank 0 and shared with every rank.
+std::vector<std::int32_t> encode_prompt(const Generation& g, PromptInput in) {
+  on_rank0(g.rt.world(), [&] {
+    if (!g.verify) {
+      in.ids = g.rt.loaded().require_tokenizer().encode(g.o.chat ? chat_turn(in.text, g.o.no_think, false) : in.text);
+      if (in.ids.empty()) throw Error("the prompt encodes to no tokens");
+    }
+    check_prompt(g, in.ids, 0);
+  });
+  share_ids(g.rt.world(), in.ids);
+  return in.ids;
+}
+
+// Rank 0 prints what a turn produced: streamed text ends with a newline, --json and --verify print
+// their one line; then notes, the timing line and, with --stats, the collectives and the bindings.
+void report_turn(const Generation& g, const GenerationResult& r, const std::vector<std::int32_t>& prompt, const CommUse& start,
+                 const CommUse& after_prefill) {
+  const bool speaker = g.rt.speaker();
+  const Distribution& dist = g.rt.model().distribution();
+  if (speaker) {
+    if (g.o.json) {
+      // Invalid UTF-8 in "text" (a cut multi-byte character) is replaced so the JSON stays valid.
+      std::cout << result_json(prompt, r, g.rt.tokenizer()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+    } else if (g.verify) {
+      std::cout << format_id_list(r.ids) << std::endl;
+    } else {
+      std::fputc('\n', stdout);  // the timing line below starts on a line of its own
+      std::fflush(stdout);
+    }
+    if (r.stop == StopReason::ContextFull)
+      std::fprintf(stderr, "note: context length -c %lld reached; generation stopped (no context shift)\n",
+                   static_cast<long long>(g.rt.context()));
+    print_timing(r.timing, r.stop);
+  }
+  if (g.o.stats) print_comm_stats(dist, start, after_prefill.calls ? after_prefill : comm_use(dist), r.timing, speaker);
+  // The binding evidence: each domain's team bound to its cores and node, its weight slices and large
+  // KV buffers bound to its node (smaller buffers follow the bound threads' memory policy).
+  if (g.o.stats && speaker && !g.rt.options().numa_description.empty()) std::fprintf(stderr, "numa: %s\n", numa::describe_bindings().c_str());
+}
+
+// One prompt -> one generation on the session; the interactive chat repeats this per turn.
+GenerationResult run_turn(Generation& g, std::vector<std::int32_t> prompt) {
+  GenerationRequest req;
+  req.prompt = std::move(prompt);
+  req.max_new_tokens = g.max_new;
+  if (!g.verify) req.stop_ids = g.rt.stop_ids();
+  req.top_logprobs = g.o.json ? 5 : 0;
+  const Tokenizer* tok = g.rt.tokenizer();
+  std::optional<Utf8StreamDecoder> stream;
+  if (tok && !g.o.json && !g.verify && g.rt.speaker()) stream.emplace(*tok);
+  const Distribution& dist = g.rt.model().distribution();
+  const CommUse start = comm_use(dist);  // --stats: the prompt, then each decode token
+  CommUse after_prefill;
+  const auto write = [](const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  };
+  const GenerationResult r = generate(g.session, g.sampler, req, [&](std::int32_t id) {
+    if (g.o.stats && after_prefill.calls == 0) after_prefill = comm_use(dist);  // first token
+    // Ids past the tokenizer (vocab_size pads the embedding, e.g. 151936 vs 151669) have no text.
+    if (stream && id < tok->size() && !tok->is_special(id)) write(stream->push(id));
+  }, &g.interrupted);
+  if (stream) write(stream->flush());
+  report_turn(g, r, req.prompt, start, after_prefill);
+  return r;
+}
+
+// Rank 0 reads the next stdin line and encodes it (a chat turn, or a prompt of its own); false at the
+// end of the input or after Ctrl-C. Every rank gets the ids.
+bool next_stdin_prompt(const Generation& g, bool follows_reply, std::vector<std::int32_t>& prompt) {
+  bool more = false;
+  on_rank0(g.rt.world(), [&] {
+    const Tokenizer& tok = g.rt.loaded().require_tokenizer();
+    std::string line;
+    while (!g.interrupted.load()) {
+      if (g.o.interactive) std::fputs("> ", stderr);
+      if (!std::getline(std::cin, line)) break;
+      if (line.empty()) continue;
+      prompt = tok.encode(g.o.interactive ? chat_turn(line, g.o.no_think, follows_reply)
+                                          : (g.o.chat ? chat_turn(line, g.o.no_think, false) : line));
+      check_prompt(g, prompt, g.line_prompts ? 0 : g.session.position());
+      more = true;
+      break;
+    }
+  });
+  return share_ids(g.rt.world(), prompt, more);
+}
+
+// Prompts from stdin: a chat turn per line on one session, or (from a pipe) each line its own prompt
+// from an empty cache.
+void run_stdin_prompts(Generation& g) {
+  bool follows_reply = false;
+  std::vector<std::int32_t> prompt;
+  while (next_stdin_prompt(g, follows_reply, prompt)) {
+    if (g.line_prompts) g.session.rewind(0);
+    const GenerationResult r = run_turn(g, std::move(prompt));
+    // generate() does not feed the id it stopped after at -n; the next turn's context needs it.
+    if (g.o.interactive && r.stop == StopReason::Length && !r.ids.empty() && g.session.fits(1))
+      g.session.feed(std::span(&r.ids.back(), 1));
+    follows_reply = true;
+  }
+}
+
+}  // namespace
 
 int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrupted, Communicator& world) {
   GenerateOptions o = given;
-  const bool speaker = world.rank() == 0;  // rank 0 talks to the user; the others follow
-  if (o.model_dir.empty()) o.model_dir = find_default_model();
   // No prompt at all: chat on a terminal, one prompt per line from a pipe.
   const bool no_prompt = !o.prompt && o.prompt_file.empty() && o.verify_ids.empty() && !o.interactive;
   const bool line_prompts = no_prompt && !isatty(STDIN_FILENO);
   if (no_prompt && !line_prompts) o.chat = o.interactive = true;
-  validate_options(o);
-  const ThreadCount thread_count = set_thread_count(o.threads);
-  const int threads = thread_count.granted;
-  const kernels::CpuFeatures cpu = kernels::detect_cpu_features();
-  const kernels::KernelTable& kt = kernels::select_kernels(o.kernel, o.gemm, cpu);
-  const AttentionKind attention = parse_attention_kind(o.attention);
-  std::vector<std::int32_t> verify_ids;
-  if (!o.verify_ids.empty()) verify_ids = parse_id_list(o.verify_ids);
-  const KvPolicyOptions policy = kv_policy_options(o.kv, o.seed);
-  const bool bounded = KvEvictionPolicy(policy).bounded();  // also checks the options
-
-  // Everything that can be wrong with the input is checked before the load line, so bad input
-  // always ends with exactly one line on stderr.
-  std::string text;
-  on_rank0(world, [&] {
-    if (o.prompt) text = *o.prompt;
-    else if (!o.prompt_file.empty()) text = read_prompt_file(o.prompt_file);
-  });
-
-  const RankModel rank_model = load_on_ranks(world, o.model_dir, kt, attention, o.use_mmap ? WeightPlacement::Map : WeightPlacement::Copy,
-                                             o.tp, o.sp, [&](const Qwen3Config&, DType weights) { return kv_request(o, policy, weights); });
-  const LoadedModel& lm = rank_model.loaded;
-  const Qwen3Config& cfg = lm.config;
-  const MemoryFit& memory = *rank_model.memory;
-  // Without -c: the model's whole context, or as much of it as memory holds (the load line says so).
-  const std::int64_t ctx = o.ctx_size > 0 ? o.ctx_size : bounded ? cfg.max_position_embeddings : memory.kv_tokens;
-  const std::string ctx_note = memory.lowered_from ? " (lowered from " + std::to_string(memory.lowered_from) + " to fit memory)" : "";
-  const bool verify = !verify_ids.empty();
-  const std::int64_t max_new = verify ? (o.gen_len >= 0 ? o.gen_len : o.n_predict) : o.n_predict;
-  std::vector<std::int32_t> first_prompt = verify_ids;
-  if (!verify && !o.interactive && !line_prompts) {
-    on_rank0(world, [&] {
-      first_prompt = lm.require_tokenizer().encode(o.chat ? chat_turn(text, o.no_think, false) : text);
-      if (first_prompt.empty()) throw Error("the prompt encodes to no tokens");
-    });
-    share_ids(world, first_prompt);
+  on_every_rank(world, [&] { validate_options(o); });
+  // Everything that can be wrong with the input is checked before the load line, so bad input always
+  // ends with exactly one line on stderr.
+  PromptInput input = read_prompt_input(o, world);
+  Runtime rt(o.runtime, world, [&](const MappedModel& m) { return kv_request(o, m.weights.embed_tokens.dtype); });
+  Generation g(o, rt, interrupted, line_prompts);
+  if (g.reads_stdin()) {
+    on_rank0(world, [&] { rt.loaded().require_tokenizer(); });
+    rt.print_load_line();
+    run_stdin_prompts(g);
+  } else {
+    std::vector<std::int32_t> prompt = encode_prompt(g, std::move(input));
+    rt.print_load_line();
+    run_turn(g, std::move(prompt));
   }
-  if (o.interactive || line_prompts) on_rank0(world, [&] { lm.require_tokenizer(); });
-  // Checks one prompt against the vocabulary and the room left in the context.
-  auto check_prompt = [&](const std::vector<std::int32_t>& prompt, std::int64_t used) {
-    for (std::int32_t id : prompt)
-      if (id >= cfg.vocab_size)
-        throw Error("token id " + std::to_string(id) + " is out of range for vocab_size " + std::to_string(cfg.vocab_size));
-    if (bounded) return;  // the policy evicts: any length streams through
-    const std::int64_t room = ctx - used;
-    const auto n = static_cast<std::int64_t>(prompt.size());
-    if (n > room)
-      throw Error("prompt of " + std::to_string(n) + " tokens does not fit the context: -c " + std::to_string(ctx) + ctx_note +
-                  (used ? " with " + std::to_string(used) + " already used" : std::string()));
-    if (verify && max_new > room - n)
-      throw Error("--verify: " + std::to_string(n) + " ids + --gen-len " + std::to_string(max_new) + " exceed the context -c " +
-                  std::to_string(ctx));
-  };
-  if (!o.interactive && !line_prompts) check_prompt(first_prompt, 0);
-
-  const KvType kv_type = resolve_kv_type(o.kv_type, *lm.model);
-  const KvCacheShape shape = lm.model->kv_shape(kv_type, o.kv_block);
-  // This rank's heads, and its share of the blocks (one in sp); a bounded policy holds its budget.
-  const std::int64_t held = bounded ? KvEvictionPolicy(policy).budget() : ctx;
-  const double kv_full = static_cast<double>(shape.n_layers * 2 * shape.n_kv_heads * shape.head_dim) * static_cast<double>(held) *
-                         static_cast<double>(kv_element_size(kv_type)) / lm.layout.sp;
-  const std::string kv_limit =
-      bounded ? "for " + describe_kv_policy(policy) : "at -c " + std::to_string(ctx) + describe_lowered_context(memory);
-  // With several ranks the weights and the KV cache are rank 0's share; "ranks" names the layout.
-  // With NUMA domains every domain of every rank is one member of that layout, and "numa" names this
-  // process's domains and their teams.
-  const bool domains = !o.numa_description.empty();
-  const std::string ranks =
-      (domains ? " | numa " + o.numa_description : std::string()) +
-      (world.size() == 1 ? "" : std::string(domains ? " | members " : " | ranks ") + std::to_string(world.size()) + " = " + lm.layout.describe() +
-                                    (domains ? " (member 0's share)" : " (rank 0's share)"));
-  if (speaker) {
-    std::fputs(thread_count_notes(thread_count).c_str(), stderr);
-    std::fprintf(stderr,
-                 "load: %s | %.2f s | weights %s (%s, %s) | kv cache %s, up to %s %s | kernels %s, prefill gemm %s | attention %s | threads %d%s\n",
-                 o.model_dir.c_str(), lm.load_seconds, format_bytes(static_cast<double>(lm.model->weights().matrix_bytes)).c_str(),
-                 std::string(dtype_name(lm.model->weights().embed_tokens.dtype)).c_str(),
-                 lm.model->weights().storage ? "huge-page copy" : "mmap", std::string(kernels::kv_type_name(kv_type)).c_str(),
-                 format_bytes(kv_full).c_str(), kv_limit.c_str(), std::string(kernels::isa_name(kt.isa)).c_str(),
-                 kernels::describe_prefill_gemm(kt, lm.model->weights().embed_tokens.dtype).c_str(),
-                 std::string(attention_kind_name(attention)).c_str(), threads, ranks.c_str());
-  }
-
-  Session session(*lm.model, lm.model->new_cache(kv_type, o.kv_block, ctx), policy);
-  Sampler sampler(sampler_options(o, lm.generation, verify));
-  const Tokenizer* tok = lm.tokenizer ? &*lm.tokenizer : nullptr;
-
-  std::vector<std::int32_t> stop_ids;
-  if (!verify) {
-    stop_ids = lm.generation.eos_token_ids;
-    if (tok) {
-      for (const char* s : {"<|im_end|>", "<|endoftext|>"})
-        if (auto id = tok->token_id(s)) stop_ids.push_back(*id);
-    }
-  }
-
-  // One prompt -> one generation; the interactive chat repeats this per turn on the same session.
-  auto run_turn = [&](std::vector<std::int32_t> prompt) -> GenerationResult {
-    check_prompt(prompt, session.position());
-    GenerationRequest req;
-    req.prompt = std::move(prompt);
-    req.max_new_tokens = max_new;
-    req.stop_ids = stop_ids;
-    req.top_logprobs = o.json ? 5 : 0;
-    std::optional<Utf8StreamDecoder> stream;
-    if (tok && !o.json && !verify && speaker) stream.emplace(*tok);
-    const CommUse start = comm_use(lm.model->distribution());  // --stats: the prompt, then each decode token
-    CommUse after_prefill;
-    GenerationResult r = generate(session, sampler, req, [&](std::int32_t id) {
-      if (o.stats && after_prefill.calls == 0) after_prefill = comm_use(lm.model->distribution());  // first token
-      // Ids past the tokenizer (vocab_size pads the embedding, e.g. 151936 vs 151669) have no text.
-      if (!stream || id >= tok->size() || tok->is_special(id)) return;
-      const std::string text = stream->push(id);
-      std::fwrite(text.data(), 1, text.size(), stdout);
-      std::fflush(stdout);
-    }, &interrupted);
-    if (stream) {
-      const std::string rest = stream->flush();
-      std::fwrite(rest.data(), 1, rest.size(), stdout);
-      std::fflush(stdout);
-    }
-    if (!speaker) {
-    } else if (o.json) {
-      // Invalid UTF-8 in "text" (a cut multi-byte character) is replaced so the JSON stays valid.
-      std::cout << result_json(req.prompt, r, tok).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
-    } else if (verify) {
-      std::cout << format_id_list(r.ids) << std::endl;
-    } else {
-      std::fputc('\n', stdout);
-    }
-    if (speaker && r.stop == StopReason::ContextFull)
-      std::fprintf(stderr, "note: context length -c %lld reached; generation stopped (no context shift)\n", static_cast<long long>(ctx));
-    if (speaker) print_timing(r.timing, r.stop);
-    if (o.stats) print_comm_stats(lm.model->distribution(), start, after_prefill.calls ? after_prefill : comm_use(lm.model->distribution()), r.timing, speaker);
-    // The binding evidence: each domain's team bound to its cores and node, its weight slices and large
-    // KV buffers bound to its node (smaller buffers follow the bound threads' memory policy).
-    if (o.stats && speaker && !o.numa_description.empty()) std::fprintf(stderr, "numa: %s\n", numa::describe_bindings().c_str());
-    return r;
-  };
-
-  // Prompts read from stdin by rank 0 and shared with the others: a chat turn per line, or (from a
-  // pipe) each line its own prompt from an empty cache.
-  if (o.interactive || line_prompts) {
-    bool follows_reply = false;
-    while (true) {
-      std::vector<std::int32_t> prompt;
-      bool more = false;
-      on_rank0(world, [&] {
-        const Tokenizer& tk = lm.require_tokenizer();
-        std::string line;
-        while (!interrupted.load()) {
-          if (o.interactive) std::fputs("> ", stderr);
-          if (!std::getline(std::cin, line)) break;
-          if (line.empty()) continue;
-          prompt = tk.encode(o.interactive ? chat_turn(line, o.no_think, follows_reply)
-                                           : (o.chat ? chat_turn(line, o.no_think, false) : line));
-          more = true;
-          break;
-        }
-      });
-      if (!share_ids(world, prompt, more)) break;
-      if (line_prompts) session.rewind(0);
-      const GenerationResult r = run_turn(std::move(prompt));
-      // generate() does not feed the id it stopped after at -n; the next turn's context needs it.
-      if (o.interactive && r.stop == StopReason::Length && !r.ids.empty() && session.fits(1)) session.feed(std::span(&r.ids.back(), 1));
-      follows_reply = true;
-    }
-    return 0;
-  }
-  run_turn(std::move(first_prompt));
   return 0;
 }
 

@@ -4,7 +4,6 @@
 // waiting in the next collective. With one process they just run the step.
 #include <algorithm>
 #include <cstdint>
-#include <exception>
 #include <string>
 #include <vector>
 
@@ -14,48 +13,68 @@
 namespace qwen3 {
 
 // Runs `step` on every rank, then agrees whether all succeeded. If any failed, the lowest failing rank
-// rethrows (rank 0 its Error as it is, another rank as RankError prefixed with its number) and every
-// other rank throws FollowerExit: one line for the whole job, however many ranks saw the failure
-// (both ranks of a host that lacks the checkpoint, say).
+// throws it as an AgreedError (rank 0 with the message as it is, another rank as a RankError prefixed
+// with its number) and every other rank throws FollowerExit: one line for the whole job, however many
+// ranks saw the failure (both ranks of a host that lacks the checkpoint, say).
 template <class Step>
 void on_every_rank(Communicator& world, Step&& step) {
   if (world.size() == 1) return step();
-  std::exception_ptr err;
+  bool failed_here = false;
   std::string what;
   try {
     step();
   } catch (const Error& e) {
-    err = std::current_exception();
+    failed_here = true;
     what = e.what();
   }
-  const std::vector<float> mine = {err ? 1.f : 0.f};
+  const std::vector<float> mine = {failed_here ? 1.f : 0.f};
   std::vector<float> failed(static_cast<std::size_t>(world.size()));
   const std::vector<std::int64_t> one_each(static_cast<std::size_t>(world.size()), 1);
   world.allgather(mine, failed, one_each);
   const auto first = std::find(failed.begin(), failed.end(), 1.f);
   if (first == failed.end()) return;
   if (first - failed.begin() != world.rank()) throw FollowerExit{1};
-  if (world.rank() == 0) std::rethrow_exception(err);
+  if (world.rank() == 0) throw AgreedError(what);
   throw RankError("rank " + std::to_string(world.rank()) + ": " + what);
 }
 
 // Runs `step` on rank 0 only (it talks to the user: reads prompts, files, stdin); if it fails, rank 0
-// rethrows and the others throw FollowerExit.
+// throws it as an AgreedError and the others throw FollowerExit.
 template <class Step>
 void on_rank0(Communicator& world, Step&& step) {
-  std::exception_ptr err;
+  std::string what;
+  bool failed_here = false;
   if (world.rank() == 0) {
     if (world.size() == 1) return step();
     try {
       step();
-    } catch (const Error&) {
-      err = std::current_exception();
+    } catch (const Error& e) {
+      failed_here = true;
+      what = e.what();
     }
   }
-  std::int32_t failed[1] = {err ? 1 : 0};
+  std::int32_t failed[1] = {failed_here ? 1 : 0};
   world.broadcast(failed, 0);
-  if (err) std::rethrow_exception(err);
+  if (failed_here) throw AgreedError(what);
   if (failed[0]) throw FollowerExit{1};
+}
+
+// Runs a command's work on every member. Every failure the members can foresee is agreed first (the
+// two functions above); an Error that escapes without agreement (a fault one member saw alone in the
+// middle of a run) becomes a JobFailure naming the member, which ends the whole job: the others may be
+// waiting in a collective it will never join. With one process errors pass through unchanged.
+template <class Run>
+int as_one_job(Communicator& world, Run&& run) {
+  if (world.size() == 1) return run();
+  try {
+    return run();
+  } catch (const AgreedError&) {
+    throw;
+  } catch (const JobFailure&) {
+    throw;
+  } catch (const Error& e) {
+    throw JobFailure("rank " + std::to_string(world.rank()) + ": " + e.what());
+  }
 }
 
 // Rank 0's ids on every rank (a prompt; `more` false: the input has ended).

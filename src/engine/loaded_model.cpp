@@ -42,13 +42,14 @@ RankModel load_on_ranks(Communicator& world, const std::filesystem::path& dir, c
   on_every_rank(world, [&] {
     if (!std::filesystem::is_directory(dir)) throw Error(dir.string() + ": model directory not found");
     layout_config = Qwen3Config::from_file(dir / "config.json");
+    choose_layout(layout_config, world.size(), world.rank(), tp, sp);  // a layout the model cannot take
   });
   RankModel rm{join_ranks(world, layout_config, tp, sp), {}, {}};
   std::optional<MappedModel> mapped;
   on_every_rank(world, [&] { mapped = map_model(dir, &rm.groups); });
   // Every rank has mapped its checkpoint and knows its share: check the whole host before any copy.
   if (kv_request) {
-    const KvRequest kv = kv_request(mapped->config, mapped->weights.embed_tokens.dtype);
+    const KvRequest kv = kv_request(*mapped);
     rm.memory = plan_memory(world, rank_memory(mapped->config, mapped->dist.part, static_cast<double>(mapped->weights.matrix_bytes), kv),
                             kv, mapped->config.max_position_embeddings, dir.string());
   }
@@ -57,7 +58,7 @@ RankModel load_on_ranks(Communicator& world, const std::filesystem::path& dir, c
 }
 
 MappedModel map_model(const std::filesystem::path& dir, const RankGroups* ranks) {
-  MappedModel m{dir, {}, {}, {}, {}, {}, {}, std::chrono::steady_clock::now()};
+  MappedModel m{dir, {}, {}, {}, {}, {}, {}, {}, std::chrono::steady_clock::now()};
   if (!std::filesystem::is_directory(dir)) throw Error(dir.string() + ": model directory not found");
   m.config = Qwen3Config::from_file(dir / "config.json");
   m.generation = GenerationConfig::from_file(dir / "generation_config.json");
@@ -69,14 +70,13 @@ MappedModel map_model(const std::filesystem::path& dir, const RankGroups* ranks)
   m.dist = Distribution{partition_model(m.config, m.layout), ranks->world, ranks->kv()};
   m.checkpoint = Checkpoint::open(dir);
   m.weights = load_weights(*m.checkpoint, m.config, WeightPlacement::Map, m.dist.part);
+  if (std::filesystem::exists(dir / "tokenizer.json")) m.tokenizer = Tokenizer::from_file(dir / "tokenizer.json");
   return m;
 }
 
 LoadedModel finish_load(MappedModel&& m, const kernels::KernelTable& kernels, AttentionKind attention, WeightPlacement placement) {
   if (placement == WeightPlacement::Copy) copy_weights_into_memory(m.weights, m.dist.part);
   auto model = std::make_unique<Qwen3Model>(m.config, std::move(m.weights), kernels, attention, m.dist);
-  std::optional<Tokenizer> tokenizer;
-  if (std::filesystem::exists(m.dir / "tokenizer.json")) tokenizer = Tokenizer::from_file(m.dir / "tokenizer.json");
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - m.started).count();
   std::optional<Checkpoint> mapping;
   const Qwen3Weights& w = model->weights();
@@ -84,7 +84,7 @@ LoadedModel finish_load(MappedModel&& m, const kernels::KernelTable& kernels, At
     std::fprintf(stderr, "note: no memory for a %.0f MiB copy of the weights; they are read from the file mapping\n",
                  static_cast<double>(w.matrix_bytes) / (1 << 20));
   if (!w.storage || w.reads_mapping) mapping = std::move(m.checkpoint);
-  return LoadedModel{m.dir,  std::move(m.config), std::move(m.generation), std::move(mapping), std::move(model), std::move(tokenizer),
+  return LoadedModel{m.dir,  std::move(m.config), std::move(m.generation), std::move(mapping), std::move(model), std::move(m.tokenizer),
                      secs,   m.layout};
 }
 

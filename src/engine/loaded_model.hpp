@@ -27,7 +27,7 @@ struct RankGroups {
   Communicator* kv() const { return kv_group ? kv_group.get() : &local_communicator(); }
 };
 // Collective over `world` (it splits the communicator): every rank calls it with the same config and
-// requests. tp/sp 0: choose (dist/layout.hpp). Throws qwen3::Error for a layout the model cannot take.
+// requests. tp/sp 0: choose (parallel/layout.hpp). Throws qwen3::Error for a layout the model cannot take.
 RankGroups join_ranks(Communicator& world, const Qwen3Config& cfg, int tp, int sp);
 
 struct LoadedModel {
@@ -56,6 +56,7 @@ struct MappedModel {
   Distribution dist;
   std::optional<Checkpoint> checkpoint;
   Qwen3Weights weights;
+  std::optional<Tokenizer> tokenizer;  // absent when the directory has no tokenizer.json
   std::chrono::steady_clock::time_point started;
 };
 MappedModel map_model(const std::filesystem::path& dir, const RankGroups* ranks = nullptr);
@@ -75,10 +76,11 @@ KvType resolve_kv_type(std::string_view choice, DType weights);
 // This rank's share of a model, loaded on every rank of `world` together: the layout (--tp/--sp,
 // 0: choose) is agreed from config.json before any rank maps weights, and a failure on any rank ends
 // them all with one line (engine/agreement.hpp). `groups` outlives `loaded`, whose model uses it.
-// `kv_request`, if given, says what the caller will ask of the KV cache (it may depend on the config
-// and the weights' dtype); the memory the whole host needs is then checked between the two halves of
-// the load (engine/memory_plan.hpp), and `memory` says what fits.
-using KvRequestFor = std::function<KvRequest(const Qwen3Config&, DType weights)>;
+// `kv_request`, if given, says what the caller will ask of the KV cache (it may depend on the config,
+// the weights' dtype, or text the tokenizer must first encode; it is called on every member at the
+// same point, so it may use collectives); the memory the whole host needs is then checked between the
+// two halves of the load (engine/memory_plan.hpp), and `memory` says what fits.
+using KvRequestFor = std::function<KvRequest(const MappedModel&)>;
 struct RankModel {
   RankGroups groups;
   LoadedModel loaded;

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "dist/layout.hpp"
+#include "parallel/layout.hpp"
 #include "kv/kv_cache.hpp"
 #include "memory/memory_budget.hpp"
 #include "qwen3/comm.hpp"

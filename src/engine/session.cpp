@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "engine/fault_injection.hpp"
 #include "qwen3/error.hpp"
 
 namespace qwen3 {
@@ -27,6 +28,8 @@ void Session::run(std::span<const std::int32_t> ids, bool all_logits) {
     throw Error("prompt of " + std::to_string(ids.size()) + " tokens does not fit: " + std::to_string(cache_.size()) +
                 " cached, context length " + std::to_string(cache_.capacity()) + " (raise -c)");
   }
+  if (ids.size() == 1) ++decode_steps_;
+  maybe_inject_test_fault(model_->distribution().all->rank(), static_cast<std::int64_t>(ids.size()), decode_steps_);
   const std::int64_t vocab = model_->vocab_range().size();  // this rank's rows
   const std::int64_t n_total = static_cast<std::int64_t>(ids.size());
   logits_.resize(static_cast<std::size_t>((all_logits ? n_total : 1) * vocab));

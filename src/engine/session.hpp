@@ -42,6 +42,7 @@ class Session {
   KvEvictionPolicy policy_;
   std::int64_t chunk_;
   std::int32_t next_pos_ = 0;
+  std::int64_t decode_steps_ = 0;  // forward calls of one token (for the test-only fault injection)
   std::vector<float> logits_;
 };
 

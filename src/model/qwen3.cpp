@@ -4,7 +4,7 @@
 //                    x += down(silu(gate(h)) * up(h))                               on h = rmsnorm(x)
 //   logits = lm_head(rmsnorm(x))
 // Threads and SIMD live below this file, and so do ranks: a rank computes its slices (its heads, its
-// KV blocks, its MLP rows, its vocabulary rows; dist/layout.hpp) and asks the Communicator to merge
+// KV blocks, its MLP rows, its vocabulary rows; parallel/layout.hpp) and asks the Communicator to merge
 // the attention states and to sum the partial products. With one process both are identities.
 #include "model/qwen3.hpp"
 

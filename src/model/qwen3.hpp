@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "attention/attention.hpp"
-#include "dist/layout.hpp"
+#include "parallel/layout.hpp"
 #include "kernels/kernels.hpp"
 #include "kv/kv_cache.hpp"
 #include "model/ops.hpp"
@@ -25,7 +25,7 @@ struct ForwardTrace {
   std::vector<std::vector<float>> hidden;
 };
 
-// How this rank shares the model with the others (dist/layout.hpp) and the groups it talks to.
+// How this rank shares the model with the others (parallel/layout.hpp) and the groups it talks to.
 struct Distribution {
   ModelPartition part;
   Communicator* all = &local_communicator();       // every rank: sums after o_proj and the MLP, the vocabulary

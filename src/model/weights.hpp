@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "kernels/kernels.hpp"
-#include "dist/layout.hpp"
+#include "parallel/layout.hpp"
 #include "memory/page_buffer.hpp"
 #include "qwen3/config.hpp"
 #include "qwen3/safetensors.hpp"
@@ -57,7 +57,7 @@ enum class WeightPlacement { Copy, Map };
 // Checks every tensor's name, dtype and shape against the config, and that the checkpoint holds no
 // tensor the config does not explain (e.g. a fourth layer when num_hidden_layers is 3). Throws
 // qwen3::Error naming the first mismatch. With a partition, the matrices are this rank's slices
-// (dist/layout.hpp): rows are views, columns (o_proj, down_proj) strided views; a copy packs them.
+// (parallel/layout.hpp): rows are views, columns (o_proj, down_proj) strided views; a copy packs them.
 Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, WeightPlacement placement = WeightPlacement::Map);
 Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, WeightPlacement placement, const ModelPartition& part);
 // WeightPlacement::Copy after the fact: weights loaded as views (Map) are copied into memory, the way

@@ -1,5 +1,5 @@
 // The Communicator across the NUMA domains of one process (threads in shared memory), and the same
-// collectives across "processes" x domains (src/dist/hierarchical_communicator), against the
+// collectives across "processes" x domains (src/parallel/hierarchical_communicator), against the
 // single-process math they stand for. Members run as threads; "processes" are simulated by a second
 // shared-memory group whose members lead each process's group, exactly as MPI ranks would.
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "dist/hierarchical_communicator.hpp"
+#include "parallel/hierarchical_communicator.hpp"
 #include "numa/shared_memory_communicator.hpp"
 #include "packed_states.hpp"
 #include "qwen3/online_softmax.hpp"

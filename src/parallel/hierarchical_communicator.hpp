@@ -1,7 +1,7 @@
 #pragma once
 // Ranks x domains: every NUMA domain of every process is one member of the job, numbered process by
 // process (process p's domains are members offset_p .. offset_p + domains_p - 1), so the layout
-// (src/dist/layout.hpp) splits the model over members exactly as it splits it over ranks, and a rank
+// (src/parallel/layout.hpp) splits the model over members exactly as it splits it over ranks, and a rank
 // that spans two domains splits its share again. A collective runs in two stages: the members of one
 // process join in shared memory (numa/), then one member per process joins the processes (mpi/), and
 // the result comes back to the others in shared memory. Written against the Communicator interface

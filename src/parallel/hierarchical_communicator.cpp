@@ -1,4 +1,4 @@
-#include "dist/hierarchical_communicator.hpp"
+#include "parallel/hierarchical_communicator.hpp"
 
 #include <algorithm>
 #include <map>

@@ -1,4 +1,4 @@
-#include "dist/layout.hpp"
+#include "parallel/layout.hpp"
 
 #include "qwen3/error.hpp"
 

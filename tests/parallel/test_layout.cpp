@@ -1,7 +1,7 @@
 // The rank layout: which tp x sp a job gets, what each rank computes, and which requests are refused.
 #include <gtest/gtest.h>
 
-#include "dist/layout.hpp"
+#include "parallel/layout.hpp"
 #include "qwen3/error.hpp"
 
 namespace qwen3 {
