@@ -1,10 +1,9 @@
 #include "numa/shared_memory_communicator.hpp"
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -16,6 +15,17 @@
 
 namespace qwen3::numa {
 namespace {
+
+// One step of a spin wait: tells the core that this is a spin loop (x86 pause, Arm yield), so a
+// sibling hyperthread gets the pipeline and leaving the loop costs no misspeculation. Other CPUs
+// simply spin.
+inline void spin_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || (defined(__arm__) && __ARM_ARCH >= 7)
+  asm volatile("yield" ::: "memory");
+#endif
+}
 
 // A reusable barrier that spins first: the members are leaders of teams on their own cores, and a
 // decode step makes a few collectives per layer, so a futex sleep and wake (~5-10 us) on each would
@@ -34,7 +44,7 @@ class SpinBarrier {
     }
     for (int i = 0; i < 4000; ++i) {
       if (gen_.load(std::memory_order_acquire) != gen) return;
-      _mm_pause();
+      spin_pause();
     }
     while (gen_.load(std::memory_order_acquire) == gen) gen_.wait(gen, std::memory_order_acquire);
   }

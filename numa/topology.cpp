@@ -5,11 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <exception>
+#include <cerrno>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 
+#include "numa/binding_record.hpp"
 #include "qwen3/error.hpp"
 #include "qwen3/partition.hpp"
 
@@ -33,13 +34,6 @@ struct Bitmap {
   Bitmap& operator=(const Bitmap&) = delete;
   hwloc_bitmap_t b;
 };
-
-constexpr int kMaxNodes = 256;
-struct Counters {
-  std::atomic<long> cpu{0}, memory{0}, area{0};
-};
-std::array<Counters, kMaxNodes> g_counts;
-Counters& counts_for(int os_index) { return g_counts[static_cast<std::size_t>(std::clamp(os_index, 0, kMaxNodes - 1))]; }
 
 thread_local int t_domain = -1;  // the node the calling thread was bound to, -1: none
 
@@ -113,11 +107,13 @@ void bind_thread(const Domain& d) {
   Bitmap cpus, nodes;
   for (int pu : d.cpus) hwloc_bitmap_set(cpus.b, static_cast<unsigned>(pu));
   if (hwloc_set_cpubind(topo, cpus.b, HWLOC_CPUBIND_THREAD) != 0) throw Error("--numa: cannot bind a thread to the cores of NUMA node " + std::to_string(d.os_index));
-  ++counts_for(d.os_index).cpu;
+  record_cpu_bind(d.os_index);
   node_set(d.os_index, nodes.b);
-  // Not strict: a node that cannot take the policy (a pretend one) leaves ordinary memory.
-  hwloc_set_membind(topo, nodes.b, HWLOC_MEMBIND_BIND, HWLOC_MEMBIND_THREAD | HWLOC_MEMBIND_BYNODESET);
-  ++counts_for(d.os_index).memory;
+  // Not strict: a node that cannot take the policy (a pretend one) leaves ordinary memory, which
+  // costs speed, not correctness; the failure is counted and noted, the run goes on.
+  errno = 0;
+  const bool bound = hwloc_set_membind(topo, nodes.b, HWLOC_MEMBIND_BIND, HWLOC_MEMBIND_THREAD | HWLOC_MEMBIND_BYNODESET) == 0;
+  record_memory_bind(d.os_index, bound ? 0 : errno);
   t_domain = d.os_index;
 }
 
@@ -136,28 +132,16 @@ void bind_team(const Domain& d) {
   if (err) std::rethrow_exception(err);
 }
 
-void bind_area_to_this_domain(void* p, std::size_t bytes) {
-  if (t_domain < 0) return;
-  Bitmap nodes;
-  node_set(t_domain, nodes.b);
-  hwloc_set_area_membind(topology(), p, bytes, nodes.b, HWLOC_MEMBIND_BIND, HWLOC_MEMBIND_BYNODESET);
-  ++counts_for(t_domain).area;
-}
-
-BindingCounts binding_counts(int os_index) {
-  const Counters& c = counts_for(os_index);
-  return {c.cpu.load(), c.memory.load(), c.area.load()};
-}
-
-std::string describe_bindings() {
-  std::string s;
-  for (int node = 0; node < kMaxNodes; ++node) {
-    const BindingCounts c = binding_counts(node);
-    if (c.cpu_binds == 0) continue;
-    s += std::string(s.empty() ? "" : "; ") + "node " + std::to_string(node) + ": " + std::to_string(c.cpu_binds) + " thread bindings to its cores, " +
-         std::to_string(c.memory_binds) + " to its memory, " + std::to_string(c.area_binds) + " large buffers bound to it";
+AreaRelease bind_area_to_this_domain(void* p, std::size_t bytes, bool own_pages, const char* use) {
+  if (t_domain < 0) return nullptr;
+  if (own_pages) {
+    Bitmap nodes;
+    node_set(t_domain, nodes.b);
+    errno = 0;
+    const bool bound = hwloc_set_area_membind(topology(), p, bytes, nodes.b, HWLOC_MEMBIND_BIND, HWLOC_MEMBIND_BYNODESET) == 0;
+    record_area_bind(t_domain, bound ? 0 : errno);
   }
-  return s;
+  return track_buffer(p, bytes, t_domain, use) ? &forget_buffer : nullptr;
 }
 
 std::vector<int> thread_cpus() {

@@ -19,7 +19,7 @@ std::size_t block_bytes(const KvCacheShape& s, std::int64_t capacity) {
 }  // namespace
 
 KvBlock::KvBlock(const KvCacheShape& shape, std::int64_t index)
-    : shape_(&shape), index_(index), capacity_(shape.block_size), bytes_(block_bytes(shape, capacity_)), data_(bytes_) {
+    : shape_(&shape), index_(index), capacity_(shape.block_size), bytes_(block_bytes(shape, capacity_)), data_(bytes_, "KV") {
   positions_.reserve(static_cast<std::size_t>(shape.block_size));
 }
 
@@ -80,7 +80,7 @@ void KvBlock::compact() {
   PageBuffer old = std::move(data_);
   capacity_ = std::max<std::int64_t>(1, static_cast<std::int64_t>(live_slots.size()));
   bytes_ = block_bytes(sh, capacity_);
-  data_ = PageBuffer(bytes_);
+  data_ = PageBuffer(bytes_, "KV");
   for (std::int64_t layer = 0; layer < sh.n_layers; ++layer)
     for (int kind = 0; kind < 2; ++kind)
       for (std::int64_t h = 0; h < sh.n_kv_heads; ++h) {
@@ -103,7 +103,7 @@ void KvBlock::reuse(std::int64_t index) {
   if (capacity_ != shape_->block_size) {  // a compacted block grows back to a whole one
     capacity_ = shape_->block_size;
     bytes_ = block_bytes(*shape_, capacity_);
-    data_ = PageBuffer(bytes_);
+    data_ = PageBuffer(bytes_, "KV");
   }
   index_ = index;
   positions_.clear();

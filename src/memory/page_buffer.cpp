@@ -18,7 +18,7 @@ std::atomic<AreaBinder> g_binder{nullptr};
 
 void set_area_binder(AreaBinder binder) { g_binder.store(binder); }
 
-PageBuffer::PageBuffer(std::size_t bytes) : size_(bytes) {
+PageBuffer::PageBuffer(std::size_t bytes, const char* use) : size_(bytes) {
   if (bytes == 0) return;
   if (bytes >= kHugeThreshold) {
     const std::size_t len = (bytes + kHugePage - 1) / kHugePage * kHugePage;
@@ -31,19 +31,22 @@ PageBuffer::PageBuffer(std::size_t bytes) : size_(bytes) {
     const std::size_t tail = (base + len + kHugePage) - (aligned + len);
     if (tail > 0) munmap(reinterpret_cast<void*>(aligned + len), tail);
     madvise(reinterpret_cast<void*>(aligned), len, MADV_HUGEPAGE);  // advisory: ignored where THP is off
-    if (const AreaBinder bind = g_binder.load()) bind(reinterpret_cast<void*>(aligned), len);  // before the first touch
     data_ = reinterpret_cast<std::byte*>(aligned);
     mapped_ = len;
   } else {
     data_ = static_cast<std::byte*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
     if (!data_) throw std::bad_alloc();
   }
+  if (const AreaBinder bind = g_binder.load()) on_release_ = bind(data_, mapped_ ? mapped_ : size_, mapped_ > 0, use);  // before the first touch
 }
 
 PageBuffer::~PageBuffer() { release(); }
 
 PageBuffer::PageBuffer(PageBuffer&& o) noexcept
-    : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)), mapped_(std::exchange(o.mapped_, 0)) {}
+    : data_(std::exchange(o.data_, nullptr)),
+      size_(std::exchange(o.size_, 0)),
+      mapped_(std::exchange(o.mapped_, 0)),
+      on_release_(std::exchange(o.on_release_, nullptr)) {}
 
 PageBuffer& PageBuffer::operator=(PageBuffer&& o) noexcept {
   if (this != &o) {
@@ -51,15 +54,18 @@ PageBuffer& PageBuffer::operator=(PageBuffer&& o) noexcept {
     data_ = std::exchange(o.data_, nullptr);
     size_ = std::exchange(o.size_, 0);
     mapped_ = std::exchange(o.mapped_, 0);
+    on_release_ = std::exchange(o.on_release_, nullptr);
   }
   return *this;
 }
 
 void PageBuffer::release() {
   if (!data_) return;
+  if (on_release_) on_release_(data_, mapped_ ? mapped_ : size_);
   if (mapped_) munmap(data_, mapped_);
   else std::free(data_);
   data_ = nullptr;
+  on_release_ = nullptr;
 }
 
 void release_mapped_pages(const void* p, std::size_t bytes) {

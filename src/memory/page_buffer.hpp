@@ -8,10 +8,21 @@
 
 namespace qwen3 {
 
+// Told of every buffer, on the allocating thread, before its first touch: numa/ binds a buffer with
+// pages of its own (own_pages: a large buffer, its own mapping) to that thread's NUMA domain (the
+// weight slices and KV blocks of a domain live there), and notes every buffer (small ones share heap
+// pages and follow the thread's memory policy) to sample where its pages really are for --stats.
+// `use` names what the buffer holds ("weights", "KV"). Returns the function to call with the same
+// p and bytes just before the buffer is released (nullptr: none). The process sets it once, before
+// any thread allocates; nullptr (the default): nothing is called.
+using AreaRelease = void (*)(void* p, std::size_t bytes);
+using AreaBinder = AreaRelease (*)(void* p, std::size_t bytes, bool own_pages, const char* use);
+void set_area_binder(AreaBinder binder);
+
 class PageBuffer {
  public:
   PageBuffer() = default;
-  explicit PageBuffer(std::size_t bytes);
+  explicit PageBuffer(std::size_t bytes, const char* use = "buffers");  // use: a string literal (AreaBinder)
   ~PageBuffer();
   PageBuffer(PageBuffer&& o) noexcept;
   PageBuffer& operator=(PageBuffer&& o) noexcept;
@@ -26,13 +37,8 @@ class PageBuffer {
   std::byte* data_ = nullptr;
   std::size_t size_ = 0;
   std::size_t mapped_ = 0;  // > 0 when the buffer is an mmap region
+  AreaRelease on_release_ = nullptr;  // what the area binder asked to be called at release
 };
-
-// Called for every large buffer before its first touch, on the allocating thread: numa/ binds the
-// area to that thread's NUMA domain (the weight slices and KV blocks of a domain live there). The
-// process sets it once, before any thread allocates; nullptr (the default): no binding.
-using AreaBinder = void (*)(void* p, std::size_t bytes);
-void set_area_binder(AreaBinder binder);
 
 // Drops the whole pages inside [p, p + bytes) of a read-only file mapping from this process's
 // resident set (the page cache keeps them; a later read faults them back in). Called after a weight

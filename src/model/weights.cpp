@@ -86,7 +86,7 @@ void copy_into_storage(Qwen3Weights& w, bool keep_embedding) {
     total += (bytes_of(*m) + 63) / 64 * 64;
   }
   try {
-    w.storage = std::make_shared<PageBuffer>(total);
+    w.storage = std::make_shared<PageBuffer>(total, "weights");
   } catch (const std::bad_alloc&) {
     return;
   }
