@@ -38,11 +38,6 @@ void Qwen3Model::Activations::resize(const Qwen3Config& c, const ModelPartition&
   up.resize(sz(part.mlp.size()));
 }
 
-void Qwen3Model::Activations::resize_row_stats(const ModelPartition& part, std::int64_t n) {
-  row_stats.resize(static_cast<std::size_t>(n * part.q_heads.size() * 2));
-  own_row_stats.resize(static_cast<std::size_t>(n * part.own_q_heads.size() * 2));
-}
-
 Qwen3Model::Qwen3Model(const Qwen3Config& cfg, Qwen3Weights weights, const kernels::KernelTable& kernels,
                        AttentionKind attention)
     : Qwen3Model(cfg, std::move(weights), kernels, attention, Distribution{whole_model(cfg)}) {}
@@ -75,17 +70,14 @@ void Qwen3Model::forward(std::span<const std::int32_t> tokens, std::span<const s
   const ops::RotaryTable rope = ops::rotary_table(positions, cfg_.head_dim, cfg_.rope_theta);
   ops::embed(*k_, w_.embed_tokens, tokens, a_.x.data());
   if (trace) trace->hidden.assign(1, a_.x);
-  if (cache.tracks_key_mass()) {  // h2o: the attention each key held here receives, summed over layers
-    a_.resize_row_stats(dist_.part, n);
-    a_.key_mass.assign(static_cast<std::size_t>(cache.local_size()), 0.f);
-  }
+  key_mass_.start(cache, n, dist_.part.q_heads.size(), dist_.part.own_q_heads.size());  // h2o only
   for (std::int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
     const LayerWeights& lw = w_.layers[static_cast<std::size_t>(l)];
     attention_block(lw, l, n, positions, rope, slots, cache);
     mlp_block(lw, n);
     if (trace) trace->hidden.push_back(a_.x);
   }
-  if (cache.tracks_key_mass()) cache.add_key_mass(a_.key_mass);
+  key_mass_.finish(cache);
   const float* last = a_.x.data() + (n - n_logits) * H;
   ops::rmsnorm(last, w_.norm, n_logits, H, static_cast<float>(cfg_.rms_norm_eps), a_.xn.data());
   ops::linear(*k_, w_.lm_head, a_.xn.data(), n_logits, logits);
@@ -116,10 +108,10 @@ void Qwen3Model::attention_block(const LayerWeights& lw, std::int64_t layer, std
   p.cache = &cache;
   p.layer = layer;
   p.out = a_.attn.data();
-  const bool key_mass = cache.tracks_key_mass();
   if (part.kv_members == 1) {
-    p.row_stats = key_mass ? a_.row_stats.data() : nullptr;
+    p.row_stats = key_mass_.row_stats();
     attention(attention_, p);
+    key_mass_.add_layer(p);
   } else {
     // This rank's KV blocks give partial states of all the group's heads. The members merge them with
     // a reduce-scatter along the heads: each ends with its own heads merged, the inputs of its o_proj.
@@ -130,9 +122,8 @@ void Qwen3Model::attention_block(const LayerWeights& lw, std::int64_t layer, std
     for (int m = 0; m < members; ++m) rows[static_cast<std::size_t>(m)] = n * part.member_q_heads(m).size();
     dist_.kv_group->merge_softmax_states_scatter(a_.states, a_.own_states, rows, D);
     ops::normalize_states(a_.own_states.data(), part.own_q_heads.size(), n, D, a_.attn.data());
-    if (key_mass) gather_row_stats(n);
+    key_mass_.add_layer(p, a_.own_states, rows, *dist_.kv_group);
   }
-  if (key_mass) attention_key_mass(p, a_.row_stats.data(), a_.key_mass.data());
   stats_.attention_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   // o_proj over this rank's heads (input columns), summed over all ranks.
@@ -180,21 +171,6 @@ void Qwen3Model::project_qkv(const LayerWeights& lw, std::int64_t n, const ops::
     place(part.kv_heads.size(), part.member_kv_heads(m), a_.k.data());
     place(part.kv_heads.size(), part.member_kv_heads(m), a_.v.data());
   }
-}
-
-// The merged m and l of every row of the group's heads, for the key-mass pass over this member's blocks:
-// each member holds its own heads' merged states, so the members all-gather their (m, l) pairs.
-void Qwen3Model::gather_row_stats(std::int64_t n) {
-  const ModelPartition& part = dist_.part;
-  const std::int64_t stride = OnlineSoftmaxState::packed_size(cfg_.head_dim);
-  const std::int64_t rows = n * part.own_q_heads.size();  // head-major, like the states
-  for (std::int64_t r = 0; r < rows; ++r) {
-    a_.own_row_stats[static_cast<std::size_t>(2 * r)] = a_.own_states[static_cast<std::size_t>(r * stride)];
-    a_.own_row_stats[static_cast<std::size_t>(2 * r + 1)] = a_.own_states[static_cast<std::size_t>(r * stride + 1)];
-  }
-  std::vector<std::int64_t> counts(static_cast<std::size_t>(part.kv_members));
-  for (int m = 0; m < part.kv_members; ++m) counts[static_cast<std::size_t>(m)] = 2 * n * part.member_q_heads(m).size();
-  dist_.kv_group->allgather(a_.own_row_stats, a_.row_stats, counts);
 }
 
 void Qwen3Model::mlp_block(const LayerWeights& lw, std::int64_t n) {

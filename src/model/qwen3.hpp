@@ -5,11 +5,12 @@
 #include <vector>
 
 #include "attention/attention.hpp"
-#include "parallel/layout.hpp"
+#include "attention/key_mass_tracker.hpp"
 #include "kernels/kernels.hpp"
 #include "kv/kv_cache.hpp"
 #include "model/ops.hpp"
 #include "model/weights.hpp"
+#include "parallel/layout.hpp"
 #include "qwen3/comm.hpp"
 #include "qwen3/config.hpp"
 
@@ -61,15 +62,12 @@ class Qwen3Model {
  private:
   struct Activations {
     std::vector<float> x, xn, q, k, v, qkv_own, qkv_group, states, own_states, attn, tmp, gate, up;
-    std::vector<float> row_stats, own_row_stats, key_mass;  // h2o only
     void resize(const Qwen3Config& c, const ModelPartition& part, std::int64_t n_tokens);
-    void resize_row_stats(const ModelPartition& part, std::int64_t n_tokens);
   };
 
   void attention_block(const LayerWeights& lw, std::int64_t layer, std::int64_t n, std::span<const std::int32_t> positions,
                        const ops::RotaryTable& rope, std::span<const KvSlot> slots, KvCache& cache);
   void project_qkv(const LayerWeights& lw, std::int64_t n, const ops::RotaryTable& rope);
-  void gather_row_stats(std::int64_t n);
   void mlp_block(const LayerWeights& lw, std::int64_t n);
 
   Qwen3Config cfg_;
@@ -78,6 +76,7 @@ class Qwen3Model {
   AttentionKind attention_;
   Distribution dist_;
   Activations a_;
+  KeyMassTracker key_mass_;
   ForwardStats stats_;
 };
 
