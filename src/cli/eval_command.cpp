@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
@@ -100,6 +101,42 @@ std::int64_t highest_position(const EvalCommandOptions& o, const KvPolicyOptions
   return n_tokens - 1;
 }
 
+void write_csv(std::ofstream& csv, const EvalResult& r) {
+  csv << "start,end,ppl,accuracy,ms_per_token,kv_bytes,rss_bytes\n";
+  for (const auto& w : r.windows)
+    csv << w.start << ',' << w.end << ',' << w.ppl << ',' << w.accuracy << ',' << w.ms_per_token << ',' << w.kv_bytes << ',' << w.rss_bytes << '\n';
+}
+
+nlohmann::json eval_json(const EvalCommandOptions& o, const Runtime& rt, const EvalResult& r, std::size_t rss) {
+  nlohmann::json windows = nlohmann::json::array();
+  for (const auto& w : r.windows)
+    windows.push_back({{"start", w.start}, {"end", w.end}, {"ppl", w.ppl}, {"accuracy", w.accuracy}, {"ms_per_token", w.ms_per_token},
+                       {"kv_bytes", w.kv_bytes}, {"rss_bytes", w.rss_bytes}});
+  const RuntimeOptions& ro = rt.options();
+  const KvEvictionPolicy policy(rt.kv_policy());
+  return {{"model", ro.model_dir}, {"text", o.text_file}, {"protocol", o.chunk > 0 ? "chunked" : "streaming"},
+          {"attention", ro.attention}, {"kv_type", kernels::kv_type_name(rt.kv_type())},
+          {"tokens", r.tokens}, {"scored", r.scored}, {"ppl", r.ppl}, {"accuracy", r.accuracy},
+          {"ttft_ms", r.ttft_ms}, {"tpot_ms", r.tpot_ms}, {"tokens_per_s", r.tokens_per_s},
+          {"attn_ms_per_token", r.attn_ms_per_token}, {"peak_kv_bytes", r.peak_kv_bytes},
+          {"peak_rss_bytes", rss}, {"report_every", o.report_every}, {"kv_policy", ro.kv.kind}, {"sink", policy.sinks()},
+          {"kv_window", ro.kv.window}, {"kv_heavy", policy.heavy()}, {"chunk", o.chunk}, {"windows", windows}};
+}
+
+void print_eval_table(const EvalCommandOptions& o, const Runtime& rt, const EvalResult& r, std::size_t rss) {
+  const RuntimeOptions& ro = rt.options();
+  std::printf("eval: %s on %s | %s protocol | attention %s | kv %s | kv policy %s%s\n", ro.model_dir.c_str(), o.text_file.c_str(),
+              o.chunk > 0 ? "chunked" : "streaming", ro.attention.c_str(), std::string(kernels::kv_type_name(rt.kv_type())).c_str(),
+              describe_kv_policy(rt.kv_policy()).c_str(), ro.numa_description.empty() ? "" : (" | numa " + ro.numa_description).c_str());
+  std::printf("%8s %8s %10s %10s %9s %9s %12s %14s %14s\n", "tokens", "ppl", "accuracy", "ttft_ms", "tpot_ms", "tokens/s",
+              "attn_ms/tok", "peak_kv_bytes", "peak_rss_bytes");
+  std::printf("%8lld %8.3f %10.4f %10.2f %9.3f %9.1f %12.4f %14zu %14zu\n", static_cast<long long>(r.tokens), r.ppl, r.accuracy,
+              r.ttft_ms, r.tpot_ms, r.tokens_per_s, r.attn_ms_per_token, r.peak_kv_bytes, rss);
+  std::printf("\n%8s %8s %10s %10s\n", "start", "end", "ppl", "accuracy");
+  for (const auto& w : r.windows)
+    std::printf("%8lld %8lld %10.3f %10.4f\n", static_cast<long long>(w.start), static_cast<long long>(w.end), w.ppl, w.accuracy);
+}
+
 }  // namespace
 
 int run_eval(const EvalCommandOptions& o, Communicator& world) {
@@ -108,9 +145,11 @@ int run_eval(const EvalCommandOptions& o, Communicator& world) {
     if (o.chunk < 0 || o.chunk == 1) throw Error("--chunk " + std::to_string(o.chunk) + ": expected 0 (streaming protocol) or at least 2");
   });
   std::string text;
+  std::optional<std::ofstream> csv;  // opened before the run: a path that cannot be written fails first
   on_rank0(world, [&] {
     text = read_input_file(o.text_file, "text file");
     if (text.empty()) throw Error(o.text_file + ": the text file is empty");
+    if (!o.csv_file.empty() && !csv.emplace(o.csv_file)) throw Error(o.csv_file + ": cannot write CSV");
   });
   std::vector<std::int32_t> ids;
   Runtime rt(o.runtime, world, [&](const MappedModel& m) {
@@ -137,40 +176,9 @@ int run_eval(const EvalCommandOptions& o, Communicator& world) {
   });
   const std::size_t rss = peak_rss_bytes();
   if (!speaker) return 0;
-
-  nlohmann::json windows = nlohmann::json::array();
-  for (const auto& w : r.windows)
-    windows.push_back({{"start", w.start}, {"end", w.end}, {"ppl", w.ppl}, {"accuracy", w.accuracy}, {"ms_per_token", w.ms_per_token},
-                       {"kv_bytes", w.kv_bytes}, {"rss_bytes", w.rss_bytes}});
-  const RuntimeOptions& ro = rt.options();
-  const nlohmann::json j = {{"model", ro.model_dir}, {"text", o.text_file}, {"protocol", o.chunk > 0 ? "chunked" : "streaming"},
-                            {"attention", ro.attention}, {"kv_type", kernels::kv_type_name(eo.kv_type)},
-                            {"tokens", r.tokens}, {"scored", r.scored}, {"ppl", r.ppl}, {"accuracy", r.accuracy},
-                            {"ttft_ms", r.ttft_ms}, {"tpot_ms", r.tpot_ms}, {"tokens_per_s", r.tokens_per_s},
-                            {"attn_ms_per_token", r.attn_ms_per_token}, {"peak_kv_bytes", r.peak_kv_bytes},
-                            {"peak_rss_bytes", rss}, {"report_every", o.report_every}, {"kv_policy", ro.kv.kind}, {"sink", KvEvictionPolicy(eo.kv_policy).sinks()},
-                            {"kv_window", ro.kv.window}, {"kv_heavy", KvEvictionPolicy(eo.kv_policy).heavy()}, {"chunk", o.chunk}, {"windows", windows}};
-  if (!o.csv_file.empty()) {
-    std::ofstream csv(o.csv_file);
-    if (!csv) throw Error(o.csv_file + ": cannot write CSV");
-    csv << "start,end,ppl,accuracy,ms_per_token,kv_bytes,rss_bytes\n";
-    for (const auto& w : r.windows)
-      csv << w.start << ',' << w.end << ',' << w.ppl << ',' << w.accuracy << ',' << w.ms_per_token << ',' << w.kv_bytes << ',' << w.rss_bytes << '\n';
-  }
-  if (o.json) {
-    std::cout << j.dump() << std::endl;
-    return 0;
-  }
-  std::printf("eval: %s on %s | %s protocol | attention %s | kv %s | kv policy %s%s\n", ro.model_dir.c_str(), o.text_file.c_str(),
-              o.chunk > 0 ? "chunked" : "streaming", ro.attention.c_str(), std::string(kernels::kv_type_name(eo.kv_type)).c_str(),
-              describe_kv_policy(eo.kv_policy).c_str(), ro.numa_description.empty() ? "" : (" | numa " + ro.numa_description).c_str());
-  std::printf("%8s %8s %10s %10s %9s %9s %12s %14s %14s\n", "tokens", "ppl", "accuracy", "ttft_ms", "tpot_ms", "tokens/s",
-              "attn_ms/tok", "peak_kv_bytes", "peak_rss_bytes");
-  std::printf("%8lld %8.3f %10.4f %10.2f %9.3f %9.1f %12.4f %14zu %14zu\n", static_cast<long long>(r.tokens), r.ppl, r.accuracy,
-              r.ttft_ms, r.tpot_ms, r.tokens_per_s, r.attn_ms_per_token, r.peak_kv_bytes, rss);
-  std::printf("\n%8s %8s %10s %10s\n", "start", "end", "ppl", "accuracy");
-  for (const auto& w : r.windows)
-    std::printf("%8lld %8lld %10.3f %10.4f\n", static_cast<long long>(w.start), static_cast<long long>(w.end), w.ppl, w.accuracy);
+  if (csv) write_csv(*csv, r);
+  if (o.json) std::cout << eval_json(o, rt, r, rss).dump() << std::endl;
+  else print_eval_table(o, rt, r, rss);
   return 0;
 }
 
