@@ -4,7 +4,7 @@
 // implementation decides how: LocalCommunicator (one process, all identities) here, MPI ranks in
 // mpi/ (mpi/mpi_communicator.hpp), NUMA domains of one process in numa/ (shared memory), and both at
 // once in src/parallel/hierarchical_communicator.hpp. No MPI or hwloc type appears above
-// this interface.
+// this interface. Header-only; part of qwen3_base (src/base/) with the merge it carries.
 #include <algorithm>
 #include <cstdint>
 #include <memory>

@@ -4,7 +4,8 @@
 //   m = max score seen,  l = sum_j exp(s_j - m),  o = sum_j exp(s_j - m) * v_j  (unnormalised).
 // The final output is o / l. Two states over disjoint key sets combine with merge(), which is
 // associative and commutative; it is the single function that joins KV blocks split across threads,
-// and later NUMA domains and MPI ranks (wrapped in an MPI_Op).
+// NUMA domains (numa/shared_memory_communicator) and MPI ranks (wrapped in an MPI_Op, mpi/).
+// Implemented in src/base/ (library qwen3_base, which the communicators link without the model).
 //
 // Packed layout: one row is head_dim + 2 floats [m, l, o_0 .. o_{d-1}], so a batch of rows is one
 // flat buffer that threads, shared memory and MPI can move as is.

@@ -1,7 +1,7 @@
 #pragma once
 // Partition math for distributing work: pure functions returning half-open ranges. Uneven splits are
 // allowed (the first `n % parts` parts get one more item); impossible requests are qwen3::Error, not
-// asserts, so they are reported in Release builds too.
+// asserts, so they are reported in Release builds too. Implemented in src/base/ (library qwen3_base).
 #include <cstdint>
 
 namespace qwen3 {

@@ -4,7 +4,7 @@
 //  - each task walks its KV blocks once, keeping an OnlineSoftmaxState per query row, so memory per
 //    row is O(head_dim) whatever the context length;
 //  - decode has one query token, so the blocks are split across threads instead (split-KV), and the
-//    per-split states are joined with merge() -- the same function MPI ranks will use.
+//    per-split states are joined with merge() -- the same function NUMA domains and MPI ranks use.
 #include <omp.h>
 
 #include <algorithm>
@@ -120,7 +120,7 @@ void streaming_attention(const AttentionProblem& p, const StreamingOptions& opt)
       const std::int64_t split = task % grid.n_splits;
       const std::int64_t tile = (task / grid.n_splits) % grid.n_tiles;
       const std::int64_t group = task / (grid.n_splits * grid.n_tiles);
-      // The same contiguous split that will deal heads and blocks to ranks and NUMA domains.
+      // The same contiguous split that deals heads and blocks to ranks and NUMA domains (split_even).
       const Range heads = split_even(p.n_kv_heads, static_cast<int>(group), static_cast<int>(grid.n_head_groups));
       const std::int64_t h0 = heads.begin, h1 = heads.end;
       const std::int64_t t0 = tile * grid.query_tile;

@@ -1,7 +1,7 @@
 #pragma once
 // The KV cache as a list of fixed-size blocks. Each block holds up to block_size tokens for every
 // layer and KV head, and records the global position of each token it holds: causal masking and
-// (later) eviction work on positions, never on "index in my array", so blocks can be dropped,
+// eviction (kv/kv_policy.hpp) work on positions, never on "index in my array", so blocks can be dropped,
 // recycled or owned by another thread team, NUMA domain or MPI rank without copying the rest.
 #include <cstddef>
 #include <climits>
