@@ -71,7 +71,7 @@ const TextCase kTextCases[] = {
     // The 8 greedy ids decode to "'", " ", two invalid bytes, " re", "I" and one more invalid byte.
     {"text_stdout_only", {{"-m", kGqa4, "-f", kPromptFile, "--temp", "0", "-n", "8", "-t", "1"}}, "' " + kR + kR + " reI" + kR + "\n", 74},
     {"sampled_default", {{"-m", kGqa4, "-p", "It is", "-n", "16", "-t", "1"}}, " it" + kR + kR + kR + "I'I" + kR + "\n", 3},
-    {"mha_tied_sharded", {{"-m", kMhaTied, "-p", "\u201cMy dear", "-n", "8", "-t", "1"}}, " l" + kR + "\x1b" "th" + kR + "-hat\n", 6},
+    {"mha_tied_sharded", {{"-m", kMhaTied, "-p", "\u201cMy dear", "-n", "8", "-t", "1"}}, " l" + kR + "\x1b" " th" + kR + "-hat\n", 6},
     {"bf16", {{"-m", kGqa4Bf16, "-p", "It is", "-n", "8", "-t", "1"}}, " it" + kR + kR + kR + "I'I\n", 3},
     {"f16", {{"-m", kGqa4F16, "-p", "It is", "-n", "8", "-t", "1"}}, " it" + kR + kR + kR + "I'I\n", 3},
     // -n -1 with a small -c: generation stops at the context and says so on stderr.
