@@ -73,10 +73,10 @@ Env pretend2_with(const Env& more) {
   e.insert(e.end(), more.begin(), more.end());
   return e;
 }
-const Args kNumaVerify = kVerify8 + Args{"--json"};
+const Args kNumaVerify = verify_gqa4(8) + Args{"--json"};  // no -t: one thread per domain
 
 const JsonCase kJsonCases[] = {
-    {"json_logprobs_n3", {kNumaVerify + Args{"--kv-block", "4"}, {}, {}, 3},
+    {"json_logprobs_n3", {kVerify8 + Args{"--json", "--kv-block", "4"}, {}, {}, 3},
      {.prompt_ids = kGqa4PromptIds, .generated_ids = kGqa4GreedyIds, .logprobs = kGqa4GreedyLogprobs, .top_ids = kGqa4GreedyTop5, .greedy = true}},
     // tp 2 x sp 2, and tp 1 x sp 4 (a KV group spanning both processes: merges in shared memory, then
     // over MPI).
@@ -106,10 +106,9 @@ const Args kPerLine = {"-m", kGqa4, "-n", "6", "--temp", "0", "-t", "1"};
 const Args kChat = {"-m", kGqa4, "--chat", "-i", "--temp", "0", "-n", "4", "-t", "1"};
 
 Args kv_policy_args(const std::string& policy) {
-  return Args{"-m", kGqa4, "--temp", "0", "-t", "1", "--kv-policy", policy, "--sink", "2", "--window", "10", "--kv-block", "4", "--seed", "4"} +
-         verify_gqa4(40);
+  return verify_gqa4(40) + Args{"--temp", "0", "-t", "1", "--kv-policy", policy, "--sink", "2", "--window", "10", "--kv-block", "4", "--seed", "4"};
 }
-const Args kH2o4 = Args{"-m", kGqa4, "--temp", "0", "-t", "1", "--kv-policy", "h2o", "--heavy", "5", "--window", "6", "--kv-block", "4"} + verify_gqa4(40);
+const Args kH2o4 = verify_gqa4(40) + Args{"--temp", "0", "-t", "1", "--kv-policy", "h2o", "--heavy", "5", "--window", "6", "--kv-block", "4"};
 
 const SameOutputCase kSameCases[] = {
     {"text_same_as_one_process_n2", {kItIs + Args{"-n", "24", "--temp", "0"}, {}, {}, 2}, {kItIs + Args{"-n", "24", "--temp", "0"}}},
