@@ -86,20 +86,20 @@ TEST(CliChecks, EvalWindowsMustAddUpToTheWhole) {
   }
 }
 
-TEST(CliChecks, BadInputIsExactlyOneErrorLine) {
+RunResult finished(int exit_code, std::string out, std::string err) {
   RunResult r;
-  r.exit_code = 1;
-  r.err = "qwen3_mpi: error: --top-p 2: expected a value in [0, 1]\n";
+  r.exit_code = exit_code;
+  r.out = std::move(out);
+  r.err = std::move(err);
+  return r;
+}
+
+TEST(CliChecks, BadInputIsExactlyOneErrorLine) {
+  const std::string line = "qwen3_mpi: error: --top-p 2: expected a value in [0, 1]\n";
   Findings ok;
-  check_one_error_line(r, R"(--top-p 2: expected a value in \[0, 1\]$)", ok);
+  check_one_error_line(finished(1, "", line), R"(--top-p 2: expected a value in \[0, 1\]$)", ok);
   EXPECT_TRUE(ok.empty()) << ok.text();
-  RunResult two = r;
-  two.err = "qwen3_mpi: error: --top-p 2: expected a value in [0, 1]\nqwen3_mpi: error: again\n";
-  RunResult printed = r;
-  printed.out = "x";
-  RunResult status2 = r;
-  status2.exit_code = 2;
-  for (const RunResult& bad : {two, printed, status2}) {
+  for (const RunResult& bad : {finished(1, "", line + line), finished(1, "x", line), finished(2, "", line), finished(1, "", "error: --top-p\n")}) {
     Findings f;
     check_one_error_line(bad, "--top-p", f);
     EXPECT_FALSE(f.empty()) << bad.err;
