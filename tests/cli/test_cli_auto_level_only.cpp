@@ -68,10 +68,10 @@ std::vector<double> csv_numbers(const std::string& row) {
 // Printed with 6 significant digits.
 bool csv_equal(double csv, double json) { return std::fabs(csv - json) <= 1e-5 * std::fabs(json) + 1e-9; }
 
-class EvalCsv : public CliTest {};
+class CliEvalCsv : public CliTest {};
 
 // The header and one row per JSON window, holding the window's numbers.
-TEST_F(EvalCsv, HasOneRowPerJsonWindowWithItsNumbers) {
+TEST_F(CliEvalCsv, HasOneRowPerJsonWindowWithItsNumbers) {
   CaseDir dir;
   const std::string csv = kTmp + "/eval_windows.csv";
   const RunResult r = run_qwen3(dir, {.args = {"eval", "-m", kGqa4, "--text", kPromptFile, "--report-every", "20", "-t", "1", "--json", "--csv", csv}});
@@ -127,9 +127,9 @@ void check_against_reference(std::int64_t tokens, double ppl, double accuracy, F
     f.add("accuracy " + std::to_string(accuracy) + ", the reference's " + std::to_string(ref.accuracy) + ": more than 1.5 / scored apart");
 }
 
-class DefaultModelEval : public CliTest {};
+class CliDefaultModelEval : public CliTest {};
 
-TEST_F(DefaultModelEval, JsonMatchesTransformers) {
+TEST_F(CliDefaultModelEval, JsonMatchesTransformers) {
   CaseDir dir;
   const RunResult r = run_qwen3(dir, {.args = {"eval", "-m", kDefaultModel, "--text", kEvalText, "-t", "1", "--json"}, .timeout_s = 60});
   Findings f;
@@ -144,7 +144,7 @@ TEST_F(DefaultModelEval, JsonMatchesTransformers) {
   report(f, {&r});
 }
 
-TEST_F(DefaultModelEval, TableMatchesTransformers) {
+TEST_F(CliDefaultModelEval, TableMatchesTransformers) {
   CaseDir dir;
   const RunResult r = run_qwen3(dir, {.args = {"eval", "-m", kDefaultModel, "--text", kEvalText, "-t", "1"}, .timeout_s = 60});
   Findings f;

@@ -16,10 +16,10 @@ std::optional<nlohmann::json> eval_json(CaseDir& dir, const Args& args, RunResul
   return j;
 }
 
-class Eval : public CliTest {};
+class CliEval : public CliTest {};
 
 // The 73 predictions of the 74-token prompt, in windows [1, 21) [21, 41) [41, 61) [61, 74).
-TEST_F(Eval, StreamingJsonScoresEveryTokenInWindowsOfReportEvery) {
+TEST_F(CliEval, StreamingJsonScoresEveryTokenInWindowsOfReportEvery) {
   CaseDir dir;
   RunResult r;
   Findings f;
@@ -34,7 +34,7 @@ TEST_F(Eval, StreamingJsonScoresEveryTokenInWindowsOfReportEvery) {
 }
 
 // Chunks of 20: 3 chunks from an empty cache each, the second half of each scored (9 predictions).
-TEST_F(Eval, ChunkedJsonScoresTheSecondHalfOfEachChunk) {
+TEST_F(CliEval, ChunkedJsonScoresTheSecondHalfOfEachChunk) {
   CaseDir dir;
   RunResult r;
   Findings f;

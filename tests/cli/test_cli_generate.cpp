@@ -12,9 +12,9 @@ const Args kOneThread = {"-t", "1"};
 const std::string kReplacement = "\uFFFD";  // what the text stream prints for bytes that are not UTF-8
 
 // --- Informational commands ------------------------------------------------------------------------
-class Info : public CliTest {};
+class CliInfo : public CliTest {};
 
-TEST_F(Info, HelpListsTheOptionsAndCommands) {
+TEST_F(CliInfo, HelpListsTheOptionsAndCommands) {
   CaseDir dir;
   const RunResult r = run_qwen3(dir, {.args = {"--help"}});
   Findings f;
@@ -24,7 +24,7 @@ TEST_F(Info, HelpListsTheOptionsAndCommands) {
   report(f, {&r});
 }
 
-TEST_F(Info, VersionNamesTheProgramAndTheCpuFeatures) {
+TEST_F(CliInfo, VersionNamesTheProgramAndTheCpuFeatures) {
   CaseDir dir;
   const RunResult r = run_qwen3(dir, {.args = {"--version"}});
   Findings f;
@@ -144,8 +144,8 @@ INSTANTIATE_TEST_SUITE_P(cli, Replay, ::testing::ValuesIn(kReplayCases), CaseNam
 
 // A 1 MB line of stdin (~250k tokens, no newline, past the context) is tokenized in bounded memory,
 // then refused with one line naming its length, after the load line.
-class LongInput : public CliTest {};
-TEST_F(LongInput, StdinLinePastTheContextIsRefusedWithOneLine) {
+class CliLongInput : public CliTest {};
+TEST_F(CliLongInput, StdinLinePastTheContextIsRefusedWithOneLine) {
   CaseDir dir;
   const RunResult r = run_qwen3(dir, {.args = {"-m", kGqa4, "-n", "2", "-t", "1"}, .stdin_file = kLongPromptFile});
   Findings f;

@@ -145,10 +145,10 @@ class MpiReplay : public CliCaseTest<ReplayCase> {};
 TEST_P(MpiReplay, EachObjectEqualsItsRunAlone) { check_replay_case(GetParam()); }
 INSTANTIATE_TEST_SUITE_P(cli, MpiReplay, ::testing::ValuesIn(kReplayCases), CaseName());
 
-class MpiRuns : public CliTest {};
+class CliMpi : public CliTest {};
 
 // eval over 3 ranks: the scores are reduced, not gathered, so perplexity is one process's.
-TEST_F(MpiRuns, EvalEqualsOneProcess) {
+TEST_F(CliMpi, EvalEqualsOneProcess) {
   CaseDir dir;
   const Args eval = {"eval", "-m", kGqa4, "--text", kPromptFile, "-t", "1", "--kv-block", "4", "--json"};
   const RunResult ranks = run_qwen3(dir, {.args = eval, .ranks = 3});
@@ -172,7 +172,7 @@ TEST_F(MpiRuns, EvalEqualsOneProcess) {
 }
 
 // --stats: the collectives of each decode token, on the line after the timing line.
-TEST_F(MpiRuns, StatsFollowTheTimingLine) {
+TEST_F(CliMpi, StatsFollowTheTimingLine) {
   CaseDir dir;
   const RunResult r = run_qwen3(dir, {.args = kVerify8 + Args{"--stats"}, .ranks = 2});
   Findings f;

@@ -56,11 +56,11 @@ class NumaCompared : public CliCaseTest<SameOutputCase> {};
 TEST_P(NumaCompared, PrintsWhatOneTeamPrints) { check_same_output_case(GetParam()); }
 INSTANTIATE_TEST_SUITE_P(cli, NumaCompared, ::testing::ValuesIn(kSameCases), CaseName());
 
-class NumaEval : public CliTest {};
+class CliNumaEval : public CliTest {};
 
 // eval over two domains: the table names them, and its perplexity and accuracy are one team's
 // (--json, compared within the table's printed precision).
-TEST_F(NumaEval, TableEqualsOneTeam) {
+TEST_F(CliNumaEval, TableEqualsOneTeam) {
   CaseDir dir;
   const Args eval = {"eval", "-m", kGqa4, "--text", kPromptFile, "--kv-block", "4"};
   const RunResult domains = run_qwen3(dir, {.args = eval, .env = kPretend2});
@@ -99,8 +99,8 @@ std::vector<int> usable_pretend_cpus() {
 // are left out and the two others split the model. A note names each left-out node, unless the
 // process is bound to part of the machine (as pinned on a host with more than 2 CPUs: a launcher's
 // binding, whose other domains are simply not ours).
-class NumaFourDomains : public CliTest {};
-TEST_F(NumaFourDomains, TwoUsableCpusRunTwoTeams) {
+class CliNumaFourDomains : public CliTest {};
+TEST_F(CliNumaFourDomains, TwoUsableCpusRunTwoTeams) {
   const std::vector<int> cpus = usable_pretend_cpus();
   ASSERT_GE(cpus.size(), 2u) << "this process may use fewer than 2 of CPUs 0-3, the pretend machine's";
   const std::vector<int> pinned = {cpus[0], cpus[1]};
