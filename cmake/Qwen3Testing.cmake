@@ -1,6 +1,10 @@
-# qwen3_add_gtest(<name> SOURCES <files...> LIBS <targets...> [ISA_LEVELS])
+# qwen3_add_gtest(<name> SOURCES <files...> LIBS <targets...> [ISA_LEVELS] [NAMED_PARAMS]
+#                 [LABELS <labels...>] [PROPERTIES <property> <value>...])
 # One GoogleTest executable per source folder; every TEST becomes its own CTest entry. With
-# ISA_LEVELS, every TEST is registered once more per lower instruction-set level (below).
+# ISA_LEVELS, every TEST is registered once more per lower instruction-set level (below). LABELS and
+# PROPERTIES (RUN_SERIAL, RESOURCE_LOCK, TIMEOUT ...) go to every entry of the executable, at every
+# level. NAMED_PARAMS: the parameterized tests name their cases themselves, and CTest uses those names
+# as they are (not with the printed parameter value in place of an index).
 include(GoogleTest)
 find_package(GTest REQUIRED)
 
@@ -10,26 +14,54 @@ find_package(GTest REQUIRED)
 #   avx2:   AVX2 kernels, oneDNN at AVX2 (no bf16 matmul: bf16 weights prefill on widened tiles)
 #   scalar: scalar kernels, oneDNN at SSE4.1, its lowest level
 # (One variable, because gtest_discover_tests splits a list-valued ENVIRONMENT into separate
-# arguments. The CLI cases set oneDNN's own variables as well: tests/cli/CMakeLists.txt.)
+# arguments. The CLI cases set oneDNN's own variables as well: tests/cli/cli_case.cpp.)
 set(QWEN3_ISA_LEVELS avx2 scalar)
 
 function(qwen3_add_gtest name)
-  cmake_parse_arguments(ARG "ISA_LEVELS" "" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "ISA_LEVELS;NAMED_PARAMS" "" "SOURCES;LIBS;LABELS;PROPERTIES" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   target_compile_definitions(${name} PRIVATE
     QWEN3_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data"
     QWEN3_BUILD_DATA_DIR="${PROJECT_BINARY_DIR}/test_data")
+  set(pretty "")
+  if(ARG_NAMED_PARAMS)
+    set(pretty NO_PRETTY_VALUES)
+  endif()
   # Passive OpenMP waiting: ctest -j runs several multi-threaded tests on few cores, and threads
   # spinning at barriers while their partners are descheduled made a 0.1 s test take 5 s.
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300 ENVIRONMENT "OMP_WAIT_POLICY=passive")
+  gtest_discover_tests(${name} ${pretty} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300 ENVIRONMENT "OMP_WAIT_POLICY=passive"
+                       TEST_LIST ${name}_auto_TESTS)
+  _qwen3_gtest_properties(${name}_auto_TESTS "${ARG_LABELS}" "${ARG_PROPERTIES}")
   if(ARG_ISA_LEVELS)
     foreach(level IN LISTS QWEN3_ISA_LEVELS)
-      gtest_discover_tests(${name} TEST_PREFIX "isa_${level}." DISCOVERY_TIMEOUT 60
-                           PROPERTIES TIMEOUT 300 LABELS "isa_${level}" ENVIRONMENT "QWEN3_MAX_ISA=${level}")
+      gtest_discover_tests(${name} ${pretty} TEST_PREFIX "isa_${level}." DISCOVERY_TIMEOUT 60
+                           PROPERTIES TIMEOUT 300 LABELS "isa_${level}" ENVIRONMENT "QWEN3_MAX_ISA=${level}"
+                           TEST_LIST ${name}_${level}_TESTS)
+      _qwen3_gtest_properties(${name}_${level}_TESTS "${ARG_LABELS};isa_${level}" "${ARG_PROPERTIES}")
     endforeach()
   endif()
+endfunction()
+
+# Sets `labels` and `properties` on the tests that gtest_discover_tests lists in `list_var`, when ctest
+# reads the tests. (gtest_discover_tests passes its PROPERTIES through a command line, which splits a
+# list-valued one such as two labels into separate arguments; a script of our own runs after its own.)
+function(_qwen3_gtest_properties list_var labels properties)
+  list(REMOVE_ITEM labels "")
+  if(NOT labels AND NOT properties)
+    return()
+  endif()
+  set(props "")
+  if(labels)
+    string(APPEND props " LABELS [==[${labels}]==]")
+  endif()
+  foreach(item IN LISTS properties)
+    string(APPEND props " [==[${item}]==]")
+  endforeach()
+  set(script ${CMAKE_CURRENT_BINARY_DIR}/${list_var}_properties.cmake)
+  file(WRITE ${script} "if(${list_var})\n  set_tests_properties(\${${list_var}} PROPERTIES${props})\nendif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${script})
 endfunction()
 
 # How tests start MPI jobs on this one machine: more ranks than cores (--oversubscribe), and
