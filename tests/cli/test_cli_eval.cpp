@@ -45,5 +45,32 @@ TEST_F(CliEval, ChunkedJsonScoresTheSecondHalfOfEachChunk) {
   report(f, {&r});
 }
 
+// Every command treats the model the same way: without -m, eval runs the shipped default model, and it
+// prints the same load line as generate (naming its prefill path).
+TEST_F(CliEval, WithoutModelRunsTheShippedModelAndPrintsTheLoadLine) {
+  CaseDir dir;
+  RunResult r;
+  Findings f;
+  if (const auto j = eval_json(dir, {"eval", "--text", kPromptFile, "--report-every", "20", "-t", "1", "--json"}, r, f)) {
+    const std::string model = j->value("model", std::string());
+    if (model.size() < 19 || model.substr(model.size() - 19) != "qwen3-gutenberg-11m") f.add("model is '" + model + "', not the shipped one");
+  }
+  check_stderr_has(r, {"(^|\n)load: [^\n]*qwen3-gutenberg-11m \\| [^\n]*prefill gemm [^\n]+\\| attention streaming"}, f);
+  report(f, {&r});
+}
+
+// The default model was trained on 512 positions: scoring past them (the excerpt has 597 tokens) says
+// so on stderr, and a run that stays inside says nothing.
+TEST_F(CliEval, PositionsPastTheModelsContextAreANote) {
+  CaseDir dir;
+  RunResult past, inside;
+  Findings f;
+  eval_json(dir, {"eval", "--text", kEvalText, "--max-tokens", "600", "-t", "1", "--json"}, past, f);
+  check_stderr_has(past, {"(^|\n)note: eval reaches position 596, past the model's max_position_embeddings 512"}, f);
+  eval_json(dir, {"eval", "--text", kEvalText, "--max-tokens", "512", "-t", "1", "--json"}, inside, f);
+  check_stderr_lacks(inside, "max_position_embeddings", f);
+  report(f, {&past, &inside});
+}
+
 }  // namespace
 }  // namespace qwen3::test::cli
