@@ -1,6 +1,9 @@
-# qwen3_add_gtest(<name> SOURCES <files...> LIBS <targets...> [ISA_LEVELS])
+# qwen3_add_gtest(<name> SOURCES <files...> LIBS <targets...> [ISA_LEVELS [ISA_LEVEL_TESTS <gtest filter>]])
 # One GoogleTest executable per source folder; every TEST becomes its own CTest entry. With
-# ISA_LEVELS, every TEST is registered once more per lower instruction-set level (below).
+# ISA_LEVELS, tests are registered once more per lower instruction-set level (below): all of them, or
+# with ISA_LEVEL_TESTS only those the filter selects. Repeat only tests whose kernels the level
+# chooses (select_kernels(Auto), oneDNN): a test that names its kernel table (scalar_kernels(), one
+# variant, or every host variant in a loop) computes the same thing, or a subset of it, at every level.
 include(GoogleTest)
 find_package(GTest REQUIRED)
 
@@ -13,10 +16,17 @@ find_package(GTest REQUIRED)
 # arguments. The CLI cases set oneDNN's own variables as well: tests/cli/CMakeLists.txt.)
 set(QWEN3_ISA_LEVELS avx2 scalar)
 
+# main() of every suite binary: GoogleTest's, except that a filter selecting no test fails
+# (tests/test_main.cpp says why).
+if(NOT TARGET qwen3_test_main)
+  add_library(qwen3_test_main STATIC ${PROJECT_SOURCE_DIR}/tests/test_main.cpp)
+  target_link_libraries(qwen3_test_main PUBLIC GTest::gtest)
+endif()
+
 function(qwen3_add_gtest name)
-  cmake_parse_arguments(ARG "ISA_LEVELS" "" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "ISA_LEVELS" "ISA_LEVEL_TESTS" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
-  target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest qwen3_test_main)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   target_compile_definitions(${name} PRIVATE
     QWEN3_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data"
@@ -25,8 +35,12 @@ function(qwen3_add_gtest name)
   # spinning at barriers while their partners are descheduled made a 0.1 s test take 5 s.
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300 ENVIRONMENT "OMP_WAIT_POLICY=passive")
   if(ARG_ISA_LEVELS)
+    set(_filter)
+    if(ARG_ISA_LEVEL_TESTS)
+      set(_filter TEST_FILTER "${ARG_ISA_LEVEL_TESTS}")
+    endif()
     foreach(level IN LISTS QWEN3_ISA_LEVELS)
-      gtest_discover_tests(${name} TEST_PREFIX "isa_${level}." DISCOVERY_TIMEOUT 60
+      gtest_discover_tests(${name} TEST_PREFIX "isa_${level}." DISCOVERY_TIMEOUT 60 ${_filter}
                            PROPERTIES TIMEOUT 300 LABELS "isa_${level}" ENVIRONMENT "QWEN3_MAX_ISA=${level}")
     endforeach()
   endif()
