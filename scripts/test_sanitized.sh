@@ -25,4 +25,5 @@ export LD_PRELOAD="$PWD/$build/tests/sanitizers/libkeep_modules_loaded.so"
 # they would reach at the lower levels run under ASan at every level in the kernel, attention and
 # reference tests. The ordinary suite runs all of them at every level.
 slow_isa_repeats='^isa_(avx2|scalar)\.(BothPaths/DefaultModel\.|StreamingReference\.|TinyGqa4Long/|KvPolicies\.BudgetCoveringTheStreamEqualsFull|SamplerDistribution\.)'
-ctest --test-dir "$build" --output-on-failure -j"$(nproc)" -E "$slow_isa_repeats"
+# The JUnit file is what scripts/check_skips.sh reads (.ci/run runs it after this).
+ctest --test-dir "$build" --output-on-failure -j"$(nproc)" -E "$slow_isa_repeats" --output-junit ctest-junit.xml
