@@ -105,6 +105,8 @@ verdict() {
   level=$(level_of "$name")
   if [[ $missing == "?" ]]; then
     v="UNEXPECTED: 'requires $feature' names no feature scripts/probe_features.sh knows"
+  elif [[ $feature == no-asan ]]; then
+    if [[ -n $missing ]]; then v="expected: $missing"; else v="UNEXPECTED: the build is not sanitized"; fi
   elif [[ -n $missing ]]; then
     v="expected: no $feature here ($missing)"
   elif hidden_by_level "$feature" "$level"; then
