@@ -1,10 +1,13 @@
-# qwen3_add_gtest(<name> SOURCES <files...> LIBS <targets...> [ISA_LEVELS] [NAMED_PARAMS]
-#                 [LABELS <labels...>] [PROPERTIES <property> <value>...])
+# qwen3_add_gtest(<name> SOURCES <files...> LIBS <targets...> [ISA_LEVELS [ISA_LEVEL_TESTS <gtest filter>]]
+#                 [NAMED_PARAMS] [LABELS <labels...>] [PROPERTIES <property> <value>...])
 # One GoogleTest executable per source folder; every TEST becomes its own CTest entry. With
-# ISA_LEVELS, every TEST is registered once more per lower instruction-set level (below). LABELS and
-# PROPERTIES (RUN_SERIAL, RESOURCE_LOCK, TIMEOUT ...) go to every entry of the executable, at every
-# level. NAMED_PARAMS: the parameterized tests name their cases themselves, and CTest uses those names
-# as they are (not with the printed parameter value in place of an index).
+# ISA_LEVELS, tests are registered once more per lower instruction-set level (below): all of them, or
+# with ISA_LEVEL_TESTS only those the filter selects. Repeat only tests whose kernels the level
+# chooses (select_kernels(Auto), oneDNN): a test that names its kernel table (scalar_kernels(), one
+# variant, or every host variant in a loop) computes the same thing, or a subset of it, at every level.
+# LABELS and PROPERTIES (RUN_SERIAL, RESOURCE_LOCK, TIMEOUT ...) go to every entry of the executable, at
+# every level. NAMED_PARAMS: the parameterized tests name their cases themselves, and CTest uses those
+# names as they are (not with the printed parameter value in place of an index).
 include(GoogleTest)
 find_package(GTest REQUIRED)
 
@@ -17,10 +20,17 @@ find_package(GTest REQUIRED)
 # arguments. The CLI cases set oneDNN's own variables as well: tests/cli/cli_case.cpp.)
 set(QWEN3_ISA_LEVELS avx2 scalar)
 
+# main() of every suite binary: GoogleTest's, except that a filter selecting no test fails
+# (tests/test_main.cpp says why).
+if(NOT TARGET qwen3_test_main)
+  add_library(qwen3_test_main STATIC ${PROJECT_SOURCE_DIR}/tests/test_main.cpp)
+  target_link_libraries(qwen3_test_main PUBLIC GTest::gtest)
+endif()
+
 function(qwen3_add_gtest name)
-  cmake_parse_arguments(ARG "ISA_LEVELS;NAMED_PARAMS" "" "SOURCES;LIBS;LABELS;PROPERTIES" ${ARGN})
+  cmake_parse_arguments(ARG "ISA_LEVELS;NAMED_PARAMS" "ISA_LEVEL_TESTS" "SOURCES;LIBS;LABELS;PROPERTIES" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
-  target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest qwen3_test_main)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   target_compile_definitions(${name} PRIVATE
     QWEN3_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data"
@@ -35,8 +45,12 @@ function(qwen3_add_gtest name)
                        TEST_LIST ${name}_auto_TESTS)
   _qwen3_gtest_properties(${name}_auto_TESTS "${ARG_LABELS}" "${ARG_PROPERTIES}")
   if(ARG_ISA_LEVELS)
+    set(_filter)
+    if(ARG_ISA_LEVEL_TESTS)
+      set(_filter TEST_FILTER "${ARG_ISA_LEVEL_TESTS}")
+    endif()
     foreach(level IN LISTS QWEN3_ISA_LEVELS)
-      gtest_discover_tests(${name} ${pretty} TEST_PREFIX "isa_${level}." DISCOVERY_TIMEOUT 60
+      gtest_discover_tests(${name} ${pretty} TEST_PREFIX "isa_${level}." DISCOVERY_TIMEOUT 60 ${_filter}
                            PROPERTIES TIMEOUT 300 LABELS "isa_${level}" ENVIRONMENT "QWEN3_MAX_ISA=${level}"
                            TEST_LIST ${name}_${level}_TESTS)
       _qwen3_gtest_properties(${name}_${level}_TESTS "${ARG_LABELS};isa_${level}" "${ARG_PROPERTIES}")

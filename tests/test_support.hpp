@@ -51,6 +51,31 @@ inline float worst_excess(const std::vector<float>& got, const std::vector<float
   return worst;
 }
 
+// Why this process may not run the kernels of `isa`, as a skip reason in the suite's convention
+// ("requires avx512: ...", which scripts/check_skips.sh reads), or empty when it may. What counts is
+// what detect_cpu_features() reports: the CPU and OS, lowered by QWEN3_MAX_ISA when that is set.
+inline std::string missing_isa(kernels::Isa isa) {
+  if (isa == kernels::Isa::Scalar) return {};
+  const bool avx512 = isa == kernels::Isa::Avx512;
+  const std::string feature = avx512 ? "avx512" : "avx2";
+  if (!(avx512 ? kernels::avx512_kernels() : kernels::avx2_kernels()))
+    return "requires " + feature + ": this build has no " + feature + " kernels (not an x86-64 build)";
+  const kernels::CpuFeatures cpu = kernels::detect_cpu_features();
+  if (avx512 ? cpu.has_avx512_set() : cpu.has_avx2_set()) return {};
+  return "requires " + feature + ": " + (avx512 ? "avx512f/bw/vl" : "avx2+fma+f16c") +
+         " not among this process's CPU features (" + cpu.describe() + ")";
+}
+
+// The kernels of `isa`; only where missing_isa(isa) is empty.
+inline const kernels::KernelTable& kernel_table(kernels::Isa isa) {
+  switch (isa) {
+    case kernels::Isa::Avx2: return *kernels::avx2_kernels();
+    case kernels::Isa::Avx512: return *kernels::avx512_kernels();
+    case kernels::Isa::Scalar: break;
+  }
+  return kernels::scalar_kernels();
+}
+
 // The kernel variants this host can run, scalar first.
 inline std::vector<const kernels::KernelTable*> host_kernel_tables() {
   const kernels::CpuFeatures cpu = kernels::detect_cpu_features();

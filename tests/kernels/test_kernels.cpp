@@ -50,13 +50,22 @@ struct MatmulCase {
   std::int64_t rows, cols, tokens;
 };
 
-class KernelVariantTest : public ::testing::TestWithParam<const KernelTable*> {};
+// Each SIMD variant under its own fixed name, whatever this CPU has: a variant the CPU (or the
+// QWEN3_MAX_ISA cap) lacks is a skip that says so, never a test that silently is not there. Scalar is
+// not a case: it is the referee.
+class KernelVariantTest : public ::testing::TestWithParam<Isa> {
+ protected:
+  void SetUp() override {
+    if (const std::string missing = test::missing_isa(GetParam()); !missing.empty()) GTEST_SKIP() << missing;
+  }
+  const KernelTable& variant() const { return test::kernel_table(GetParam()); }
+};
 
 // Property: matmul of every variant equals scalar for f32/bf16/f16 weights, decode (1 token) and
 // prefill (several tokens, not a multiple of the token tile), odd row counts, and column counts with
 // a tail for both vector widths (not a multiple of 8 nor of 16) as well as without one.
 TEST_P(KernelVariantTest, MatmulMatchesScalarWithin1e5) {
-  const KernelTable& k = *GetParam();
+  const KernelTable& k = variant();
   const MatmulCase cases[] = {{DType::F32, 37, 64, 1},   {DType::F32, 64, 1000, 5}, {DType::F32, 21, 67, 3},
                               {DType::F32, 19, 1003, 1}, {DType::BF16, 40, 128, 1}, {DType::BF16, 33, 77, 7},
                               {DType::BF16, 18, 1029, 2}, {DType::F16, 29, 96, 3},  {DType::F16, 64, 1024, 1},
@@ -83,7 +92,7 @@ TEST_P(KernelVariantTest, MatmulMatchesScalarWithin1e5) {
 // Property: widening weight rows to f32 is exact in every variant (bit-equal to scalar), for every
 // dtype and column counts with and without a vector tail.
 TEST_P(KernelVariantTest, WidenRowsIsExact) {
-  const KernelTable& k = *GetParam();
+  const KernelTable& k = variant();
   std::uint32_t seed = 900;
   for (DType t : {DType::BF16, DType::F16, DType::F32}) {
     for (std::int64_t cols : {64, 77, 1029}) {
@@ -104,7 +113,7 @@ TEST_P(KernelVariantTest, WidenRowsIsExact) {
 // GQA row counts 1..9 and head_dim 64/128, 72 (a tail for 16-wide vectors and a single 8-wide chunk
 // after the 32-wide P.V panels) and 68 (a 4-element tail for both widths).
 TEST_P(KernelVariantTest, AttentionTilesMatchScalarWithin1e5) {
-  const KernelTable& k = *GetParam();
+  const KernelTable& k = variant();
   std::uint32_t seed = 100;
   for (KvType kv : {KvType::F32, KvType::BF16}) {
     for (std::int64_t d : {64, 128, 72, 68}) {
@@ -142,7 +151,7 @@ TEST_P(KernelVariantTest, AttentionTilesMatchScalarWithin1e5) {
 // Property: the vectorised softmax numerator equals scalar exp within 1e-5 + 1e-5*|ref| per element
 // and for the sum, over the range scores minus their max take ([-90, 0]), with -inf giving exactly 0.
 TEST_P(KernelVariantTest, ExpShiftedSumMatchesScalar) {
-  const KernelTable& k = *GetParam();
+  const KernelTable& k = variant();
   for (std::int64_t n : {1, 7, 16, 61, 200}) {
     std::vector<float> x(static_cast<std::size_t>(n));
     for (std::int64_t j = 0; j < n; ++j) x[static_cast<std::size_t>(j)] = -90.f * static_cast<float>((j * 37) % 101) / 100.f;
@@ -156,8 +165,8 @@ TEST_P(KernelVariantTest, ExpShiftedSumMatchesScalar) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(HostVariants, KernelVariantTest, ::testing::ValuesIn(test::host_kernel_tables()),
-                         [](const auto& info) { return std::string(isa_name(info.param->isa)); });
+INSTANTIATE_TEST_SUITE_P(SimdVariants, KernelVariantTest, ::testing::Values(Isa::Avx2, Isa::Avx512),
+                         [](const auto& info) { return std::string(isa_name(info.param)); });
 
 // Property: the comparison above can fail. A matmul that drops the last column (an off-by-one in a
 // tail loop) is caught by the same bound.
@@ -203,7 +212,7 @@ TEST(KernelComparison, NonFiniteValuesFail) {
 // gets the same rounded activations. Only summation order differs: oneDNN's blocking, hence 1e-4.
 TEST(OneDnnGemm, MatchesScalarReference) {
   const OneDnnCapabilities& caps = onednn_capabilities();
-  if (!caps.f32_matmul) GTEST_SKIP() << "oneDNN unusable here: " << caps.failure;
+  if (!caps.f32_matmul) GTEST_SKIP() << "requires onednn: oneDNN cannot run here: " << caps.failure;
   const MatmulCase cases[] = {{DType::F32, 67, 77, 33}, {DType::F32, 600, 1024, 37}, {DType::BF16, 67, 77, 33},
                               {DType::BF16, 600, 1024, 37}, {DType::F16, 67, 77, 33}, {DType::F16, 600, 1024, 37}};
   std::uint32_t seed = 500;
@@ -228,7 +237,7 @@ TEST(OneDnnGemm, MatchesScalarReference) {
 // Property: a shape oneDNN refuses falls back: onednn_gemm returns false and leaves y alone, and says
 // so once on stderr for that shape, not on every call.
 TEST(OneDnnGemm, RefusedShapeFallsBackWithOneNote) {
-  if (!onednn_capabilities().f32_matmul) GTEST_SKIP() << "oneDNN unusable here: " << onednn_capabilities().failure;
+  if (!onednn_capabilities().f32_matmul) GTEST_SKIP() << "requires onednn: oneDNN cannot run here: " << onednn_capabilities().failure;
   const KernelTable& k = *test::host_kernel_tables().back();
   const std::int64_t rows = 45, cols = 70, tokens = 35;  // a shape no other test uses: new to the cache
   const auto wf = test::random_floats(static_cast<std::size_t>(rows * cols), 77, 0.05f);
@@ -250,18 +259,30 @@ TEST(OneDnnGemm, RefusedShapeFallsBackWithOneNote) {
   EXPECT_NE(err.find("35 x 45 x 70"), std::string::npos) << err;
 }
 
-// Property: QWEN3_MAX_ISA caps oneDNN along with our kernels (the isa_avx2 / isa_scalar test levels
-// rely on it): avx2 -> oneDNN at AVX2 (no bf16 matmul there), scalar -> SSE4.1.
-TEST(OneDnnGemm, IsaCapReachesOneDnn) {
-  const std::string cap = detect_cpu_features().cap;
-  if (cap.empty()) GTEST_SKIP() << "QWEN3_MAX_ISA is not set (the isa_* levels set it)";
-  if (std::getenv("ONEDNN_MAX_CPU_ISA") || std::getenv("DNNL_MAX_CPU_ISA")) GTEST_SKIP() << "oneDNN's own cap is set";
-  if (cap == "avx2" && !detect_cpu_features().has_avx2_set()) GTEST_SKIP() << "this CPU has no AVX2 to cap at";
+// In a fresh process (oneDNN's ISA is fixed by its first primitive, and onednn_capabilities() probes
+// once): sets QWEN3_MAX_ISA=level, clears oneDNN's own caps, and exits 0 if oneDNN then runs at the
+// level's ISA without a bf16 matmul, else prints what it found and exits 1.
+[[noreturn]] void exit_with_onednn_under_cap(const std::string& level) {
+  unsetenv("ONEDNN_MAX_CPU_ISA");
+  unsetenv("DNNL_MAX_CPU_ISA");
+  setenv("QWEN3_MAX_ISA", level.c_str(), 1);
   const OneDnnCapabilities& caps = onednn_capabilities();
-  ASSERT_TRUE(caps.f32_matmul) << caps.failure;
-  EXPECT_EQ(caps.isa, cap == "avx2" ? "avx2" : "sse41");
-  EXPECT_FALSE(caps.bf16_matmul);
-  EXPECT_EQ(onednn_prefill_path(DType::BF16), PrefillGemm::OneDnnF32Converted);
+  const bool capped = caps.f32_matmul && caps.isa == (level == "avx2" ? "avx2" : "sse41") && !caps.bf16_matmul &&
+                      onednn_prefill_path(DType::BF16) == PrefillGemm::OneDnnF32Converted;
+  if (!capped)
+    std::fprintf(stderr, "QWEN3_MAX_ISA=%s: oneDNN at %s, f32 matmul %d, bf16 matmul %d, failure '%s'\n", level.c_str(),
+                 caps.isa.c_str(), caps.f32_matmul, caps.bf16_matmul, caps.failure.c_str());
+  std::exit(capped ? 0 : 1);
+}
+
+// Property: QWEN3_MAX_ISA caps oneDNN along with our kernels (the isa_avx2 / isa_scalar test levels
+// rely on it): avx2 -> oneDNN at AVX2 (no bf16 matmul there), scalar -> SSE4.1. Each cap is tried in
+// a child process of its own, so the test needs no cap in its own environment.
+TEST(OneDnnGemm, IsaCapReachesOneDnn) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // the child re-executes this binary: a fresh oneDNN
+  EXPECT_EXIT(exit_with_onednn_under_cap("scalar"), ::testing::ExitedWithCode(0), "");
+  if (const std::string missing = test::missing_isa(Isa::Avx2); !missing.empty()) GTEST_SKIP() << missing;
+  EXPECT_EXIT(exit_with_onednn_under_cap("avx2"), ::testing::ExitedWithCode(0), "");
 }
 
 // Property: conversions are exact where they must be (bf16 -> f32 widening, round-to-nearest-even).

@@ -1,36 +1,41 @@
 #!/usr/bin/env bash
 # Property: under a real cgroup memory limit (what Slurm or a container gives a job), qwen3_mpi reads
 # the limit itself (no QWEN3_MEMORY_AVAILABLE) and refuses at start-up, with one line naming the bytes
-# and "cgroup memory limit", what would not fit; what fits runs. Needs root and a writable cgroup-v1
-# memory hierarchy (or systemd-run for cgroup v2); exits 77 (CTest: skipped) without one.
+# and "cgroup memory limit", what would not fit; what fits runs. Needs root and a memory cgroup to
+# make a child in: the process's cgroup-v1 memory hierarchy, or a systemd-run scope on cgroup v2
+# (scripts/probe_features.sh cgroup). Without one it exits 77 ("SKIPPED: requires root|cgroup: ...",
+# CTest: skipped); with one, a cgroup that cannot be made is a failure.
 # Usage: test_cgroup_limit.sh QWEN3_MPI MODEL_DIR
 set -uo pipefail
 exe=$1 model=$2
-fail() { echo "FAIL: $*"; exit 1; }
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root to make a cgroup"; exit 77; }
+fail() { echo "FAILED: $*"; exit 1; }
+skip() { echo "SKIPPED: $*"; exit 77; }
+probe=$(dirname "$(realpath "$0")")/../../scripts/probe_features.sh
+why=$(bash "$probe" root) || skip "requires root: $why (making a cgroup)"
+why=$(bash "$probe" cgroup) || skip "requires cgroup: $why"
 unset QWEN3_MEMORY_AVAILABLE
 
-# run_limited LIMIT_BYTES ARGS...: runs qwen3_mpi in a fresh memory cgroup with that limit.
+# run_limited LIMIT_BYTES ARGS...: runs qwen3_mpi in a fresh memory cgroup with that limit, stdout to
+# $out and stderr to $err; returns its exit status. The same two ways as the probe, in its order.
 v1_root=/sys/fs/cgroup/memory
 self_v1=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' /proc/self/cgroup)
-if [ -n "$self_v1" ] && [ -w "$v1_root$self_v1" ]; then
+if [ -n "$self_v1" ]; then
   run_limited() {
     local limit=$1; shift
     local cg="$v1_root$self_v1/qwen3-test-$$-$RANDOM"
-    mkdir "$cg" || return 99
-    echo "$limit" > "$cg/memory.limit_in_bytes" || { rmdir "$cg"; return 99; }
+    mkdir "$cg" || fail "cannot make the memory cgroup $cg"
+    echo "$limit" > "$cg/memory.limit_in_bytes" || { rmdir "$cg"; fail "cannot set $cg/memory.limit_in_bytes"; }
     bash -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' _ "$cg" "$exe" "$@" > "$out" 2> "$err"
     local rc=$?
     rmdir "$cg" 2>/dev/null
     return $rc
   }
-elif command -v systemd-run > /dev/null && systemd-run --scope --quiet -p MemoryMax=1G true 2> /dev/null; then
+else
+  systemd-run --scope --quiet -p MemoryMax=1G true || fail "systemd-run --scope -p MemoryMax=1G true (see the error above)"
   run_limited() {
     local limit=$1; shift
     systemd-run --scope --quiet -p MemoryMax="$limit" "$exe" "$@" > "$out" 2> "$err"
   }
-else
-  echo "SKIP: no writable memory cgroup (v1) and no systemd-run scope (v2)"; exit 77
 fi
 
 out=$(mktemp) err=$(mktemp)

@@ -15,7 +15,7 @@ namespace {
 // table's own tiles): the scalar reference within 1e-5 + 1e-5*|ref|, no value left unwritten.
 TEST(Linear, RefusedOneDnnShapeGivesNativeProduct) {
   const kernels::KernelTable& k = kernels::with_onednn_gemm(*test::host_kernel_tables().back());
-  if (!k.gemm) GTEST_SKIP() << "oneDNN unusable here: " << kernels::onednn_capabilities().failure;
+  if (!k.gemm) GTEST_SKIP() << "requires onednn: oneDNN cannot run here: " << kernels::onednn_capabilities().failure;
   const std::int64_t rows = 51, cols = 90, tokens = 40;  // prefill-sized, and a shape no other test uses
   const auto wf = test::random_floats(static_cast<std::size_t>(rows * cols), 91, 0.05f);
   const auto x = test::random_floats(static_cast<std::size_t>(tokens * cols), 92);

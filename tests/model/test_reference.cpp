@@ -35,15 +35,15 @@ const Case kCases[] = {
     {"tiny-gqa4-bf16", KvType::BF16, 3e-2f},
 };
 
-using Param = std::tuple<Case, AttentionKind, int /*kernel index*/>;
+using Param = std::tuple<Case, AttentionKind, kernels::Isa>;
 
+// Every kernel variant under its own name, whatever this CPU has: one it lacks is a skip that says so.
 class ReferenceTest : public ::testing::TestWithParam<Param> {
  protected:
   void SetUp() override {
-    const auto tables = test::host_kernel_tables();
-    const int ki = std::get<2>(GetParam());
-    if (ki >= static_cast<int>(tables.size())) GTEST_SKIP() << "kernel variant not supported on this CPU";
-    kernels_ = tables[static_cast<std::size_t>(ki)];
+    const kernels::Isa isa = std::get<2>(GetParam());
+    if (const std::string missing = test::missing_isa(isa); !missing.empty()) GTEST_SKIP() << missing;
+    kernels_ = &test::kernel_table(isa);
   }
   const kernels::KernelTable* kernels_ = nullptr;
 };
@@ -51,7 +51,7 @@ class ReferenceTest : public ::testing::TestWithParam<Param> {
 // Property: prefill hidden states and logits match transformers within the case's tolerance, and
 // 8 greedy decode steps pick the same ids with logits within tolerance.
 TEST_P(ReferenceTest, MatchesTransformers) {
-  const auto& [c, attention, ki] = GetParam();
+  const auto& [c, attention, isa] = GetParam();
   const auto dir = test::model_dir(c.model);
   LoadedModel lm = load_model(dir, *kernels_, attention);
   const SafetensorsFile ref = SafetensorsFile::open(dir / "reference.safetensors");
@@ -104,7 +104,7 @@ TEST_P(ReferenceTest, MatchesTransformers) {
 TEST(ReferenceOneDnn, PrefillMatchesTransformers) {
   const auto cpu = kernels::detect_cpu_features();
   const auto& kt = kernels::with_onednn_gemm(kernels::select_kernels(kernels::KernelChoice::Auto, cpu));
-  if (!kt.gemm) GTEST_SKIP() << "oneDNN unusable here: " << kernels::onednn_capabilities().failure;
+  if (!kt.gemm) GTEST_SKIP() << "requires onednn: oneDNN cannot run here: " << kernels::onednn_capabilities().failure;
   // The bf16 tolerance applies only where the probe chose oneDNN's bf16 matmul; its other paths are f32.
   const float bf16_tol = kernels::prefill_gemm(kt, DType::BF16) == kernels::PrefillGemm::OneDnnBf16 ? 5e-2f : 1e-4f;
   for (const auto& [name, tol] :
@@ -154,10 +154,9 @@ TEST(ReferenceSensitivity, PerturbedWeightFails) {
 }
 
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  const auto& [c, attention, ki] = info.param;
+  const auto& [c, attention, isa] = info.param;
   std::string name = c.model + (c.kv == KvType::F32 ? "_kvf32" : "_kvbf16") + "_" +
-                     std::string(attention_kind_name(attention)) + "_" + std::to_string(ki == 0 ? 0 : ki) +
-                     (ki == 0 ? "scalar" : ki == 1 ? "avx2" : "avx512");
+                     std::string(attention_kind_name(attention)) + "_" + std::string(kernels::isa_name(isa));
   for (char& ch : name)
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   return name;
@@ -166,7 +165,8 @@ std::string param_name(const ::testing::TestParamInfo<Param>& info) {
 INSTANTIATE_TEST_SUITE_P(AllModels, ReferenceTest,
                          ::testing::Combine(::testing::ValuesIn(kCases),
                                             ::testing::Values(AttentionKind::Standard, AttentionKind::Streaming),
-                                            ::testing::Values(0, 1, 2)),
+                                            ::testing::Values(kernels::Isa::Scalar, kernels::Isa::Avx2,
+                                                              kernels::Isa::Avx512)),
                          param_name);
 
 }  // namespace

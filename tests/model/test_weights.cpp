@@ -38,7 +38,7 @@ bool is_view(const kernels::MatrixView& m, const Checkpoint& ckpt, const std::st
 // the limit copies them.
 TEST(Weights, CopyRefusedLeavesViewsIntoTheMapping) {
 #if defined(__SANITIZE_ADDRESS__)
-  GTEST_SKIP() << "AddressSanitizer reserves terabytes of address space, so an RLIMIT_AS limit cannot be set under it";
+  GTEST_SKIP() << "requires no-asan: AddressSanitizer reserves terabytes of address space, so an RLIMIT_AS limit cannot be set under it";
 #endif
   const Qwen3Config cfg = Qwen3Config::from_file(kModel / "config.json");
   const Checkpoint ckpt = Checkpoint::open(kModel);

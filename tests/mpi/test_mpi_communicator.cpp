@@ -40,15 +40,6 @@ TEST(MergeOp, AllreduceEqualsScalarMergeOfAllRanks) {
   }
 }
 
-// Property: the op body is merge_rows with MPI's argument order (inout <- in (+) inout), exactly.
-TEST(MergeOp, BodyIsMergeRows) {
-  std::vector<float> a = states_of_rank(1), b = states_of_rank(2);
-  std::vector<float> want = b;
-  merge_rows(want, a, kHeadDim);
-  mpi::merge_op_body(a.data(), b.data(), kRows, kHeadDim);
-  EXPECT_EQ(b, want);
-}
-
 // Property: argmax gives every rank the largest value and, on ties, the lowest index.
 TEST(Collectives, ArgmaxTiesGoToLowestIndex) {
   Communicator& world = test::world();

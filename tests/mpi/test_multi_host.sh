@@ -9,7 +9,9 @@
 # checks that the job fails fast with one line from a rank on B, and no hang.
 # Removes every namespace and link it made, also when it fails.
 #   test_multi_host.sh QWEN3_BIN MPIEXEC -- -m MODEL_DIR QWEN3 ARGS...
-# Exit 0: passed; 1: a check failed; 77: this machine cannot make namespaces (says why; a skip).
+# Exit 0: passed; 1: a check failed, or setting up the namespaces failed; 77: not root, or no network
+# namespaces here (no ip or unshare, or the kernel or container allows none): "SKIPPED: requires
+# root|netns: ...", a skip.
 set -uo pipefail
 bin=$(realpath "$1") mpiexec=$2
 [[ $3 == -- && $4 == -m ]] || { echo "usage: test_multi_host.sh QWEN3_BIN MPIEXEC -- -m MODEL_DIR ARGS..."; exit 2; }
@@ -18,8 +20,10 @@ shift 5
 rest=("$@")
 skip() { echo "SKIPPED: $*"; exit 77; }
 fail() { echo "FAILED: $*"; exit 1; }
-[[ $(id -u) -eq 0 ]] || skip "needs root to create network namespaces"
-command -v ip >/dev/null && command -v unshare >/dev/null || skip "needs ip (iproute2) and unshare (util-linux)"
+# Skipped only where a prerequisite is absent; from here on, anything that does not work is a failure.
+probe=$(dirname "$(realpath "$0")")/../../scripts/probe_features.sh
+why=$(bash "$probe" root) || skip "requires root: $why (network namespaces need CAP_SYS_ADMIN)"
+why=$(bash "$probe" netns) || skip "requires netns: $why"
 
 tag=q3$$
 ns_a=$tag-a ns_b=$tag-b
@@ -34,9 +38,8 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-ip netns add "$ns_a" || skip "ip netns add failed (no CAP_SYS_ADMIN here?)"
-ip netns add "$ns_b" || skip "ip netns add failed"
-ip link add "${tag}a" type veth peer name "${tag}b" || skip "cannot create a veth pair"
+ip netns add "$ns_a" && ip netns add "$ns_b" || fail "ip netns add (see the error above)"
+ip link add "${tag}a" type veth peer name "${tag}b" || fail "ip link add type veth (see the error above)"
 ip link set "${tag}a" netns "$ns_a" && ip link set "${tag}b" netns "$ns_b" || fail "moving the veth ends"
 ip -n "$ns_a" addr add 10.237.0.1/30 dev "${tag}a" && ip -n "$ns_b" addr add 10.237.0.2/30 dev "${tag}b" || fail "addresses"
 for ns in "$ns_a" "$ns_b"; do ip -n "$ns" link set lo up; done

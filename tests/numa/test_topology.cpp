@@ -42,7 +42,7 @@ bool two_cpus() { return sysconf(_SC_NPROCESSORS_ONLN) >= 2 && thread_cpus().siz
 // Property: the plan has one domain per pretend node that has a core this process may use, one
 // thread per core; nodes whose cores the machine lacks are left out with one note line each.
 TEST(Topology, PlanCoversTheDomainsWithUsableCores) {
-  if (!two_cpus()) GTEST_SKIP() << "requires cpus>=2";
+  if (!two_cpus()) GTEST_SKIP() << "requires cpus>=2: this process may use " << thread_cpus().size() << " CPU(s)";
   const DomainPlan plan = plan_domains(0);
   ASSERT_EQ(plan.domains.size(), 2u);
   const int second = kCase == 3 ? 2 : 1;  // with two nodes per package, nodes 0 and 2 have their own cores
@@ -67,7 +67,7 @@ TEST(Topology, PlanCoversTheDomainsWithUsableCores) {
 
 // Property: fewer threads than domains uses as many domains as threads, and says so.
 TEST(Topology, FewerThreadsThanDomainsFallsBack) {
-  if (!two_cpus()) GTEST_SKIP() << "requires cpus>=2";
+  if (!two_cpus()) GTEST_SKIP() << "requires cpus>=2: this process may use " << thread_cpus().size() << " CPU(s)";
   const DomainPlan plan = plan_domains(1);
   EXPECT_EQ(plan.domains.size(), 1u);
   EXPECT_NE(plan.notes.find("note: --numa: 1 thread(s) for 2 domains; using the first 1\n"), std::string::npos) << plan.notes;
@@ -84,7 +84,7 @@ TEST(Topology, FewerThreadsThanDomainsFallsBack) {
 // Where the kernel has the node, the memory bindings succeed and every sampled page of the buffer
 // is on it; where it lacks it (a pretend node), they fail and the pages are on a node it has.
 TEST(Topology, TeamsAreBoundToTheirDomainsCores) {
-  if (!two_cpus()) GTEST_SKIP() << "requires cpus>=2";
+  if (!two_cpus()) GTEST_SKIP() << "requires cpus>=2: this process may use " << thread_cpus().size() << " CPU(s)";
   DomainPlan plan = plan_domains(4);  // 2 threads per domain: a real team on each one-core domain
   ASSERT_EQ(plan.domains.size(), 2u);
   set_area_binder(&bind_area_to_this_domain);

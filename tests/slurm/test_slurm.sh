@@ -4,8 +4,9 @@
 # folder, submits every batch script with `sbatch --wait`, checks that each generated exactly the
 # tokens of a one-process run, and stops every daemon it started (by pid), also when it fails.
 #   test_slurm.sh QWEN3_BIN MODEL_DIR SCRIPTS_DIR
-# Exit 0: all passed; 1: a check failed; 77: a step cannot run on this machine (says which and why;
-# CTest reports it as skipped, never as passed).
+# Exit 0: all passed; 1: a check failed, or the cluster did not come up (the daemons' logs are
+# printed and kept); 77: not root, or Slurm or MUNGE not installed (says which, as
+# "SKIPPED: requires root|slurm: ..."; CTest reports it as skipped, never as passed).
 set -uo pipefail
 BIN=$(realpath "$1") MODEL=$(realpath "$2") SCRIPTS=$(realpath "$3")
 PROMPT="It was late in the evening when"
@@ -14,11 +15,10 @@ TOKENS=12
 skip() { echo "SKIPPED: $*"; exit 77; }
 fail() { echo "FAILED: $*"; exit 1; }
 
-[[ $(id -u) -eq 0 ]] || skip "needs root: slurmd runs as root and munged as the munge user"
-for c in munged slurmctld slurmd sbatch sinfo scontrol runuser; do
-  command -v "$c" >/dev/null || skip "$c is not installed (bash scripts/setup.sh installs Slurm and MUNGE)"
-done
-id munge >/dev/null 2>&1 || skip "there is no munge user (the munge package creates it)"
+# Skipped only where a prerequisite is absent; from here on, anything that does not work is a failure.
+probe=$(dirname "$(realpath "$0")")/../../scripts/probe_features.sh
+why=$(bash "$probe" root) || skip "requires root: $why (slurmd runs as root, munged as the munge user)"
+why=$(bash "$probe" slurm) || skip "requires slurm: $why"
 
 dir=$(mktemp -d /tmp/qwen3-slurm.XXXXXX)
 chmod 755 "$dir"
@@ -38,10 +38,16 @@ stop_daemons() {
 on_exit() {
   local rc=$?
   stop_daemons
-  if [[ $rc -ne 0 && $rc -ne 77 ]]; then
-    for log in "$dir"/*.log "$dir"/munge/munged.log; do [[ -f "$log" ]] && { echo "--- $log"; tail -20 "$log"; }; done
+  if [[ $rc -eq 0 ]]; then
+    rm -rf "$dir"
+    return
   fi
-  rm -rf "$dir"
+  # A failure keeps the folder and shows the daemons' own words.
+  for log in "$dir"/munge/munged.log "$dir"/slurmctld.log "$dir"/slurmd.log; do
+    echo "--- $log"
+    if [[ -f "$log" ]]; then tail -40 "$log"; else echo "(not written)"; fi
+  done
+  echo "--- kept: $dir"
 }
 trap on_exit EXIT
 
@@ -53,7 +59,7 @@ chmod 711 "$dir/munge"  # the socket must be reachable by everyone; the key stay
 chmod 400 "$dir/munge/munge.key"
 runuser -u munge -- munged --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.socket" \
   --pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/munged.seed" \
-  || skip "munged does not start here (see $dir/munge/munged.log)"
+  || fail "munged did not start"
 
 mkdir -p "$dir/state" "$dir/spool" "$dir/jobs"
 cat > "$dir/slurm.conf" <<CONF
@@ -87,8 +93,8 @@ NodeName=$node NodeAddr=127.0.0.1 CPUs=$(nproc) State=UNKNOWN
 PartitionName=test Nodes=$node Default=YES MaxTime=INFINITE State=UP
 CONF
 export SLURM_CONF="$dir/slurm.conf"
-slurmctld -c -f "$SLURM_CONF" || skip "slurmctld does not start here (see slurmctld.log)"
-slurmd -f "$SLURM_CONF" -N "$node" || skip "slurmd does not start here (see slurmd.log)"
+slurmctld -c -f "$SLURM_CONF" || fail "slurmctld did not start"
+slurmd -f "$SLURM_CONF" -N "$node" || fail "slurmd did not start"
 for _ in $(seq 100); do
   [[ $(sinfo -h -o %t 2>/dev/null) == idle ]] && break
   sleep 0.2
