@@ -12,12 +12,6 @@
 #include "qwen3/online_softmax.hpp"
 
 namespace qwen3::mpi {
-
-void merge_op_body(const float* in, float* inout, int rows, int head_dim) {
-  const std::size_t n = static_cast<std::size_t>(rows) * static_cast<std::size_t>(OnlineSoftmaxState::packed_size(head_dim));
-  merge_rows(std::span<float>(inout, n), std::span<const float>(in, n), head_dim);
-}
-
 namespace {
 
 // The user-defined MPI_Op: the element type is a contiguous run of head_dim + 2 floats (one packed
@@ -27,7 +21,8 @@ void merge_states_op(void* in, void* inout, int* len, MPI_Datatype* type) {
   int bytes = 0;
   MPI_Type_size(*type, &bytes);
   const int head_dim = bytes / static_cast<int>(sizeof(float)) - 2;
-  merge_op_body(static_cast<const float*>(in), static_cast<float*>(inout), *len, head_dim);
+  const std::size_t n = static_cast<std::size_t>(*len) * static_cast<std::size_t>(OnlineSoftmaxState::packed_size(head_dim));
+  merge_rows(std::span<float>(static_cast<float*>(inout), n), std::span<const float>(static_cast<const float*>(in), n), head_dim);
 }
 
 void check(int rc, const char* what) {
