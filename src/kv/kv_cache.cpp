@@ -236,11 +236,14 @@ void KvCache::write_sink_keys(std::int64_t layer, const float* rotated) {
   sink_shift_applied_[static_cast<std::size_t>(layer)] = sink_shift_;
 }
 
+void KvCache::check_room(std::int64_t n_new) const {
+  if (size() + n_new > capacity_)
+    throw Error("context full: " + std::to_string(size()) + " tokens cached + " + std::to_string(n_new) + " new > context length " +
+                std::to_string(capacity_) + " (raise -c)");
+}
+
 std::vector<KvSlot> KvCache::append(std::span<const std::int32_t> positions) {
-  if (size() + static_cast<std::int64_t>(positions.size()) > capacity_) {
-    throw Error("context full: " + std::to_string(size()) + " tokens cached + " + std::to_string(positions.size()) +
-                " new > context length " + std::to_string(capacity_) + " (raise -c)");
-  }
+  check_room(static_cast<std::int64_t>(positions.size()));
   std::vector<KvSlot> slots;
   slots.reserve(positions.size());
   std::int64_t t = n_tokens_;

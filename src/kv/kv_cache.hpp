@@ -125,6 +125,8 @@ class KvCache {
   // Reserves one slot per position (in order), opening new blocks as needed; tokens whose block
   // another member owns get KvSlot{-1, -1}.
   std::vector<KvSlot> append(std::span<const std::int32_t> positions);
+  // qwen3::Error (context full) unless `n_new` more tokens fit; append() checks the same.
+  void check_room(std::int64_t n_new) const;
   // Writes K/V rows ([n][n_kv_heads*head_dim] floats) of `layer` into slots returned by append()
   // (slots held elsewhere are skipped).
   void store(std::int64_t layer, std::span<const KvSlot> slots, const float* k, const float* v);

@@ -58,78 +58,120 @@ KvCache Qwen3Model::new_cache(KvType type, std::int64_t block_size, std::int64_t
 
 void Qwen3Model::forward(std::span<const std::int32_t> tokens, std::span<const std::int32_t> positions, KvCache& cache,
                          std::int64_t n_logits, float* logits, ForwardTrace* trace) {
-  const std::int64_t n = static_cast<std::int64_t>(tokens.size());
-  const std::int64_t H = cfg_.hidden_size;
-  for (std::int32_t id : tokens)
-    if (id < 0 || id >= cfg_.vocab_size)
-      throw Error("token id " + std::to_string(id) + " is out of range [0, " + std::to_string(cfg_.vocab_size) + ")");
-  const auto slots = cache.append(positions);  // throws before any state changes if the context is full
-  a_.resize(cfg_, dist_.part, n);
+  const SequenceStep one{tokens, positions, &cache, n_logits, logits};
+  forward(std::span(&one, 1), trace);
+}
+
+void Qwen3Model::forward(std::span<const SequenceStep> batch, ForwardTrace* trace) {
+  // Checked before any cache changes: a bad id or a full context leaves every sequence as it was.
+  std::vector<std::int32_t> tokens, positions;
+  for (const SequenceStep& s : batch) {
+    for (std::int32_t id : s.tokens)
+      if (id < 0 || id >= cfg_.vocab_size)
+        throw Error("token id " + std::to_string(id) + " is out of range [0, " + std::to_string(cfg_.vocab_size) + ")");
+    s.cache->check_room(static_cast<std::int64_t>(s.positions.size()));
+    tokens.insert(tokens.end(), s.tokens.begin(), s.tokens.end());
+    positions.insert(positions.end(), s.positions.begin(), s.positions.end());
+  }
+  std::vector<StepRows> rows(batch.size());
+  key_mass_.resize(batch.size());
+  for (std::size_t i = 0, first = 0; i < batch.size(); first += batch[i].tokens.size(), ++i) {
+    rows[i] = {static_cast<std::int64_t>(first), static_cast<std::int64_t>(batch[i].tokens.size()), batch[i].cache->append(batch[i].positions)};
+    key_mass_[i].start(*batch[i].cache, rows[i].count, dist_.part.q_heads.size(), dist_.part.own_q_heads.size());  // h2o only
+  }
+  a_.resize(cfg_, dist_.part, static_cast<std::int64_t>(tokens.size()));
 
   // cos/sin of every token's angles, shared by all layers.
   const ops::RotaryTable rope = ops::rotary_table(positions, cfg_.head_dim, cfg_.rope_theta);
   ops::embed(*k_, w_.embed_tokens, tokens, a_.x.data());
   if (trace) trace->hidden.assign(1, a_.x);
-  key_mass_.start(cache, n, dist_.part.q_heads.size(), dist_.part.own_q_heads.size());  // h2o only
   for (std::int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
     const LayerWeights& lw = w_.layers[static_cast<std::size_t>(l)];
-    attention_block(lw, l, n, positions, rope, slots, cache);
-    mlp_block(lw, n);
+    attention_block(lw, l, batch, rows, rope);
+    mlp_block(lw, static_cast<std::int64_t>(tokens.size()));
     if (trace) trace->hidden.push_back(a_.x);
   }
-  key_mass_.finish(cache);
-  const float* last = a_.x.data() + (n - n_logits) * H;
-  ops::rmsnorm(last, w_.norm, n_logits, H, static_cast<float>(cfg_.rms_norm_eps), a_.xn.data());
-  ops::linear(*k_, w_.lm_head, a_.xn.data(), n_logits, logits);
+  for (std::size_t i = 0; i < batch.size(); ++i) key_mass_[i].finish(*batch[i].cache);
+  logits_of(batch, rows);
 }
 
-void Qwen3Model::attention_block(const LayerWeights& lw, std::int64_t layer, std::int64_t n,
-                                 std::span<const std::int32_t> positions, const ops::RotaryTable& rope,
-                                 std::span<const KvSlot> slots, KvCache& cache) {
-  const std::int64_t H = cfg_.hidden_size, D = cfg_.head_dim;
+// The final norm and the LM head over the rows that want logits, all sequences in one product.
+void Qwen3Model::logits_of(std::span<const SequenceStep> batch, std::span<const StepRows> rows) {
+  const std::int64_t H = cfg_.hidden_size, V = dist_.part.vocab.size();
+  std::int64_t n = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const float* last = a_.x.data() + (rows[i].first + rows[i].count - batch[i].n_logits) * H;
+    std::copy(last, last + batch[i].n_logits * H, a_.tmp.data() + n * H);
+    n += batch[i].n_logits;
+  }
+  if (n == 0) return;
+  ops::rmsnorm(a_.tmp.data(), w_.norm, n, H, static_cast<float>(cfg_.rms_norm_eps), a_.xn.data());
+  if (batch.size() == 1) return ops::linear(*k_, w_.lm_head, a_.xn.data(), n, batch[0].logits);
+  logits_.resize(static_cast<std::size_t>(n * V));
+  ops::linear(*k_, w_.lm_head, a_.xn.data(), n, logits_.data());
+  const float* from = logits_.data();
+  for (const SequenceStep& s : batch) {
+    std::copy(from, from + s.n_logits * V, s.logits);
+    from += s.n_logits * V;
+  }
+}
+
+void Qwen3Model::attention_block(const LayerWeights& lw, std::int64_t layer, std::span<const SequenceStep> batch,
+                                 std::span<const StepRows> rows, const ops::RotaryTable& rope) {
+  const std::int64_t H = cfg_.hidden_size;
+  const std::int64_t n = static_cast<std::int64_t>(a_.x.size()) / H;  // the step's rows
+  ops::rmsnorm(a_.x.data(), lw.input_layernorm, n, H, static_cast<float>(cfg_.rms_norm_eps), a_.xn.data());
+  project_qkv(lw, n, rope);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < batch.size(); ++i) attend(batch[i], rows[i], layer, key_mass_[i]);
+  stats_.attention_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  // o_proj over this rank's heads (input columns), summed over all ranks.
+  ops::linear(*k_, lw.o_proj, a_.attn.data(), n, a_.tmp.data());
+  dist_.all->allreduce_sum(std::span(a_.tmp.data(), static_cast<std::size_t>(n * H)));
+  ops::add_inplace(a_.x.data(), a_.tmp.data(), n * H);
+}
+
+// One sequence's attention over its own cache: its rows of q (and new k, v) from the step's, its
+// output into its rows of the step's attention output.
+void Qwen3Model::attend(const SequenceStep& seq, const StepRows& rows, std::int64_t layer, KeyMassTracker& key_mass) {
+  const std::int64_t D = cfg_.head_dim, n = rows.count;
   const ModelPartition& part = dist_.part;
   const std::int64_t n_heads = part.q_heads.size(), n_kv = part.kv_heads.size();  // this rank's
-  const float eps = static_cast<float>(cfg_.rms_norm_eps);
-
-  ops::rmsnorm(a_.x.data(), lw.input_layernorm, n, H, eps, a_.xn.data());
-  project_qkv(lw, n, rope);
-  cache.store(layer, slots, a_.k.data(), a_.v.data());
+  KvCache& cache = *seq.cache;
+  cache.store(layer, rows.slots, a_.k.data() + rows.first * n_kv * D, a_.v.data() + rows.first * n_kv * D);
   if (cache.sinks_stale(layer)) ops::rotate_sink_keys(cache, layer, cfg_.rope_theta);  // StreamingLLM positions
 
-  const auto t0 = std::chrono::steady_clock::now();
   AttentionProblem p;
   p.kernels = k_;
   p.n_heads = n_heads;
   p.n_kv_heads = n_kv;
   p.head_dim = D;
   p.scale = 1.0f / std::sqrt(static_cast<float>(D));
-  p.q = a_.q.data();
-  p.positions = positions;
+  p.q = a_.q.data() + rows.first * n_heads * D;
+  p.positions = seq.positions;
   p.cache = &cache;
   p.layer = layer;
-  p.out = a_.attn.data();
   if (part.kv_members == 1) {
-    p.row_stats = key_mass_.row_stats();
+    p.out = a_.attn.data() + rows.first * n_heads * D;
+    p.row_stats = key_mass.row_stats();
     attention(attention_, p);
-    key_mass_.add_layer(p);
-  } else {
-    // This rank's KV blocks give partial states of all the group's heads. The members merge them with
-    // a reduce-scatter along the heads: each ends with its own heads merged, the inputs of its o_proj.
-    p.states = a_.states.data();
-    attention(attention_, p);
-    const int members = part.kv_members;
-    std::vector<std::int64_t> rows(static_cast<std::size_t>(members));
-    for (int m = 0; m < members; ++m) rows[static_cast<std::size_t>(m)] = n * part.member_q_heads(m).size();
-    dist_.kv_group->merge_softmax_states_scatter(a_.states, a_.own_states, rows, D);
-    ops::normalize_states(a_.own_states.data(), part.own_q_heads.size(), n, D, a_.attn.data());
-    key_mass_.add_layer(p, a_.own_states, rows, *dist_.kv_group);
+    key_mass.add_layer(p);
+    return;
   }
-  stats_.attention_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-
-  // o_proj over this rank's heads (input columns), summed over all ranks.
-  ops::linear(*k_, lw.o_proj, a_.attn.data(), n, a_.tmp.data());
-  dist_.all->allreduce_sum(a_.tmp);
-  ops::add_inplace(a_.x.data(), a_.tmp.data(), n * H);
+  // This rank's KV blocks give partial states of all the group's heads. The members merge them with
+  // a reduce-scatter along the heads: each ends with its own heads merged, the inputs of its o_proj.
+  p.states = a_.states.data();
+  attention(attention_, p);
+  const int members = part.kv_members;
+  std::vector<std::int64_t> member_rows(static_cast<std::size_t>(members));
+  for (int m = 0; m < members; ++m) member_rows[static_cast<std::size_t>(m)] = n * part.member_q_heads(m).size();
+  const std::int64_t packed = OnlineSoftmaxState::packed_size(D);
+  const std::span<const float> states(a_.states.data(), static_cast<std::size_t>(n * n_heads * packed));
+  const std::span<float> own(a_.own_states.data(), static_cast<std::size_t>(n * part.own_q_heads.size() * packed));
+  dist_.kv_group->merge_softmax_states_scatter(states, own, member_rows, D);
+  ops::normalize_states(own.data(), part.own_q_heads.size(), n, D, a_.attn.data() + rows.first * part.own_q_heads.size() * D);
+  key_mass.add_layer(p, own, member_rows, *dist_.kv_group);
 }
 
 // q, k, v of this group's heads, RMS-normed per head and rotated. Each member of the group projects

@@ -26,6 +26,16 @@ struct ForwardTrace {
   std::vector<std::vector<float>> hidden;
 };
 
+// One sequence's part of a forward step over several sequences: its new tokens at their global
+// positions, appended to its own KV cache, and the logits of its last `n_logits` tokens.
+struct SequenceStep {
+  std::span<const std::int32_t> tokens;
+  std::span<const std::int32_t> positions;
+  KvCache* cache = nullptr;
+  std::int64_t n_logits = 0;
+  float* logits = nullptr;  // [n_logits][vocab_range().size()]
+};
+
 // How this rank shares the model with the others (parallel/layout.hpp) and the groups it talks to.
 struct Distribution {
   ModelPartition part;
@@ -56,6 +66,11 @@ class Qwen3Model {
   // the logits of the last `n_logits` tokens to `logits` ([n_logits][vocab_range().size()]).
   void forward(std::span<const std::int32_t> tokens, std::span<const std::int32_t> positions, KvCache& cache,
                std::int64_t n_logits, float* logits, ForwardTrace* trace = nullptr);
+  // One step over several sequences (continuous batching): every linear reads each weight once for
+  // the rows of all of them; attention runs per sequence over its own cache. A sequence's rows are
+  // computed as they would be alone (each row's dot products in the same order whatever the batch)
+  // as long as the step has fewer rows than the blocked-gemm threshold (ops::linear).
+  void forward(std::span<const SequenceStep> batch, ForwardTrace* trace = nullptr);
 
   ForwardStats& stats() { return stats_; }
 
@@ -65,8 +80,15 @@ class Qwen3Model {
     void resize(const Qwen3Config& c, const ModelPartition& part, std::int64_t n_tokens);
   };
 
-  void attention_block(const LayerWeights& lw, std::int64_t layer, std::int64_t n, std::span<const std::int32_t> positions,
-                       const ops::RotaryTable& rope, std::span<const KvSlot> slots, KvCache& cache);
+  // Where each sequence of a step sits in the step's rows, and the cache slots its new tokens took.
+  struct StepRows {
+    std::int64_t first = 0, count = 0;
+    std::vector<KvSlot> slots;
+  };
+  void attention_block(const LayerWeights& lw, std::int64_t layer, std::span<const SequenceStep> batch,
+                       std::span<const StepRows> rows, const ops::RotaryTable& rope);
+  void attend(const SequenceStep& seq, const StepRows& rows, std::int64_t layer, KeyMassTracker& key_mass);
+  void logits_of(std::span<const SequenceStep> batch, std::span<const StepRows> rows);
   void project_qkv(const LayerWeights& lw, std::int64_t n, const ops::RotaryTable& rope);
   void mlp_block(const LayerWeights& lw, std::int64_t n);
 
@@ -76,7 +98,8 @@ class Qwen3Model {
   AttentionKind attention_;
   Distribution dist_;
   Activations a_;
-  KeyMassTracker key_mass_;
+  std::vector<float> logits_;  // the LM head's rows of a step of several sequences, before each takes its own
+  std::vector<KeyMassTracker> key_mass_;  // one per sequence of the step (h2o only)
   ForwardStats stats_;
 };
 
