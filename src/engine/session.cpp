@@ -48,17 +48,7 @@ void Session::run(std::span<const std::int32_t> ids, bool all_logits) {
       model_->forward(ids.subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(n)), positions, cache_,
                       last_chunk ? 1 : 0, logits_.data());
     }
-    if (policy_.needs_key_norms()) {  // each rank holds some heads of some tokens: sum over all
-      std::vector<float> norms = cache_.take_key_norms(cache_.appended() - n, n);
-      model_->distribution().all->allreduce_sum(norms);
-      policy_.observe_key_norms(cache_.appended() - n, norms);
-    }
-    if (policy_.needs_attention_mass()) {  // likewise: each rank's heads of the tokens it holds
-      const std::vector<std::int64_t> tokens = policy_.scored_tokens();
-      std::vector<float> mass = cache_.take_key_mass(tokens);
-      model_->distribution().all->allreduce_sum(mass);
-      policy_.observe_attention_mass(tokens, mass);
-    }
+    policy_.observe_step(cache_, n, *model_->distribution().all);
     next_pos_ += static_cast<std::int32_t>(n);
   }
 }

@@ -89,6 +89,20 @@ void KvEvictionPolicy::observe_attention_mass(std::span<const std::int64_t> toke
   for (std::size_t i = 0; i < tokens.size(); ++i) scores_[tokens[i]] += mass[i];
 }
 
+void KvEvictionPolicy::observe_step(KvCache& cache, std::int64_t n_new, Communicator& all) {
+  if (needs_key_norms()) {
+    std::vector<float> norms = cache.take_key_norms(cache.appended() - n_new, n_new);
+    all.allreduce_sum(norms);
+    observe_key_norms(cache.appended() - n_new, norms);
+  }
+  if (needs_attention_mass()) {
+    const std::vector<std::int64_t> tokens = scored_tokens();
+    std::vector<float> mass = cache.take_key_mass(tokens);
+    all.allreduce_sum(mass);
+    observe_attention_mass(tokens, mass);
+  }
+}
+
 void KvEvictionPolicy::make_room(KvCache& cache, std::int64_t n_new) {
   if (!bounded()) return;
   if (cache.appended() != next_) throw Error("KV policy out of step with its cache (" + std::to_string(cache.appended()) + " appended, " + std::to_string(next_) + " seen)");

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "kv/kv_cache.hpp"
+#include "qwen3/comm.hpp"
 
 namespace qwen3 {
 
@@ -82,6 +83,11 @@ class KvEvictionPolicy {
   bool needs_attention_mass() const { return opt_.kind == KvPolicyKind::H2O; }
   std::vector<std::int64_t> scored_tokens() const { return {kept_.begin(), kept_.end()}; }
   void observe_attention_mass(std::span<const std::int64_t> tokens, std::span<const float> mass);
+
+  // After a forward call appended `n_new` tokens to `cache`: what l2 or h2o rank tokens by, summed
+  // over every member of `all` (each holds some heads of some tokens), so all members agree. A
+  // collective for those two policies; nothing for the others.
+  void observe_step(KvCache& cache, std::int64_t n_new, Communicator& all);
 
  private:
   KvPolicyOptions opt_;

@@ -1,0 +1,162 @@
+#include "engine/batch_engine.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "qwen3/error.hpp"
+
+namespace qwen3 {
+
+using Clock = std::chrono::steady_clock;
+
+// One running request: its cache, policy and sampler, and how far it has come.
+struct BatchEngine::Sequence {
+  BatchRequest request;
+  KvCache cache;
+  KvEvictionPolicy policy;
+  Sampler sampler;
+  std::vector<std::int32_t> history;  // prompt and generated ids: what the repetition penalty sees
+  std::int64_t prefilled = 0;         // prompt tokens fed so far
+  std::int32_t next_position = 0;
+  std::vector<float> logits;
+  BatchResult result;
+  Clock::time_point admitted, first_token;
+
+  Sequence(BatchRequest r, KvCache c, const KvPolicyOptions& p)
+      : request(std::move(r)), cache(std::move(c)), policy(p), sampler(request.sampling), history(request.prompt) {
+    if (policy.bounded()) {  // the cache holds the budget, whatever the context said (as Session)
+      cache = KvCache(cache.shape(), policy.budget(), cache.owner());
+      cache.track_key_norms(policy.needs_key_norms());
+      cache.track_key_mass(policy.needs_attention_mass());
+    }
+    result.id = request.id;
+    result.timing.prompt_tokens = static_cast<std::int64_t>(request.prompt.size());
+  }
+  bool in_prefill() const { return prefilled < static_cast<std::int64_t>(request.prompt.size()); }
+  // The prompt tokens one step feeds: a function of this sequence alone, never of what runs beside it,
+  // because under a bounded policy the chunking decides what the early queries of a chunk see.
+  std::int64_t chunk(std::int64_t prefill_chunk) const {
+    const std::int64_t left = static_cast<std::int64_t>(request.prompt.size()) - prefilled;
+    return std::min({left, prefill_chunk, policy.bounded() ? policy.max_chunk() : left});
+  }
+};
+
+BatchEngine::BatchEngine(Qwen3Model& model, const BatchEngineOptions& options) : model_(model), opt_(options) {
+  if (opt_.max_running < 1) throw Error("batch engine: at least one running sequence is needed");
+  if (opt_.token_budget < opt_.max_running)
+    throw Error("batch engine: a token budget of " + std::to_string(opt_.token_budget) + " cannot give " +
+                std::to_string(opt_.max_running) + " running sequences one token each");
+  KvEvictionPolicy{opt_.kv_policy};  // checks the policy's options
+}
+
+BatchEngine::~BatchEngine() = default;
+
+void BatchEngine::submit(BatchRequest request) {
+  const auto n = static_cast<std::int64_t>(request.prompt.size());
+  if (n == 0) throw Error("request " + request.id + ": the prompt is empty");
+  if (!KvEvictionPolicy(opt_.kv_policy).bounded() && n >= opt_.context)
+    throw Error("request " + request.id + ": prompt of " + std::to_string(n) + " tokens leaves no room in the context of " +
+                std::to_string(opt_.context));
+  queue_.push_back(std::move(request));
+}
+
+void BatchEngine::admit() {
+  while (!queue_.empty() && static_cast<std::int64_t>(running_.size()) < opt_.max_running) {
+    running_.push_back(std::make_unique<Sequence>(std::move(queue_.front()), model_.new_cache(opt_.kv_type, opt_.kv_block, opt_.context),
+                                                  opt_.kv_policy));
+    running_.back()->admitted = Clock::now();
+    queue_.pop_front();
+  }
+}
+
+std::vector<std::int64_t> BatchEngine::plan() const {
+  std::vector<std::int64_t> feed(running_.size(), 0);
+  std::int64_t budget = opt_.token_budget;
+  for (std::size_t i = 0; i < running_.size(); ++i)  // decode first: one token each keeps every stream moving
+    if (!running_[i]->in_prefill()) feed[i] = 1, --budget;
+  // Then prompt chunks, oldest first, each whole or not at all. A chunk is at most the budget less one
+  // token for each other running sequence, so the oldest prompt always gets one.
+  const std::int64_t prefill_chunk = opt_.token_budget - (opt_.max_running - 1);
+  for (std::size_t i = 0; i < running_.size(); ++i) {
+    const Sequence& s = *running_[i];
+    if (!s.in_prefill() || s.chunk(prefill_chunk) > budget) continue;
+    feed[i] = s.chunk(prefill_chunk);
+    budget -= feed[i];
+  }
+  return feed;
+}
+
+std::vector<BatchResult> BatchEngine::step(const std::function<void(const std::string&, std::int32_t)>& on_token) {
+  admit();
+  const std::vector<std::int64_t> feed = plan();
+  const std::int64_t vocab = model_.vocab_range().size();
+  std::vector<std::vector<std::int32_t>> tokens(running_.size()), positions(running_.size());
+  std::vector<SequenceStep> batch;
+  std::vector<std::size_t> in_step;
+  for (std::size_t i = 0; i < running_.size(); ++i) {
+    if (feed[i] == 0) continue;
+    Sequence& s = *running_[i];
+    if (s.in_prefill())
+      tokens[i].assign(s.request.prompt.begin() + s.prefilled, s.request.prompt.begin() + s.prefilled + feed[i]);
+    else
+      tokens[i] = {s.result.ids.back()};
+    positions[i].resize(tokens[i].size());
+    std::iota(positions[i].begin(), positions[i].end(), s.next_position);
+    s.policy.make_room(s.cache, feed[i]);
+    const bool wants_logits = !s.in_prefill() || s.prefilled + feed[i] == static_cast<std::int64_t>(s.request.prompt.size());
+    s.logits.resize(static_cast<std::size_t>(vocab));
+    batch.push_back({tokens[i], positions[i], &s.cache, wants_logits ? 1 : 0, s.logits.data()});
+    in_step.push_back(i);
+  }
+  if (!batch.empty()) model_.forward(batch);
+
+  std::vector<BatchResult> finished;
+  std::vector<bool> done(running_.size(), false);
+  for (std::size_t k = 0; k < in_step.size(); ++k) {
+    Sequence& s = *running_[in_step[k]];
+    const std::int64_t fed = feed[in_step[k]];
+    s.policy.observe_step(s.cache, fed, *model_.distribution().all);
+    if (advance(s, fed, batch[k].n_logits > 0, on_token)) {
+      done[in_step[k]] = true;
+      finished.push_back(std::move(s.result));
+    }
+  }
+  std::size_t keep = 0;  // a finished sequence returns its cache at once
+  for (std::size_t i = 0; i < running_.size(); ++i)
+    if (!done[i]) running_[keep++] = std::move(running_[i]);
+  running_.resize(keep);
+  return finished;
+}
+
+bool BatchEngine::advance(Sequence& s, std::int64_t fed, bool sampled, const std::function<void(const std::string&, std::int32_t)>& on_token) {
+  if (s.in_prefill()) s.prefilled += fed;
+  s.next_position += static_cast<std::int32_t>(fed);
+  if (!sampled) return false;
+  const std::int32_t id = s.sampler.sample(LogitsSlice{s.logits, model_.vocab_range().begin}, s.history, *model_.distribution().all);
+  const auto now = Clock::now();
+  Timing& t = s.result.timing;
+  if (s.result.ids.empty() && t.ttft_ms == 0) {
+    t.ttft_ms = std::chrono::duration<double, std::milli>(now - s.admitted).count();
+    s.first_token = now;
+  }
+  const auto finish = [&](StopReason why) {
+    s.result.stop = why;
+    t.generated_tokens = static_cast<std::int64_t>(s.result.ids.size());
+    if (s.result.ids.size() >= 2) {
+      t.tpot_ms = std::chrono::duration<double, std::milli>(now - s.first_token).count() / static_cast<double>(s.result.ids.size() - 1);
+      t.tokens_per_s = 1000.0 / t.tpot_ms;
+    }
+    return true;
+  };
+  const auto& stops = s.request.stop_ids;
+  if (std::find(stops.begin(), stops.end(), id) != stops.end()) return finish(StopReason::EndOfText);
+  s.result.ids.push_back(id);
+  s.history.push_back(id);
+  if (on_token) on_token(s.request.id, id);
+  const std::int64_t max_new = s.request.max_new_tokens;
+  if (max_new >= 0 && static_cast<std::int64_t>(s.result.ids.size()) >= max_new) return finish(StopReason::Length);
+  if (!s.policy.bounded() && s.cache.size() + 1 > s.cache.capacity()) return finish(StopReason::ContextFull);
+  return false;
+}
+
+}  // namespace qwen3

@@ -1,0 +1,157 @@
+// Continuous batching (engine/batch_engine.hpp): a request's tokens must not depend on what else runs
+// beside it, on when it joined, or on the token budget that cut its prompt into chunks.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+
+#include "engine/batch_engine.hpp"
+#include "engine/generate.hpp"
+#include "engine/loaded_model.hpp"
+#include "kernels/dispatch.hpp"
+#include "qwen3/error.hpp"
+#include "test_support.hpp"
+
+namespace qwen3 {
+namespace {
+
+using Ids = std::vector<std::int32_t>;
+
+Ids random_ids(std::size_t n, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  Ids ids(n);
+  for (auto& id : ids) id = static_cast<std::int32_t>(rng() % 384);
+  return ids;
+}
+
+// Greedy and sampled requests of different lengths; one stops at an id it is likely to meet.
+std::vector<BatchRequest> mixed_requests() {
+  std::vector<BatchRequest> r;
+  const std::size_t lengths[] = {7, 40, 1, 23, 64, 12};
+  for (std::size_t i = 0; i < 6; ++i) {
+    BatchRequest q;
+    q.id = "r" + std::to_string(i);
+    q.prompt = random_ids(lengths[i], static_cast<std::uint32_t>(i + 1));
+    q.max_new_tokens = 6 + static_cast<std::int64_t>(i) * 3;
+    if (i % 2 == 1) q.sampling = {.temperature = 0.8f, .top_k = 40, .top_p = 0.9f, .seed = 1000 + i};
+    r.push_back(q);
+  }
+  return r;
+}
+
+BatchEngineOptions small_steps() {
+  BatchEngineOptions o;
+  o.max_running = 4;
+  o.token_budget = 16;  // prompts in chunks of 13, and every step below the gemm threshold
+  o.context = 256;
+  o.kv_type = KvType::F32;
+  o.kv_block = 16;
+  return o;
+}
+
+std::map<std::string, BatchResult> run_all(Qwen3Model& m, const BatchEngineOptions& o, const std::vector<BatchRequest>& requests) {
+  BatchEngine engine(m, o);
+  for (const auto& r : requests) engine.submit(r);
+  std::map<std::string, BatchResult> out;
+  while (!engine.idle())
+    for (auto& r : engine.step()) out[r.id] = std::move(r);
+  return out;
+}
+
+class BatchEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const kernels::KernelTable& kt = kernels::select_kernels("auto", "onednn", kernels::detect_cpu_features());
+    lm_ = std::make_unique<LoadedModel>(load_model(test::model_dir("tiny-gqa4"), kt, AttentionKind::Streaming));
+  }
+  Qwen3Model& model() { return *lm_->model; }
+  std::unique_ptr<LoadedModel> lm_;
+};
+
+TEST_F(BatchEngineTest, EveryRequestGetsTheTokensItGetsAlone) {
+  const auto requests = mixed_requests();
+  const auto together = run_all(model(), small_steps(), requests);
+  ASSERT_EQ(together.size(), requests.size());
+  for (const auto& r : requests) {
+    const auto alone = run_all(model(), small_steps(), {r});
+    EXPECT_EQ(together.at(r.id).ids, alone.at(r.id).ids) << r.id;
+    EXPECT_EQ(together.at(r.id).stop, alone.at(r.id).stop) << r.id;
+    EXPECT_EQ(static_cast<std::int64_t>(together.at(r.id).ids.size()), r.max_new_tokens) << r.id;
+  }
+}
+
+TEST_F(BatchEngineTest, GreedyRequestsGiveGeneratesIds) {
+  auto requests = mixed_requests();
+  const auto together = run_all(model(), small_steps(), requests);
+  for (const auto& r : requests) {
+    if (r.sampling.temperature > 0) continue;
+    Session session(model(), model().new_cache(KvType::F32, 16, 256));
+    Sampler sampler(r.sampling);
+    GenerationRequest g;
+    g.prompt = r.prompt;
+    g.max_new_tokens = r.max_new_tokens;
+    EXPECT_EQ(together.at(r.id).ids, generate(session, sampler, g, [](std::int32_t) {}).ids) << r.id;
+  }
+}
+
+TEST_F(BatchEngineTest, RequestsThatJoinMidwayAndLargerBudgetsChangeNothing) {
+  const auto requests = mixed_requests();
+  const auto reference = run_all(model(), small_steps(), requests);
+  BatchEngine engine(model(), small_steps());
+  std::map<std::string, BatchResult> out;
+  for (std::size_t i = 0; i < 2; ++i) engine.submit(requests[i]);
+  for (int s = 0; s < 5; ++s)
+    for (auto& r : engine.step()) out[r.id] = std::move(r);
+  for (std::size_t i = 2; i < requests.size(); ++i) engine.submit(requests[i]);
+  while (!engine.idle())
+    for (auto& r : engine.step()) out[r.id] = std::move(r);
+  for (const auto& r : requests) EXPECT_EQ(out.at(r.id).ids, reference.at(r.id).ids) << r.id;
+  // One sequence at a time with the prompt in one piece: greedy ids as before.
+  BatchEngineOptions wide = small_steps();
+  wide.max_running = 1;
+  wide.token_budget = 256;
+  const auto one_by_one = run_all(model(), wide, requests);
+  for (const auto& r : requests)
+    if (r.sampling.temperature == 0) EXPECT_EQ(one_by_one.at(r.id).ids, reference.at(r.id).ids) << r.id;
+}
+
+TEST_F(BatchEngineTest, StopIdsEndOneSequenceAndTheContextEndsAnother) {
+  auto requests = mixed_requests();
+  const auto reference = run_all(model(), small_steps(), requests);
+  BatchRequest stopping = requests[0];
+  stopping.stop_ids = {reference.at("r0").ids[2]};  // its third token
+  BatchRequest long_one = requests[4];              // 64 prompt tokens
+  long_one.max_new_tokens = -1;
+  BatchEngineOptions o = small_steps();
+  o.context = 70;
+  const auto out = run_all(model(), o, {stopping, long_one, requests[2]});
+  EXPECT_EQ(out.at("r0").stop, StopReason::EndOfText);
+  EXPECT_EQ(out.at("r0").ids, Ids(reference.at("r0").ids.begin(), reference.at("r0").ids.begin() + 2));
+  EXPECT_EQ(out.at("r4").stop, StopReason::ContextFull);
+  EXPECT_EQ(out.at("r4").ids.size(), 7u);  // 64 + 6 fed fill the context; the 7th is sampled from them
+  EXPECT_EQ(out.at("r2").ids, reference.at("r2").ids);
+}
+
+TEST_F(BatchEngineTest, ABoundedPolicyStreamsEachSequenceInItsOwnBudget) {
+  BatchEngineOptions o = small_steps();
+  o.kv_policy = KvPolicyOptions(KvPolicyKind::SinkWindow, 4, 12);
+  o.context = 32;  // less than the 64-token prompt: only a bounded policy can take it
+  const auto requests = mixed_requests();
+  const auto together = run_all(model(), o, requests);
+  for (const auto& r : requests) EXPECT_EQ(together.at(r.id).ids, run_all(model(), o, {r}).at(r.id).ids) << r.id;
+}
+
+TEST_F(BatchEngineTest, RequestsThatCanNeverRunAreRefusedAtSubmit) {
+  BatchEngine engine(model(), small_steps());
+  BatchRequest empty;
+  empty.id = "empty";
+  EXPECT_THROW(engine.submit(empty), Error);
+  BatchRequest too_long;
+  too_long.id = "long";
+  too_long.prompt = random_ids(256, 3);
+  EXPECT_THROW(engine.submit(too_long), Error);
+  EXPECT_TRUE(engine.idle());
+}
+
+}  // namespace
+}  // namespace qwen3
