@@ -2,11 +2,16 @@
 // same properties on arbitrary messages.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "engine/chat.hpp"
+#include "qwen3/error.hpp"
+#include "test_support.hpp"
 #include "qwen3/tokenizer.hpp"
 #include "test_support.hpp"
 
@@ -38,3 +43,32 @@ TEST(ChatTurn, TypedSpecialTokenTextIsThatTokenAsHuggingFaceEncodesIt) {
 }
 
 }  // namespace
+
+namespace qwen3 {
+namespace {
+
+// chat_prompt against Qwen3's official chat_template, rendered by jinja2 as transformers renders it
+// (scripts/make_chat_fixtures.py): system turns first and later, earlier assistant turns with their
+// reasoning dropped, a tool-response user turn that is not the last query, typed special-token text,
+// both thinking modes.
+TEST(ChatPrompt, RendersConversationsAsTheOfficialTemplate) {
+  std::ifstream in(test::data_dir() / "chat" / "messages.json");
+  ASSERT_TRUE(in) << "tests/data/chat/messages.json";
+  const nlohmann::json cases = nlohmann::json::parse(in);
+  ASSERT_EQ(cases.size(), 10u);
+  for (const auto& c : cases) {
+    std::vector<ChatMessage> messages;
+    for (const auto& m : c["messages"]) messages.push_back({m["role"], m["content"]});
+    EXPECT_EQ(chat_prompt(messages, c["no_think"]), c["rendered"].get<std::string>()) << c["messages"].dump();
+  }
+}
+
+TEST(ChatPrompt, ConversationsOutsideTheSubsetAreOneError) {
+  EXPECT_THROW(chat_prompt({}, false), Error);
+  EXPECT_THROW(chat_prompt({{"system", "s"}}, false), Error);
+  EXPECT_THROW(chat_prompt({{"tool", "t"}, {"user", "u"}}, false), Error);
+  EXPECT_THROW(chat_prompt({{"user", "u"}, {"assistant", "a"}}, false), Error);
+}
+
+}  // namespace
+}  // namespace qwen3
