@@ -49,6 +49,18 @@ void add_eval_options(CLI::App& ev, EvalCommandOptions& e) {
   ev.add_option("--csv", e.csv_file, "Also write the windows as CSV to FILE");
 }
 
+void add_batch_options(CLI::App& b, BatchCommandOptions& o) {
+  add_runtime_options(b, o.runtime, "Seed of a line without one (sampling), and of the random eviction policy");
+  b.add_option("--input", o.input, "Prompts, one JSON object per line: id, prompt (text or token ids) or messages, optional max_tokens, temperature, top_k, top_p, min_p, repetition_penalty, seed, stop_token_ids")->required();
+  b.add_option("--output", o.output, "Results, one JSON object per line, each written when its request finishes; run again to resume")->required();
+  b.add_option("-c,--ctx-size", o.runtime.context, "Tokens one sequence may hold (default: the model's max_position_embeddings)")->check(int_range(0, INT32_MAX));
+  b.add_option("--max-tokens", o.max_tokens, "Tokens to generate for a line without max_tokens")->check(int_range(1, INT32_MAX))->capture_default_str();
+  b.add_option("--max-running", o.max_running, "Sequences in one forward step")->check(int_range(1, 4096))->capture_default_str();
+  b.add_option("--token-budget", o.token_budget, "Tokens in one forward step: a decode token per running sequence, then prompt chunks")
+      ->check(int_range(1, 1 << 20))->capture_default_str();
+  b.add_flag("--no-think", o.no_think, "messages: add the empty think block (enable_thinking=False)");
+}
+
 void add_tokenize_options(CLI::App& tok, TokenizeOptions& t) {
   tok.add_option("-m,--model", t.model_dir, "Directory with tokenizer.json")->required();
   tok.add_option("text", t.text, "Text to tokenize")->required();
@@ -66,6 +78,8 @@ std::variant<int, ParsedCommand> parse_command_line(int argc, char** argv) {
   add_tokenize_options(*tok, cmd.tokenize);
   CLI::App* ev = app.add_subcommand("eval", "Perplexity, next-token accuracy, speed and memory over a text file");
   add_eval_options(*ev, cmd.eval);
+  CLI::App* ba = app.add_subcommand("batch", "Every request of a JSON-lines prompt file through one continuous-batching engine; resumable");
+  add_batch_options(*ba, cmd.batch);
 
   const bool speaker = mpi::launcher_rank() == 0;
   try {
@@ -78,9 +92,10 @@ std::variant<int, ParsedCommand> parse_command_line(int argc, char** argv) {
     if (speaker) std::fprintf(stderr, "qwen3_mpi: error: %s (see --help)\n", one_line(e.what()).c_str());
     return 1;
   }
-  cmd.kind = *tok ? ParsedCommand::Kind::Tokenize : *ev ? ParsedCommand::Kind::Eval : ParsedCommand::Kind::Generate;
+  cmd.kind = *tok ? ParsedCommand::Kind::Tokenize : *ev ? ParsedCommand::Kind::Eval : *ba ? ParsedCommand::Kind::Batch : ParsedCommand::Kind::Generate;
   finish_runtime_options(app, cmd.generate.runtime);
   finish_runtime_options(*ev, cmd.eval.runtime);
+  finish_runtime_options(*ba, cmd.batch.runtime);
   return cmd;
 }
 

@@ -8,13 +8,14 @@
 namespace qwen3::cli {
 
 struct ParsedCommand {
-  enum class Kind { Generate, Tokenize, Eval } kind = Kind::Generate;
+  enum class Kind { Generate, Tokenize, Eval, Batch } kind = Kind::Generate;
   GenerateOptions generate;
   TokenizeOptions tokenize;
   EvalCommandOptions eval;
-  // The runtime options of the command that runs the model (generate or eval).
-  RuntimeOptions& runtime() { return kind == Kind::Eval ? eval.runtime : generate.runtime; }
-  const RuntimeOptions& runtime() const { return kind == Kind::Eval ? eval.runtime : generate.runtime; }
+  BatchCommandOptions batch;
+  // The runtime options of the command that runs the model (generate, eval or batch).
+  RuntimeOptions& runtime() { return kind == Kind::Eval ? eval.runtime : kind == Kind::Batch ? batch.runtime : generate.runtime; }
+  const RuntimeOptions& runtime() const { return const_cast<ParsedCommand*>(this)->runtime(); }
 };
 
 // The command, or the exit status after --help, --version or a parse error (printed by the

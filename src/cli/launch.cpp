@@ -30,6 +30,8 @@ int run_command(const ParsedCommand& cmd, Communicator& world) {
       return run_eval(cmd.eval, world);
     case ParsedCommand::Kind::Generate:
       return run_generate(cmd.generate, install_stop_signals(), world);
+    case ParsedCommand::Kind::Batch:
+      return run_batch(cmd.batch, install_stop_signals(), world);
   }
   return 2;
 }

@@ -36,6 +36,15 @@ struct EvalCommandOptions {
   std::string csv_file;
 };
 
+struct BatchCommandOptions {
+  RuntimeOptions runtime;
+  std::string input, output;     // JSON lines in; JSON lines out, appended and resumed
+  std::int64_t max_tokens = 128;  // for a line without max_tokens
+  std::int64_t max_running = 16;  // sequences in one step
+  std::int64_t token_budget = 256;
+  bool no_think = false;         // messages: the empty think block (enable_thinking=False)
+};
+
 struct TokenizeOptions {
   std::string model_dir;
   std::string text;

@@ -25,6 +25,7 @@ struct KvRequest {
   std::string asked_by;  // names the request in a refusal: "-c 40960", "eval of 100000 tokens with --kv-policy full"
   std::vector<std::string> instead;  // what to try instead, named in a refusal: "use A, B or C"
   std::int64_t logits_rows = 1;  // rows of logits kept at once (eval's chunked protocol keeps a whole chunk)
+  std::string held_as;  // how the load line names what the cache holds, when not one sequence's context
 };
 
 // One rank's bytes: what it will hold whatever the context, and what each cached token adds.

@@ -105,12 +105,13 @@ KvCache Runtime::new_cache() const { return model().new_cache(kv_type_, options_
 std::string Runtime::load_line() const {
   const Qwen3Weights& w = model().weights();
   const bool bounded_cache = bounded();
-  const std::int64_t held = bounded_cache ? KvEvictionPolicy(kv_policy_).budget() : context_;
+  const std::int64_t held = !kv_request_.held_as.empty() ? kv_request_.tokens : bounded_cache ? KvEvictionPolicy(kv_policy_).budget() : context_;
   const double kv_bytes =
       rank_memory(config(), model().distribution().part, static_cast<double>(w.matrix_bytes), kv_request_).kv_per_token *
       static_cast<double>(held);
-  const std::string kv_limit = bounded_cache ? "for " + describe_kv_policy(kv_policy_)
-                                             : "at -c " + std::to_string(context_) + describe_lowered_context(*rank_.memory);
+  const std::string kv_limit = !kv_request_.held_as.empty() ? kv_request_.held_as
+                               : bounded_cache              ? "for " + describe_kv_policy(kv_policy_)
+                                                            : "at -c " + std::to_string(context_) + describe_lowered_context(*rank_.memory);
   const bool domains = !options_.numa_description.empty();
   std::string where = domains ? " | numa " + options_.numa_description : std::string();
   if (world_->size() > 1)
