@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "cli_case.hpp"
+#include "batch_files.hpp"
 #include "cli_fixtures.hpp"
 
 namespace qwen3::test::cli {
@@ -227,6 +228,31 @@ TEST_P(MpiBadLayout, IsRefusedWithOneErrorLine) {
   report(f, {&r});
 }
 INSTANTIATE_TEST_SUITE_P(cli, MpiBadLayout, ::testing::ValuesIn(kBadLayoutCases), CaseName());
+
+}  // namespace
+}  // namespace qwen3::test::cli
+
+namespace qwen3::test::cli {
+namespace {
+
+// batch over 3 ranks: rank 0 reads and writes, every rank takes the same steps; the results are one
+// process's, id for id.
+TEST(CliMpiBatch, AnswersAsOneProcess) {
+  CaseDir dir;
+  const auto in = dir.path() / "in.jsonl", one = dir.path() / "one.jsonl", three = dir.path() / "three.jsonl";
+  write_lines(in, greedy_requests(10, 12));
+  const Args common = {"batch", "-m", kGqa4, "--input", in.string(), "-t", "1", "--max-running", "4", "--token-budget", "16", "--kv-block", "4"};
+  const RunResult ranks = run_qwen3(dir, {.args = common + Args{"--output", three.string()}, .ranks = 3});
+  const RunResult alone = run_qwen3(dir, {.args = common + Args{"--output", one.string()}});
+  Findings f;
+  check_exit(ranks, 0, f);
+  check_exit(alone, 0, f);
+  const auto a = results_by_id(three, f), b = results_by_id(one, f);
+  if (a.size() != 10 || b.size() != 10) f.add("not 10 results each");
+  for (const auto& [id, j] : b)
+    if (!a.count(id) || a.at(id)["token_ids"] != j["token_ids"]) f.add(id + ": other ids on 3 ranks");
+  report(f, {&ranks, &alone});
+}
 
 }  // namespace
 }  // namespace qwen3::test::cli
