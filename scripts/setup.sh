@@ -11,6 +11,8 @@ packages=(
   libpcre2-dev         # the Qwen2/Qwen3 pre-tokenizer regex needs \p{L}/\p{N} and look-ahead
   libutf8proc-dev      # NFC normalisation of input text before BPE
   libcli11-dev         # command-line options and subcommands
+  libcpp-httplib-dev   # serve: HTTP/1.1 server with keep-alive, chunked streaming and timeouts
+  curl                 # tests/serve: a real HTTP client beside the openai one
   libgtest-dev         # unit and fixture tests
   libdnnl-dev          # oneDNN: prefill matrix products
   libhwloc-dev         # NUMA topology (numa/)
