@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "cli/batch_input.hpp"
@@ -15,6 +16,7 @@
 #include "engine/agreement.hpp"
 #include "engine/batch_engine.hpp"
 #include "engine/runtime.hpp"
+#include "engine/step_orders.hpp"
 #include "qwen3/error.hpp"
 
 namespace qwen3::cli {
@@ -141,31 +143,6 @@ void read_requests(const BatchCommandOptions& o, const Runtime& rt, BatchFiles& 
   }
 }
 
-// Rank 0's requests on every rank, as one JSON text (ids, settings) in a broadcast.
-void share_requests(Communicator& world, std::vector<BatchRequest>& requests) {
-  std::vector<std::int32_t> bytes;
-  if (world.rank() == 0) {
-    json all = json::array();
-    for (const auto& r : requests)
-      all.push_back({r.id, r.prompt, r.max_new_tokens, r.stop_ids, r.sampling.temperature, r.sampling.top_k, r.sampling.top_p,
-                     r.sampling.min_p, r.sampling.repeat_penalty, r.sampling.seed});
-    const std::string text = all.dump(-1, ' ', false, json::error_handler_t::replace);
-    bytes.assign(text.begin(), text.end());
-  }
-  share_ids(world, bytes);
-  if (world.rank() == 0) return;
-  requests.clear();
-  for (const json& a : json::parse(std::string(bytes.begin(), bytes.end()))) {
-    BatchRequest r;
-    r.id = a[0];
-    r.prompt = a[1].get<std::vector<std::int32_t>>();
-    r.max_new_tokens = a[2];
-    r.stop_ids = a[3].get<std::vector<std::int32_t>>();
-    r.sampling = {a[4].get<float>(), a[5].get<std::int32_t>(), a[6].get<float>(), a[7].get<float>(), a[8].get<float>(), -1, a[9].get<std::uint64_t>()};
-    requests.push_back(std::move(r));
-  }
-}
-
 const char* finish_reason(StopReason s) {
   switch (s) {
     case StopReason::EndOfText: return "stop";
@@ -209,7 +186,6 @@ int run_batch(const BatchCommandOptions& o, const std::atomic<bool>& interrupted
   BatchFiles files;
   on_rank0(world, [&] { read_requests(o, rt, files); });
   rt.print_load_line();
-  share_requests(world, files.requests);
 
   BatchEngineOptions eo;
   eo.max_running = o.max_running;
@@ -219,16 +195,22 @@ int run_batch(const BatchCommandOptions& o, const std::atomic<bool>& interrupted
   eo.kv_block = o.runtime.kv_block;
   eo.kv_policy = rt.kv_policy();
   BatchEngine engine(rt.model(), eo);
-  for (auto& r : files.requests) engine.submit(std::move(r));
-  BatchProgress progress(engine.waiting());
+  // Rank 0's requests join at the first step; after that each step's orders only say whether Ctrl-C
+  // or Slurm's SIGTERM reached rank 0, so every rank stops at the same step.
+  StepOrders orders;
+  orders.submit = std::move(files.requests);
+  std::optional<BatchProgress> progress;
   std::size_t done = 0;
   std::int64_t tokens = 0;
   const Tokenizer* tok = rt.tokenizer();
-  std::int32_t stop[1] = {0};
-  while (!engine.idle()) {
-    stop[0] = interrupted.load() ? 1 : 0;
-    world.broadcast(stop, 0);  // Ctrl-C or Slurm's SIGTERM reach rank 0; every rank stops at the same step
-    if (stop[0]) break;
+  for (;;) {
+    orders.stop = interrupted.load();
+    share_orders(world, orders);
+    if (orders.stop) break;
+    for (auto& r : orders.submit) engine.submit(std::move(r));
+    orders.submit.clear();
+    if (!progress) progress.emplace(engine.waiting());
+    if (engine.idle()) break;
     for (const BatchResult& r : engine.step()) {
       ++done;
       tokens += static_cast<std::int64_t>(r.ids.size());
@@ -240,10 +222,11 @@ int run_batch(const BatchCommandOptions& o, const std::atomic<bool>& interrupted
                              {"prompt_tokens", files.prompt_tokens[r.id]}, {"completion_tokens", r.ids.size()},
                              {"ttft_ms", r.timing.ttft_ms}, {"tpot_ms", r.timing.tpot_ms}});
     }
-    if (rt.speaker()) progress(done, tokens, false);
+    if (rt.speaker()) (*progress)(done, tokens, false);
   }
   if (!rt.speaker()) return 0;
-  progress(done, tokens, true);
+  if (!progress) progress.emplace(0);
+  (*progress)(done, tokens, true);
   std::fprintf(stderr, "batch: %zu lines | %zu answered now, %zu already in %s, %zu errors", files.total, done, files.skipped,
                o.output.c_str(), files.errors);
   if (!engine.idle())

@@ -3,45 +3,21 @@
 #include <nlohmann/json.hpp>
 
 #include "qwen3/error.hpp"
+#include "requests/json_fields.hpp"
 
 namespace qwen3::cli {
 namespace {
 
 using nlohmann::json;
-
-template <class T>
-T number(const json& j, const char* field, T lo, T hi) {
-  if (!j.is_number() || (std::is_integral_v<T> && !j.is_number_integer()))
-    throw Error(std::string(field) + ": expected " + (std::is_integral_v<T> ? "an integer" : "a number"));
-  const double v = j.get<double>();
-  if (!(v >= static_cast<double>(lo) && v <= static_cast<double>(hi)))
-    throw Error(std::string(field) + ": " + j.dump() + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  return j.get<T>();
-}
-
-std::vector<std::int32_t> id_list(const json& j, const char* field) {
-  if (!j.is_array()) throw Error(std::string(field) + ": expected a list of token ids");
-  std::vector<std::int32_t> ids;
-  for (const json& v : j) ids.push_back(number<std::int32_t>(v, field, 0, INT32_MAX));
-  return ids;
-}
-
-std::vector<ChatMessage> messages_of(const json& j) {
-  if (!j.is_array() || j.empty()) throw Error("messages: expected a non-empty list of {role, content}");
-  std::vector<ChatMessage> out;
-  for (const json& m : j) {
-    if (!m.is_object() || !m.contains("role") || !m["role"].is_string() || !m.contains("content") || !m["content"].is_string())
-      throw Error("messages: every message needs a string role and a string content");
-    out.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
-  }
-  return out;
-}
+using requests::chat_messages;
+using requests::id_list;
+using requests::number;
 
 void read_prompt(const json& j, BatchLine& l) {
   const bool has_prompt = j.contains("prompt"), has_messages = j.contains("messages");
   if (has_prompt == has_messages) throw Error("give exactly one of prompt and messages");
   if (has_messages) {
-    l.messages = messages_of(j["messages"]);
+    l.messages = chat_messages(j["messages"]);
   } else if (j["prompt"].is_string()) {
     if (j["prompt"].get_ref<const std::string&>().empty()) throw Error("prompt: empty");
     l.text = j["prompt"].get<std::string>();

@@ -61,6 +61,27 @@ void add_batch_options(CLI::App& b, BatchCommandOptions& o) {
   b.add_flag("--no-think", o.no_think, "messages: add the empty think block (enable_thinking=False)");
 }
 
+void add_serve_options(CLI::App& sv, ServeCommandOptions& o) {
+  add_runtime_options(sv, o.runtime, "Seed of a request without one (sampling), and of the random eviction policy");
+  sv.add_option("--host", o.host, "Address to listen on (another than loopback only when asked)")->capture_default_str();
+  sv.add_option("--port", o.port, "TCP port (0: any free port, printed)")->check(int_range(0, 65535))->capture_default_str();
+  sv.add_option("--api-key", o.api_key, "Require 'Authorization: Bearer KEY' on /v1/ routes")->envname("QWEN3_API_KEY");
+  sv.add_option("--served-model-name", o.model_name, "The model name clients give and /v1/models lists (default: the model folder's name)");
+  sv.add_option("-c,--ctx-size", o.runtime.context, "Tokens one sequence may hold (default: the model's max_position_embeddings)")->check(int_range(0, INT32_MAX));
+  sv.add_option("--max-running", o.max_running, "Sequences in one forward step")->check(int_range(1, 4096))->capture_default_str();
+  sv.add_option("--token-budget", o.token_budget, "Tokens in one forward step: a decode token per running sequence, then prompt chunks")
+      ->check(int_range(1, 1 << 20))->capture_default_str();
+  sv.add_option("--max-queue", o.max_queue, "Sequences that may wait beyond the running ones; more are refused with 503")
+      ->check(int_range(0, 1 << 20))->capture_default_str();
+  sv.add_option("--max-body", o.max_body_bytes, "Largest request body in bytes (larger: 413)")->check(int_range(1024, INT32_MAX))->capture_default_str();
+  sv.add_option("--timeout", o.timeout_s, "Seconds to read a request or write a response before the connection is dropped")
+      ->check(int_range(1, 3600))->capture_default_str();
+  sv.add_option("--max-connections", o.max_connections, "Connections served at once (as many more wait; beyond that 503)")
+      ->check(int_range(1, 4096))->capture_default_str();
+  sv.add_option("--drain-timeout", o.drain_s, "After SIGTERM: seconds running requests may take to finish before they are ended")
+      ->check(int_range(0, 3600))->capture_default_str();
+}
+
 void add_tokenize_options(CLI::App& tok, TokenizeOptions& t) {
   tok.add_option("-m,--model", t.model_dir, "Directory with tokenizer.json")->required();
   tok.add_option("text", t.text, "Text to tokenize")->required();
@@ -80,6 +101,8 @@ std::variant<int, ParsedCommand> parse_command_line(int argc, char** argv) {
   add_eval_options(*ev, cmd.eval);
   CLI::App* ba = app.add_subcommand("batch", "Every request of a JSON-lines prompt file through one continuous-batching engine; resumable");
   add_batch_options(*ba, cmd.batch);
+  CLI::App* sv = app.add_subcommand("serve", "OpenAI-compatible HTTP server (/v1/completions, /v1/chat/completions) on rank 0");
+  add_serve_options(*sv, cmd.serve);
 
   const bool speaker = mpi::launcher_rank() == 0;
   try {
@@ -92,10 +115,15 @@ std::variant<int, ParsedCommand> parse_command_line(int argc, char** argv) {
     if (speaker) std::fprintf(stderr, "qwen3_mpi: error: %s (see --help)\n", one_line(e.what()).c_str());
     return 1;
   }
-  cmd.kind = *tok ? ParsedCommand::Kind::Tokenize : *ev ? ParsedCommand::Kind::Eval : *ba ? ParsedCommand::Kind::Batch : ParsedCommand::Kind::Generate;
+  cmd.kind = *tok ? ParsedCommand::Kind::Tokenize
+             : *ev ? ParsedCommand::Kind::Eval
+             : *ba ? ParsedCommand::Kind::Batch
+             : *sv ? ParsedCommand::Kind::Serve
+                   : ParsedCommand::Kind::Generate;
   finish_runtime_options(app, cmd.generate.runtime);
   finish_runtime_options(*ev, cmd.eval.runtime);
   finish_runtime_options(*ba, cmd.batch.runtime);
+  finish_runtime_options(*sv, cmd.serve.runtime);
   return cmd;
 }
 

@@ -8,13 +8,21 @@
 namespace qwen3::cli {
 
 struct ParsedCommand {
-  enum class Kind { Generate, Tokenize, Eval, Batch } kind = Kind::Generate;
+  enum class Kind { Generate, Tokenize, Eval, Batch, Serve } kind = Kind::Generate;
   GenerateOptions generate;
   TokenizeOptions tokenize;
   EvalCommandOptions eval;
   BatchCommandOptions batch;
-  // The runtime options of the command that runs the model (generate, eval or batch).
-  RuntimeOptions& runtime() { return kind == Kind::Eval ? eval.runtime : kind == Kind::Batch ? batch.runtime : generate.runtime; }
+  ServeCommandOptions serve;
+  // The runtime options of the command that runs the model (generate, eval, batch or serve).
+  RuntimeOptions& runtime() {
+    switch (kind) {
+      case Kind::Eval: return eval.runtime;
+      case Kind::Batch: return batch.runtime;
+      case Kind::Serve: return serve.runtime;
+      default: return generate.runtime;
+    }
+  }
   const RuntimeOptions& runtime() const { return const_cast<ParsedCommand*>(this)->runtime(); }
 };
 

@@ -14,6 +14,7 @@ int run_generate(const GenerateOptions& opt, const std::atomic<bool>& interrupte
 int run_tokenize(const TokenizeOptions& opt);
 int run_eval(const EvalCommandOptions& opt, Communicator& world);
 int run_batch(const BatchCommandOptions& opt, const std::atomic<bool>& interrupted, Communicator& world);
+int run_serve(const ServeCommandOptions& opt, const std::atomic<bool>& interrupted, Communicator& world);
 std::string version_text();
 
 // The whole file as raw bytes (-f prompts, eval texts). `what` names it in the one-line errors

@@ -32,6 +32,8 @@ int run_command(const ParsedCommand& cmd, Communicator& world) {
       return run_generate(cmd.generate, install_stop_signals(), world);
     case ParsedCommand::Kind::Batch:
       return run_batch(cmd.batch, install_stop_signals(), world);
+    case ParsedCommand::Kind::Serve:
+      return run_serve(cmd.serve, install_stop_signals(static_cast<unsigned>(cmd.serve.drain_s) + 5), world);
   }
   return 2;
 }

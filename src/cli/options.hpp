@@ -45,6 +45,21 @@ struct BatchCommandOptions {
   bool no_think = false;         // messages: the empty think block (enable_thinking=False)
 };
 
+struct ServeCommandOptions {
+  RuntimeOptions runtime;
+  std::string host = "127.0.0.1";  // another address only when asked
+  int port = 8080;                 // 0: any free port
+  std::string api_key;             // --api-key or QWEN3_API_KEY; empty: none asked for
+  std::string model_name;          // --served-model-name; empty: the model folder's name
+  std::int64_t max_running = 16;
+  std::int64_t token_budget = 256;
+  std::int64_t max_queue = 256;
+  std::int64_t max_body_bytes = 1 << 20;
+  int timeout_s = 30;
+  int max_connections = 128;
+  int drain_s = 30;
+};
+
 struct TokenizeOptions {
   std::string model_dir;
   std::string text;

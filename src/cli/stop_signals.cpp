@@ -11,6 +11,7 @@ namespace {
 
 std::atomic<bool> g_interrupted{false};
 std::atomic<std::int64_t> g_first_signal_ns{0};
+std::atomic<unsigned> g_sigterm_grace_s{1};
 
 std::int64_t monotonic_ns() {  // clock_gettime is async-signal-safe; std::chrono makes no such promise
   timespec ts{};
@@ -37,9 +38,10 @@ void on_stop_signal(int sig) {
 // SIGTERM gets one second to stop cleanly, then ends the process as it would have by default. A rank
 // whose neighbour died waits in a collective that never completes, and must not make srun or mpirun
 // wait for their SIGKILL (KillWait, 30 s by default in Slurm); a healthy job stops within one token.
+// The server asks for longer: its running requests may finish first (--drain-timeout).
 void on_sigterm(int sig) {
   on_stop_signal(sig);
-  alarm(1);
+  alarm(g_sigterm_grace_s.load());
 }
 void on_sigterm_grace_over(int) {
   std::signal(SIGTERM, SIG_DFL);
@@ -48,7 +50,8 @@ void on_sigterm_grace_over(int) {
 
 }  // namespace
 
-const std::atomic<bool>& install_stop_signals() {
+const std::atomic<bool>& install_stop_signals(unsigned sigterm_grace_s) {
+  g_sigterm_grace_s = sigterm_grace_s;
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGALRM, on_sigterm_grace_over);
   std::signal(SIGTERM, on_sigterm);

@@ -19,6 +19,7 @@ struct BatchEngine::Sequence {
   std::int64_t prefilled = 0;         // prompt tokens fed so far
   std::int32_t next_position = 0;
   std::vector<float> logits;
+  std::int64_t reserved_blocks = 0;
   BatchResult result;
   Clock::time_point admitted, first_token;
 
@@ -47,24 +48,65 @@ BatchEngine::BatchEngine(Qwen3Model& model, const BatchEngineOptions& options) :
     throw Error("batch engine: a token budget of " + std::to_string(opt_.token_budget) + " cannot give " +
                 std::to_string(opt_.max_running) + " running sequences one token each");
   KvEvictionPolicy{opt_.kv_policy};  // checks the policy's options
+  const std::int64_t pool_tokens = opt_.kv_pool_tokens > 0 ? opt_.kv_pool_tokens : opt_.max_running * opt_.context;
+  pool_blocks_ = pool_tokens / opt_.kv_block;
+}
+
+std::int64_t BatchEngine::blocks_needed(const BatchRequest& r) const {
+  const KvEvictionPolicy policy(opt_.kv_policy);
+  const auto prompt = static_cast<std::int64_t>(r.prompt.size());
+  // The last generated token is never fed, so prompt + max_new_tokens - 1 tokens is the most it holds.
+  const std::int64_t tokens = policy.bounded()        ? policy.budget()
+                              : r.max_new_tokens < 0 ? opt_.context
+                                                     : std::min(opt_.context, prompt + std::max<std::int64_t>(r.max_new_tokens - 1, 0));
+  return (std::max<std::int64_t>(tokens, 1) + opt_.kv_block - 1) / opt_.kv_block;
+}
+
+KvPoolUse BatchEngine::kv_pool() const {
+  KvPoolUse use{pool_blocks_, reserved_blocks_, 0};
+  for (const auto& s : running_) use.filled += (s->cache.size() + opt_.kv_block - 1) / opt_.kv_block;
+  return use;
+}
+
+bool BatchEngine::cancel(const std::string& id) {
+  const auto queued = std::find_if(queue_.begin(), queue_.end(), [&](const BatchRequest& r) { return r.id == id; });
+  if (queued != queue_.end()) return queue_.erase(queued), true;
+  const auto running = std::find_if(running_.begin(), running_.end(), [&](const auto& s) { return s->request.id == id; });
+  if (running == running_.end()) return false;
+  reserved_blocks_ -= (*running)->reserved_blocks;
+  running_.erase(running);
+  return true;
 }
 
 BatchEngine::~BatchEngine() = default;
 
-void BatchEngine::submit(BatchRequest request) {
+void BatchEngine::check(const BatchRequest& request) const {
   const auto n = static_cast<std::int64_t>(request.prompt.size());
   if (n == 0) throw Error("request " + request.id + ": the prompt is empty");
   if (!KvEvictionPolicy(opt_.kv_policy).bounded() && n >= opt_.context)
     throw Error("request " + request.id + ": prompt of " + std::to_string(n) + " tokens leaves no room in the context of " +
                 std::to_string(opt_.context));
+  if (blocks_needed(request) > pool_blocks_)
+    throw Error("request " + request.id + ": needs " + std::to_string(blocks_needed(request)) + " KV blocks of " + std::to_string(opt_.kv_block) +
+                " tokens, and the pool holds " + std::to_string(pool_blocks_));
+}
+
+void BatchEngine::submit(BatchRequest request) {
+  check(request);
   queue_.push_back(std::move(request));
 }
 
 void BatchEngine::admit() {
-  while (!queue_.empty() && static_cast<std::int64_t>(running_.size()) < opt_.max_running) {
+  // First come, first served: a request whose blocks are not free holds the ones behind it back, so a
+  // long request is not overtaken for ever by short ones.
+  while (!queue_.empty() && static_cast<std::int64_t>(running_.size()) < opt_.max_running &&
+         reserved_blocks_ + blocks_needed(queue_.front()) <= pool_blocks_) {
+    const std::int64_t blocks = blocks_needed(queue_.front());
     running_.push_back(std::make_unique<Sequence>(std::move(queue_.front()), model_.new_cache(opt_.kv_type, opt_.kv_block, opt_.context),
                                                   opt_.kv_policy));
     running_.back()->admitted = Clock::now();
+    running_.back()->reserved_blocks = blocks;
+    reserved_blocks_ += blocks;
     queue_.pop_front();
   }
 }
@@ -86,7 +128,7 @@ std::vector<std::int64_t> BatchEngine::plan() const {
   return feed;
 }
 
-std::vector<BatchResult> BatchEngine::step(const std::function<void(const std::string&, std::int32_t)>& on_token) {
+std::vector<BatchResult> BatchEngine::step(const TokenCallback& on_token) {
   admit();
   const std::vector<std::int64_t> feed = plan();
   const std::int64_t vocab = model_.vocab_range().size();
@@ -118,6 +160,7 @@ std::vector<BatchResult> BatchEngine::step(const std::function<void(const std::s
     s.policy.observe_step(s.cache, fed, *model_.distribution().all);
     if (advance(s, fed, batch[k].n_logits > 0, on_token)) {
       done[in_step[k]] = true;
+      reserved_blocks_ -= s.reserved_blocks;
       finished.push_back(std::move(s.result));
     }
   }
@@ -128,11 +171,15 @@ std::vector<BatchResult> BatchEngine::step(const std::function<void(const std::s
   return finished;
 }
 
-bool BatchEngine::advance(Sequence& s, std::int64_t fed, bool sampled, const std::function<void(const std::string&, std::int32_t)>& on_token) {
+bool BatchEngine::advance(Sequence& s, std::int64_t fed, bool sampled, const TokenCallback& on_token) {
   if (s.in_prefill()) s.prefilled += fed;
   s.next_position += static_cast<std::int32_t>(fed);
   if (!sampled) return false;
-  const std::int32_t id = s.sampler.sample(LogitsSlice{s.logits, model_.vocab_range().begin}, s.history, *model_.distribution().all);
+  const LogitsSlice logits{s.logits, model_.vocab_range().begin};
+  Communicator& all = *model_.distribution().all;
+  GeneratedStep step;
+  step.id = s.sampler.sample(logits, s.history, all);
+  const std::int32_t id = step.id;
   const auto now = Clock::now();
   Timing& t = s.result.timing;
   if (s.result.ids.empty() && t.ttft_ms == 0) {
@@ -152,7 +199,10 @@ bool BatchEngine::advance(Sequence& s, std::int64_t fed, bool sampled, const std
   if (std::find(stops.begin(), stops.end(), id) != stops.end()) return finish(StopReason::EndOfText);
   s.result.ids.push_back(id);
   s.history.push_back(id);
-  if (on_token) on_token(s.request.id, id);
+  // The model's own distribution (before penalty and temperature), as OpenAI's logprobs report it; a
+  // collective with a split vocabulary, so every member computes it.
+  if (s.request.top_logprobs >= 0) step.logprobs = token_logprobs(logits, id, s.request.top_logprobs, all);
+  if (on_token) on_token(s.request.id, step);
   const std::int64_t max_new = s.request.max_new_tokens;
   if (max_new >= 0 && static_cast<std::int64_t>(s.result.ids.size()) >= max_new) return finish(StopReason::Length);
   if (!s.policy.bounded() && s.cache.size() + 1 > s.cache.capacity()) return finish(StopReason::ContextFull);

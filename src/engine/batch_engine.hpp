@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@ struct BatchRequest {
   SamplerOptions sampling;
   std::int64_t max_new_tokens = 128;       // -1: until a stop id or the context is full
   std::vector<std::int32_t> stop_ids;
+  int top_logprobs = -1;                   // >= 0: each step reports the chosen token's logprob and this many alternatives
 };
 
 struct BatchResult {
@@ -47,7 +49,22 @@ struct BatchEngineOptions {
   KvType kv_type = KvType::BF16;
   std::int64_t kv_block = 64;
   KvPolicyOptions kv_policy;
+  // Tokens of KV cache all sequences may hold together (the memory plan's figure); 0: max_running x
+  // context. A request reserves the blocks it can fill (prompt + max_new_tokens, at most its context;
+  // a bounded policy's budget) when admitted, and waits in the queue while they are not free, so a
+  // running sequence never runs out of cache.
+  std::int64_t kv_pool_tokens = 0;
 };
+
+// The KV pool in blocks of kv_block tokens: reserved by running sequences, and filled so far.
+struct KvPoolUse {
+  std::int64_t total = 0;
+  std::int64_t reserved = 0;
+  std::int64_t filled = 0;
+};
+
+// Called for every generated token as it is chosen (stop ids excluded), with its logprobs when asked.
+using TokenCallback = std::function<void(const std::string& id, const GeneratedStep& step)>;
 
 class BatchEngine {
  public:
@@ -57,13 +74,19 @@ class BatchEngine {
   // Queues a request; it starts at the first step with room. qwen3::Error for a request that can never
   // run (no prompt, a prompt longer than the context under the full policy).
   void submit(BatchRequest request);
+  // What submit() checks, without queueing (thread-safe: reads only the engine's fixed settings).
+  void check(const BatchRequest& request) const;
+  // Drops a waiting or running request (its blocks return at once); false if it is not here. On ranks
+  // every member cancels the same ids between the same steps.
+  bool cancel(const std::string& id);
   std::size_t waiting() const { return queue_.size(); }
   std::size_t running() const { return running_.size(); }
   bool idle() const { return queue_.empty() && running_.empty(); }
+  KvPoolUse kv_pool() const;
 
   // One forward step over the running sequences (admitting waiting ones first); returns the
-  // requests that finished in it. `on_token(id, token)` runs for every generated token as it is chosen.
-  std::vector<BatchResult> step(const std::function<void(const std::string&, std::int32_t)>& on_token = {});
+  // requests that finished in it.
+  std::vector<BatchResult> step(const TokenCallback& on_token = {});
 
  private:
   struct Sequence;
@@ -71,12 +94,16 @@ class BatchEngine {
   // Tokens each running sequence feeds in this step (0: it waits for budget).
   std::vector<std::int64_t> plan() const;
   // After the step's forward: sample where logits came out; true when the sequence is done.
-  bool advance(Sequence& s, std::int64_t fed, bool sampled, const std::function<void(const std::string&, std::int32_t)>& on_token);
+  bool advance(Sequence& s, std::int64_t fed, bool sampled, const TokenCallback& on_token);
+  // KV blocks a request may fill.
+  std::int64_t blocks_needed(const BatchRequest& r) const;
 
   Qwen3Model& model_;
   BatchEngineOptions opt_;
   std::deque<BatchRequest> queue_;
   std::vector<std::unique_ptr<Sequence>> running_;
+  std::int64_t pool_blocks_ = 0;
+  std::int64_t reserved_blocks_ = 0;
 };
 
 }  // namespace qwen3

@@ -51,7 +51,7 @@ RankModel load_on_ranks(Communicator& world, const std::filesystem::path& dir, c
   if (kv_request) {
     const KvRequest kv = kv_request(*mapped);
     rm.memory = plan_memory(world, rank_memory(mapped->config, mapped->dist.part, static_cast<double>(mapped->weights.matrix_bytes), kv),
-                            kv, mapped->config.max_position_embeddings, dir.string());
+                            kv, kv.default_tokens > 0 ? kv.default_tokens : mapped->config.max_position_embeddings, dir.string());
   }
   on_every_rank(world, [&] { rm.loaded = finish_load(std::move(*mapped), kernels, attention, placement); });
   return rm;

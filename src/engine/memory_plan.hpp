@@ -22,6 +22,9 @@ struct KvRequest {
   // Tokens the cache must hold (an explicit -c, a bounded policy's budget, eval's text); 0: the model's
   // max_position_embeddings, lowered to what fits.
   std::int64_t tokens = 0;
+  // With tokens 0: what to lower to fit (0: the model's max_position_embeddings). A server's KV pool
+  // asks for its sequences' contexts together and takes what fits.
+  std::int64_t default_tokens = 0;
   std::string asked_by;  // names the request in a refusal: "-c 40960", "eval of 100000 tokens with --kv-policy full"
   std::vector<std::string> instead;  // what to try instead, named in a refusal: "use A, B or C"
   std::int64_t logits_rows = 1;  // rows of logits kept at once (eval's chunked protocol keeps a whole chunk)

@@ -97,6 +97,8 @@ std::string Runtime::context_note() const {
   return from ? " (lowered from " + std::to_string(from) + " to fit memory)" : "";
 }
 
+std::int64_t Runtime::planned_kv_tokens() const { return kv_request_.tokens > 0 ? kv_request_.tokens : rank_.memory->kv_tokens; }
+
 KvCache Runtime::new_cache() const { return model().new_cache(kv_type_, options_.kv_block, context_); }
 
 // load: DIR | 0.12 s | weights 10.4 MiB (bf16, huge-page copy) | kv cache bf16, up to 6.0 MiB at -c 512 |
@@ -105,7 +107,7 @@ KvCache Runtime::new_cache() const { return model().new_cache(kv_type_, options_
 std::string Runtime::load_line() const {
   const Qwen3Weights& w = model().weights();
   const bool bounded_cache = bounded();
-  const std::int64_t held = !kv_request_.held_as.empty() ? kv_request_.tokens : bounded_cache ? KvEvictionPolicy(kv_policy_).budget() : context_;
+  const std::int64_t held = !kv_request_.held_as.empty() ? planned_kv_tokens() : bounded_cache ? KvEvictionPolicy(kv_policy_).budget() : context_;
   const double kv_bytes =
       rank_memory(config(), model().distribution().part, static_cast<double>(w.matrix_bytes), kv_request_).kv_per_token *
       static_cast<double>(held);

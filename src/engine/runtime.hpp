@@ -75,6 +75,8 @@ class Runtime {
   std::int64_t context() const { return context_; }
   // " (lowered from 40960 to fit memory)" when the default context was lowered, else empty.
   std::string context_note() const;
+  // Tokens of KV cache the memory plan made room for (all sequences together).
+  std::int64_t planned_kv_tokens() const;
   // End-of-text ids: generation_config.json's eos ids and the tokenizer's <|im_end|>, <|endoftext|>.
   const std::vector<std::int32_t>& stop_ids() const { return stop_ids_; }
   // A cache for one sequence, on this member's heads and blocks.

@@ -153,5 +153,78 @@ TEST_F(BatchEngineTest, RequestsThatCanNeverRunAreRefusedAtSubmit) {
   EXPECT_TRUE(engine.idle());
 }
 
+TEST_F(BatchEngineTest, ACancelledRequestLeavesAtOnceAndTheOthersKeepTheirTokens) {
+  const auto requests = mixed_requests();
+  const auto reference = run_all(model(), small_steps(), requests);
+  BatchEngine engine(model(), small_steps());
+  for (const auto& r : requests) engine.submit(r);
+  std::map<std::string, BatchResult> out;
+  for (int s = 0; s < 3; ++s)
+    for (auto& r : engine.step()) out[r.id] = std::move(r);
+  ASSERT_EQ(engine.running(), 4u);
+  const KvPoolUse before = engine.kv_pool();
+  EXPECT_TRUE(engine.cancel("r1"));  // running
+  EXPECT_TRUE(engine.cancel("r5"));  // still waiting
+  EXPECT_FALSE(engine.cancel("r5"));
+  EXPECT_FALSE(engine.cancel("nobody"));
+  EXPECT_EQ(engine.running(), 3u);
+  EXPECT_LT(engine.kv_pool().reserved, before.reserved);
+  while (!engine.idle())
+    for (auto& r : engine.step()) out[r.id] = std::move(r);
+  EXPECT_EQ(out.count("r1") + out.count("r5"), 0u);
+  for (const char* id : {"r0", "r2", "r3", "r4"}) EXPECT_EQ(out.at(id).ids, reference.at(id).ids) << id;
+  EXPECT_EQ(engine.kv_pool().reserved, 0);
+  EXPECT_EQ(engine.kv_pool().filled, 0);
+}
+
+TEST_F(BatchEngineTest, RequestsWaitForPoolBlocksAndRunningOnesKeepTheirs) {
+  const auto requests = mixed_requests();
+  const auto reference = run_all(model(), small_steps(), requests);
+  BatchEngineOptions o = small_steps();
+  o.kv_pool_tokens = 6 * 16;  // six blocks: r4 (64 + 20 tokens) takes all of them, the others wait
+  BatchEngine engine(model(), o);
+  for (const auto& r : requests) engine.submit(r);
+  std::map<std::string, BatchResult> out;
+  std::int64_t most_reserved = 0;
+  while (!engine.idle()) {
+    for (auto& r : engine.step()) out[r.id] = std::move(r);
+    const KvPoolUse use = engine.kv_pool();
+    most_reserved = std::max(most_reserved, use.reserved);
+    ASSERT_LE(use.filled, use.reserved);
+    ASSERT_LE(use.reserved, use.total);
+  }
+  EXPECT_EQ(most_reserved, 6);
+  for (const auto& r : requests) EXPECT_EQ(out.at(r.id).ids, reference.at(r.id).ids) << r.id;
+  BatchRequest too_big = requests[4];
+  too_big.id = "too-big";
+  too_big.max_new_tokens = 40;  // 64 + 39 tokens: seven blocks
+  EXPECT_THROW(engine.submit(too_big), Error);
+}
+
+TEST_F(BatchEngineTest, LogprobsAreTheModelsOwnAndTheirTopAlternativesAreSorted) {
+  BatchRequest r = mixed_requests()[0];
+  r.top_logprobs = 3;
+  BatchEngine engine(model(), small_steps());
+  engine.submit(r);
+  std::vector<GeneratedStep> steps;
+  while (!engine.idle()) engine.step([&](const std::string&, const GeneratedStep& s) { steps.push_back(s); });
+  ASSERT_EQ(steps.size(), static_cast<std::size_t>(r.max_new_tokens));
+  // Greedy: the chosen token is the most likely one, so it heads its alternatives.
+  Session session(model(), model().new_cache(KvType::F32, 16, 256));
+  const auto first = session.feed(r.prompt);
+  std::vector<float> logits(first.begin(), first.end());
+  for (const GeneratedStep& s : steps) {
+    ASSERT_EQ(s.logprobs.top.size(), 3u);
+    EXPECT_EQ(s.logprobs.top[0].first, s.id);
+    EXPECT_NEAR(s.logprobs.top[0].second, s.logprobs.logprob, 1e-9);
+    EXPECT_GE(s.logprobs.top[0].second, s.logprobs.top[1].second);
+    EXPECT_GE(s.logprobs.top[1].second, s.logprobs.top[2].second);
+    EXPECT_NEAR(s.logprobs.logprob, token_logprobs(logits, s.id, 0).logprob, 1e-5);
+    const std::int32_t next[1] = {s.id};
+    const auto more = session.feed(next);
+    logits.assign(more.begin(), more.end());
+  }
+}
+
 }  // namespace
 }  // namespace qwen3
