@@ -22,6 +22,8 @@
 #                container allows network namespaces)
 #   cgroup       root and a memory cgroup to make a child in: the process's cgroup-v1 memory
 #                hierarchy is writable, or systemd runs and systemd-run is installed (cgroup v2)
+#   openai-client  the test venv (scripts/setup.sh makes it; QWEN3_TEST_VENV, default
+#                ~/.cache/qwen3_mpi/test-venv) has Python with the official `openai` client
 #   cpus>N, cpus>=N   the process may use more than N (at least N) CPUs (nproc: its affinity mask)
 #   no-asan      the build is not sanitized: scripts/check_skips.sh decides it from the build tree
 #                (CMakeCache.txt), this script cannot
@@ -29,7 +31,7 @@
 # QWEN3_PROBE_CPU_FLAGS="flag flag ..." replaces them, to see what another CPU would expect.
 set -uo pipefail
 
-FEATURES=(avx2 avx512 avx512_bf16 amx onednn root slurm netns cgroup)
+FEATURES=(avx2 avx512 avx512_bf16 amx onednn root slurm netns cgroup openai-client)
 
 cpu_flags() {
   if [[ -n ${QWEN3_PROBE_CPU_FLAGS+set} ]]; then
@@ -87,6 +89,12 @@ cgroup_missing() {
   needs_commands systemd-run
 }
 
+openai_client_missing() {
+  local venv=${QWEN3_TEST_VENV:-$HOME/.cache/qwen3_mpi/test-venv}
+  [[ -x $venv/bin/python ]] || { echo "no test venv at $venv (bash scripts/setup.sh makes it)"; return; }
+  "$venv/bin/python" -c "import openai" 2>/dev/null || echo "the test venv $venv cannot import openai"
+}
+
 cpus_missing() {  # OP N
   local have
   have=$(nproc)
@@ -106,6 +114,7 @@ why_missing() {
     slurm) slurm_missing ;;
     netns) netns_missing ;;
     cgroup) cgroup_missing ;;
+    openai-client) openai_client_missing ;;
     'cpus>='[0-9]*) cpus_missing '>=' "${1#cpus>=}" ;;
     'cpus>'[0-9]*) cpus_missing '>' "${1#cpus>}" ;;
     *) return 2 ;;

@@ -30,11 +30,24 @@ done
 
 if [[ "${1:-}" == "--check" ]]; then
   if ((${#missing[@]})); then echo "missing: ${missing[*]}"; exit 1; fi
+  "${QWEN3_TEST_VENV:-$HOME/.cache/qwen3_mpi/test-venv}/bin/python" -c "import openai" 2>/dev/null || { echo "missing: the openai client's test venv"; exit 1; }
   echo "all dependencies present"; exit 0
 fi
 
+# tests/serve talk to `qwen3_mpi serve` with the official openai client (PyPI), kept in a venv of its
+# own outside the repository; nothing at run time needs Python.
+venv=${QWEN3_TEST_VENV:-$HOME/.cache/qwen3_mpi/test-venv}
+openai_pin="openai==1.59.7"
+install_test_venv() {
+  if "$venv/bin/python" -c "import openai" 2>/dev/null; then return; fi
+  echo "setup: making the test venv $venv ($openai_pin)"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "$openai_pin"
+}
+
 if ((${#missing[@]} == 0)); then
   echo "setup: all ${#packages[@]} packages already installed"
+  install_test_venv
   exit 0
 fi
 
@@ -44,4 +57,5 @@ if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_test_venv
 echo "setup: done"

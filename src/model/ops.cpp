@@ -17,21 +17,55 @@ std::pair<std::int64_t, std::int64_t> thread_range(std::int64_t n, int tid, int 
   return {std::min(n, u0 * align), std::min(n, u1 * align)};
 }
 
-void linear(const kernels::KernelTable& k, const kernels::MatrixView& w, const float* x, std::int64_t n_tokens, float* y) {
-  // From 32 tokens on, a blocked gemm (oneDNN) beats row-parallel tiles; below, it is not worth it.
-  constexpr std::int64_t kGemmMinTokens = 32;
-  if (w.rows == 0) return;  // a rank with no share of these outputs (more ranks than heads)
-  if (w.cols == 0) {  // a rank whose share of the inputs is empty (more ranks than heads) adds nothing
-    std::fill(y, y + n_tokens * w.rows, 0.f);
-    return;
-  }
-  if (k.gemm && n_tokens >= kGemmMinTokens && k.gemm(k, w, x, n_tokens, y)) return;
+namespace {
+
+// From 32 tokens on, a blocked gemm (oneDNN) beats row-parallel tiles; below, it is not worth it.
+constexpr std::int64_t kGemmMinTokens = 32;
+
+// The row kernel over n_tokens rows, its output rows split over the team.
+void row_kernel(const kernels::KernelTable& k, const kernels::MatrixView& w, const float* x, std::int64_t n_tokens, float* y) {
 #pragma omp parallel
   {
     // 16-row alignment keeps each thread's rows in whole 4-row kernel tiles and apart cache lines.
     const auto [r0, r1] = thread_range(w.rows, omp_get_thread_num(), omp_get_num_threads(), 16);
     if (r0 < r1) k.matmul(w, x, w.cols, n_tokens, y, w.rows, r0, r1);
   }
+}
+
+}  // namespace
+
+void linear(const kernels::KernelTable& k, const kernels::MatrixView& w, const float* x, std::int64_t n_tokens, float* y) {
+  if (w.rows == 0) return;  // a rank with no share of these outputs (more ranks than heads)
+  if (w.cols == 0) {  // a rank whose share of the inputs is empty (more ranks than heads) adds nothing
+    std::fill(y, y + n_tokens * w.rows, 0.f);
+    return;
+  }
+  if (k.gemm && n_tokens >= kGemmMinTokens && k.gemm(k, w, x, n_tokens, y)) return;
+  row_kernel(k, w, x, n_tokens, y);
+}
+
+void linear_per_sequence(const kernels::KernelTable& k, const kernels::MatrixView& w, const float* x, std::span<const RowSpan> sequences,
+                         float* y) {
+  if (w.rows == 0 || w.cols == 0 || sequences.size() == 1) {
+    const std::int64_t n = sequences.empty() ? 0 : sequences.back().first + sequences.back().count;
+    return linear(k, w, x, n, y);
+  }
+  // Runs of consecutive small sequences share one row-kernel call; each large one is its own linear().
+  std::int64_t run_first = 0, run_count = 0;
+  const auto flush = [&] {
+    if (run_count > 0) row_kernel(k, w, x + run_first * w.cols, run_count, y + run_first * w.rows);
+    run_count = 0;
+  };
+  for (const RowSpan& s : sequences) {
+    if (s.count >= kGemmMinTokens && k.gemm) {
+      flush();
+      linear(k, w, x + s.first * w.cols, s.count, y + s.first * w.rows);
+      continue;
+    }
+    if (run_count == 0) run_first = s.first;
+    run_count += s.count;
+  }
+  flush();
 }
 
 void rmsnorm(const float* x, const std::vector<float>& weight, std::int64_t n_rows, std::int64_t dim, float eps, float* out) {

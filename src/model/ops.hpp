@@ -17,6 +17,19 @@ std::pair<std::int64_t, std::int64_t> thread_range(std::int64_t n, int tid, int 
 // y[t][:] = W x[t][:] for n_tokens rows; y is [n_tokens][w.rows].
 void linear(const kernels::KernelTable& k, const kernels::MatrixView& w, const float* x, std::int64_t n_tokens, float* y);
 
+// The rows of one sequence in a step over several: [first, first + count).
+struct RowSpan {
+  std::int64_t first = 0;
+  std::int64_t count = 0;
+};
+// linear() over a step of several sequences that computes every row bit for bit as linear() over its
+// own sequence's rows alone, whatever runs beside it (batch invariance): a sequence with enough rows
+// for the gemm takes it by itself, all other rows go through the row kernel together (which gives
+// each row the same result however many rows it is handed). linear() over all rows at once would put
+// decode rows into a gemm once the step has 32 rows, and a gemm's sums depend on its shape.
+void linear_per_sequence(const kernels::KernelTable& k, const kernels::MatrixView& w, const float* x, std::span<const RowSpan> sequences,
+                         float* y);
+
 // out[r] = weight * x[r] / sqrt(mean(x[r]^2) + eps) for n_rows rows of `dim` (in place allowed).
 void rmsnorm(const float* x, const std::vector<float>& weight, std::int64_t n_rows, std::int64_t dim, float eps, float* out);
 

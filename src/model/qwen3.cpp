@@ -75,8 +75,10 @@ void Qwen3Model::forward(std::span<const SequenceStep> batch, ForwardTrace* trac
   }
   std::vector<StepRows> rows(batch.size());
   key_mass_.resize(batch.size());
+  step_spans_.clear();
   for (std::size_t i = 0, first = 0; i < batch.size(); first += batch[i].tokens.size(), ++i) {
     rows[i] = {static_cast<std::int64_t>(first), static_cast<std::int64_t>(batch[i].tokens.size()), batch[i].cache->append(batch[i].positions)};
+    step_spans_.push_back({rows[i].first, rows[i].count});
     key_mass_[i].start(*batch[i].cache, rows[i].count, dist_.part.q_heads.size(), dist_.part.own_q_heads.size());  // h2o only
   }
   a_.resize(cfg_, dist_.part, static_cast<std::int64_t>(tokens.size()));
@@ -107,8 +109,11 @@ void Qwen3Model::logits_of(std::span<const SequenceStep> batch, std::span<const 
   if (n == 0) return;
   ops::rmsnorm(a_.tmp.data(), w_.norm, n, H, static_cast<float>(cfg_.rms_norm_eps), a_.xn.data());
   if (batch.size() == 1) return ops::linear(*k_, w_.lm_head, a_.xn.data(), n, batch[0].logits);
+  std::vector<ops::RowSpan> logit_rows;
+  for (std::int64_t i = 0, first = 0; i < static_cast<std::int64_t>(batch.size()); first += batch[static_cast<std::size_t>(i)].n_logits, ++i)
+    if (batch[static_cast<std::size_t>(i)].n_logits > 0) logit_rows.push_back({first, batch[static_cast<std::size_t>(i)].n_logits});
   logits_.resize(static_cast<std::size_t>(n * V));
-  ops::linear(*k_, w_.lm_head, a_.xn.data(), n, logits_.data());
+  linear(w_.lm_head, a_.xn.data(), logit_rows, logits_.data());
   const float* from = logits_.data();
   for (const SequenceStep& s : batch) {
     std::copy(from, from + s.n_logits * V, s.logits);
@@ -127,7 +132,7 @@ void Qwen3Model::attention_block(const LayerWeights& lw, std::int64_t layer, std
   stats_.attention_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   // o_proj over this rank's heads (input columns), summed over all ranks.
-  ops::linear(*k_, lw.o_proj, a_.attn.data(), n, a_.tmp.data());
+  linear(lw.o_proj, a_.attn.data(), step_spans_, a_.tmp.data());
   dist_.all->allreduce_sum(std::span(a_.tmp.data(), static_cast<std::size_t>(n * H)));
   ops::add_inplace(a_.x.data(), a_.tmp.data(), n * H);
 }
@@ -187,9 +192,9 @@ void Qwen3Model::project_qkv(const LayerWeights& lw, std::int64_t n, const ops::
   float* q = shared ? a_.qkv_own.data() : a_.q.data();
   float* k = shared ? q + n * qh * D : a_.k.data();
   float* v = shared ? k + n * kh * D : a_.v.data();
-  ops::linear(*k_, lw.q_proj, a_.xn.data(), n, q);
-  ops::linear(*k_, lw.k_proj, a_.xn.data(), n, k);
-  ops::linear(*k_, lw.v_proj, a_.xn.data(), n, v);
+  linear(lw.q_proj, a_.xn.data(), step_spans_, q);
+  linear(lw.k_proj, a_.xn.data(), step_spans_, k);
+  linear(lw.v_proj, a_.xn.data(), step_spans_, v);
   ops::rmsnorm(q, lw.q_norm, n * qh, D, eps, q);  // per head, before RoPE (Qwen3)
   ops::rmsnorm(k, lw.k_norm, n * kh, D, eps, k);
   ops::apply_rope(q, n, qh, rope);
@@ -215,13 +220,18 @@ void Qwen3Model::project_qkv(const LayerWeights& lw, std::int64_t n, const ops::
   }
 }
 
+void Qwen3Model::linear(const kernels::MatrixView& w, const float* x, std::span<const ops::RowSpan> spans, float* y) const {
+  if (batch_invariant_) return ops::linear_per_sequence(*k_, w, x, spans, y);
+  ops::linear(*k_, w, x, spans.empty() ? 0 : spans.back().first + spans.back().count, y);
+}
+
 void Qwen3Model::mlp_block(const LayerWeights& lw, std::int64_t n) {
   const std::int64_t H = cfg_.hidden_size;
   ops::rmsnorm(a_.x.data(), lw.post_attention_layernorm, n, H, static_cast<float>(cfg_.rms_norm_eps), a_.xn.data());
-  ops::linear(*k_, lw.gate_proj, a_.xn.data(), n, a_.gate.data());
-  ops::linear(*k_, lw.up_proj, a_.xn.data(), n, a_.up.data());
+  linear(lw.gate_proj, a_.xn.data(), step_spans_, a_.gate.data());
+  linear(lw.up_proj, a_.xn.data(), step_spans_, a_.up.data());
   ops::swiglu(a_.gate.data(), a_.up.data(), n * dist_.part.mlp.size());
-  ops::linear(*k_, lw.down_proj, a_.gate.data(), n, a_.tmp.data());
+  linear(lw.down_proj, a_.gate.data(), step_spans_, a_.tmp.data());
   dist_.all->allreduce_sum(a_.tmp);  // each rank's rows of the intermediate dimension
   ops::add_inplace(a_.x.data(), a_.tmp.data(), n * H);
 }

@@ -67,10 +67,12 @@ class Qwen3Model {
   void forward(std::span<const std::int32_t> tokens, std::span<const std::int32_t> positions, KvCache& cache,
                std::int64_t n_logits, float* logits, ForwardTrace* trace = nullptr);
   // One step over several sequences (continuous batching): every linear reads each weight once for
-  // the rows of all of them; attention runs per sequence over its own cache. A sequence's rows are
-  // computed as they would be alone (each row's dot products in the same order whatever the batch)
-  // as long as the step has fewer rows than the blocked-gemm threshold (ops::linear).
+  // the rows of all of them; attention runs per sequence over its own cache. Batch-invariant (the
+  // default): each sequence's rows come out bit for bit as they would alone, whatever runs beside it
+  // (ops::linear_per_sequence); off, every linear takes all rows at once (a gemm from 32 rows on), and
+  // a sequence's logits may move by rounding with its batch-mates.
   void forward(std::span<const SequenceStep> batch, ForwardTrace* trace = nullptr);
+  void set_batch_invariant(bool on) { batch_invariant_ = on; }
 
   ForwardStats& stats() { return stats_; }
 
@@ -91,6 +93,8 @@ class Qwen3Model {
   void logits_of(std::span<const SequenceStep> batch, std::span<const StepRows> rows);
   void project_qkv(const LayerWeights& lw, std::int64_t n, const ops::RotaryTable& rope);
   void mlp_block(const LayerWeights& lw, std::int64_t n);
+  // y = W x over the step's rows (the spans of its sequences: per sequence when batch-invariant).
+  void linear(const kernels::MatrixView& w, const float* x, std::span<const ops::RowSpan> spans, float* y) const;
 
   Qwen3Config cfg_;
   Qwen3Weights w_;
@@ -101,6 +105,8 @@ class Qwen3Model {
   std::vector<float> logits_;  // the LM head's rows of a step of several sequences, before each takes its own
   std::vector<KeyMassTracker> key_mass_;  // one per sequence of the step (h2o only)
   ForwardStats stats_;
+  bool batch_invariant_ = true;
+  std::vector<ops::RowSpan> step_spans_;   // this step's sequences in its rows
 };
 
 }  // namespace qwen3

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#if defined(__GLIBC__)
+#include <malloc.h>  // malloc_trim
+#endif
+
 #include "qwen3/error.hpp"
 
 namespace qwen3::serve {
@@ -132,6 +136,14 @@ void ServeLoop::publish_gauges(std::int64_t generated_now) {
   metrics_.kv_blocks_filled = pool.filled;
 }
 
+// The server just went idle: what the finished sequences freed (logits rows, step buffers of other
+// threads' arenas) goes back to the OS, so a server's RSS after a burst returns to where it was.
+void ServeLoop::return_free_memory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
 void ServeLoop::run(const std::atomic<bool>& stop) {
   std::optional<Clock::time_point> deadline;
   for (;;) {
@@ -160,6 +172,7 @@ void ServeLoop::run(const std::atomic<bool>& stop) {
     for (const BatchResult& r : finished) on_finished(r);
     metrics_.generated_tokens += static_cast<std::uint64_t>(generated);
     publish_gauges(generated);
+    if (engine_.idle()) return_free_memory();
   }
   publish_gauges(0);
 }

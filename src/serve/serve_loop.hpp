@@ -73,6 +73,7 @@ class ServeLoop {
   void on_finished(const BatchResult& result);
   void end_choice(LiveChoice& c, const std::string& reason);
   void publish_gauges(std::int64_t generated_now);
+  static void return_free_memory();
 
   BatchEngine& engine_;
   const Tokenizer& tokenizer_;

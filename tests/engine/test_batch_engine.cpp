@@ -112,7 +112,9 @@ TEST_F(BatchEngineTest, RequestsThatJoinMidwayAndLargerBudgetsChangeNothing) {
   wide.token_budget = 256;
   const auto one_by_one = run_all(model(), wide, requests);
   for (const auto& r : requests)
-    if (r.sampling.temperature == 0) EXPECT_EQ(one_by_one.at(r.id).ids, reference.at(r.id).ids) << r.id;
+    if (r.sampling.temperature == 0) {
+      EXPECT_EQ(one_by_one.at(r.id).ids, reference.at(r.id).ids) << r.id;
+    }
 }
 
 TEST_F(BatchEngineTest, StopIdsEndOneSequenceAndTheContextEndsAnother) {
