@@ -65,6 +65,24 @@ inline double read_bandwidth_gbs(int threads, std::size_t bytes = std::size_t(1)
   return static_cast<double>(bytes) / secs / 1e9;
 }
 
+// The CPU, as /proc/cpuinfo names it ("unknown CPU" elsewhere): benchmark figures travel with it.
+inline std::string cpu_name() {
+  std::FILE* f = std::fopen("/proc/cpuinfo", "r");
+  if (!f) return "unknown CPU";
+  char line[512];
+  std::string name = "unknown CPU";
+  while (std::fgets(line, sizeof line, f)) {
+    const std::string l(line);
+    if (l.rfind("model name", 0) == 0 && l.find(':') != std::string::npos) {
+      name = l.substr(l.find(':') + 2);
+      if (!name.empty() && name.back() == '\n') name.pop_back();
+      break;
+    }
+  }
+  std::fclose(f);
+  return name;
+}
+
 inline void write_json(const std::string& path, const nlohmann::json& j) {
   if (path.empty()) return;
   FILE* f = std::fopen(path.c_str(), "w");

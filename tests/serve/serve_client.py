@@ -1,5 +1,6 @@
 """What tests/serve/test_serve.py drives: a `qwen3_mpi serve` process on loopback, and small HTTP helpers
 (urllib, so that error statuses and headers are seen as they are, beside the official openai client)."""
+import atexit
 import http.client
 import json
 import os
@@ -21,7 +22,10 @@ class Server:
         if api_key:
             cmd += ["--api-key", api_key]
         env = dict(os.environ, OMP_WAIT_POLICY="passive")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        # A session of its own, ended at exit however the test ends: a failed check must not leave a
+        # server (or MPI ranks waiting for it) running.
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+        atexit.register(self._kill_leftovers)
         self.lines = []
         self.address = None
         ready = threading.Event()
@@ -41,6 +45,18 @@ class Server:
             self.proc.kill()
             raise RuntimeError("the server did not start:\n" + "\n".join(self.lines))
         self.port = int(self.address.rsplit(":", 1)[1])
+
+    def _kill_leftovers(self):
+        children = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
+        for pid in children:  # MPI ranks sit in process groups of their own
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def stop(self, timeout=60):
         """SIGTERM; the exit status and stderr once it has exited. Under a launcher every rank gets it, as

@@ -78,7 +78,9 @@ SlurmdPidFile=$dir/slurmd.pid
 SlurmctldLogFile=$dir/slurmctld.log
 SlurmdLogFile=$dir/slurmd.log
 ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+# task/affinity: srun --cpu-bind=cores gives each rank its own core, as a real site does (task/none left
+# both ranks of a node on the first core through OMP_PROC_BIND, 113 ms per token instead of 2).
+TaskPlugin=task/affinity
 MpiDefault=none
 SchedulerType=sched/builtin
 SelectType=select/cons_tres
@@ -177,4 +179,47 @@ kill_a_rank() {  # phase
 }
 kill_a_rank prefill
 kill_a_rank decode
+
+# batch.sbatch: a prompt file, on one process and on 2 ranks, the results of a run outside Slurm; then
+# a job cancelled mid-way (scancel: SIGTERM, and SIGKILL KillWait later) and submitted again: every id
+# once, with the ids of the uninterrupted run.
+for i in $(seq 48); do
+  printf '{"id": "q%d", "prompt": "It was late in the evening when %d men", "max_tokens": %d}\n' "$i" "$i" $((20 + i % 7 * 10))
+done > "$dir/prompts.jsonl"
+"$BIN" batch -m "$MODEL" --input "$dir/prompts.jsonl" --output "$dir/reference.jsonl" -t 1 --max-running 4 2>/dev/null \
+  || fail "the batch run outside Slurm failed"
+ids_by_id() { python3 -c 'import json,sys; print("\n".join(sorted(f"{r[\"id\"]} {r[\"token_ids\"]}" for r in map(json.loads, open(sys.argv[1])))))' "$1"; }
+check_batch() {  # name results
+  local dup
+  dup=$(python3 -c 'import json,sys,collections; c=collections.Counter(json.loads(l)["id"] for l in open(sys.argv[1])); print(sum(v-1 for v in c.values()))' "$2")
+  if [[ "$(ids_by_id "$2")" == "$(ids_by_id "$dir/reference.jsonl")" && $dup == 0 ]]; then
+    echo "ok: $1: $(wc -l < "$2") results, each id once, the ids of the run outside Slurm"
+  else
+    echo "FAILED: $1: results differ from the run outside Slurm ($dup duplicated)"; status=1
+  fi
+}
+batch_job() {  # name results [sbatch options...]
+  local name=$1 results=$2
+  shift 2
+  timeout 180 sbatch "$@" --chdir="$dir/jobs" --output="$dir/jobs/$name.log" \
+    --export=ALL,QWEN3_BIN="$BIN",MODEL="$MODEL",INPUT="$dir/prompts.jsonl",RESULTS="$results",EXTRA_ARGS="--max-running 4" \
+    "$SCRIPTS/batch.sbatch"
+}
+for ranks in 1 2; do
+  batch_job "batch_$ranks" "$dir/batch_$ranks.jsonl" --wait --ntasks=$ranks --cpus-per-task=1 >/dev/null \
+    || { echo "FAILED: batch.sbatch on $ranks rank(s)"; tail -5 "$dir/jobs/batch_$ranks.log"; status=1; }
+  check_batch "batch.sbatch on $ranks rank(s)" "$dir/batch_$ranks.jsonl"
+done
+job=$(batch_job batch_killed "$dir/batch_resumed.jsonl" --parsable --ntasks=1 --cpus-per-task=1)
+for _ in $(seq 600); do [[ $(wc -l < "$dir/batch_resumed.jsonl" 2>/dev/null || echo 0) -ge 6 ]] && break; sleep 0.05; done
+scancel "$job"
+for _ in $(seq 200); do [[ -z $(squeue -h -j "$job" 2>/dev/null) ]] && break; sleep 0.1; done
+before=$(wc -l < "$dir/batch_resumed.jsonl")
+if ((before >= 48)); then
+  echo "FAILED: the job finished before scancel ($before results)"; status=1
+fi
+batch_job batch_resume "$dir/batch_resumed.jsonl" --wait --ntasks=1 --cpus-per-task=1 >/dev/null \
+  || { echo "FAILED: the resumed job"; tail -5 "$dir/jobs/batch_resume.log"; status=1; }
+echo "batch.sbatch cancelled with $before of 48 results written; resumed: $(grep -o 'batch: 48 lines.*' "$dir/jobs/batch_resume.log")"
+check_batch "batch.sbatch cancelled and resumed" "$dir/batch_resumed.jsonl"
 exit $status

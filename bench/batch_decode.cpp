@@ -1,0 +1,107 @@
+// bench/batch_decode: decode throughput of B sequences in one step (continuous batching's steady
+// state), as llama.cpp's llama-batched-bench measures it: B prompts of --prompt tokens prefilled, then
+// --gen steps in which every sequence gets one token; aggregate decode tokens/s = B x gen / decode
+// seconds, and the time per output token of each sequence = decode seconds / gen.
+//   build/bench/batch_decode --model DIR [--threads 2] [--batch 1,2,4,8,16,32,64] [--prompt 128] [--gen 128]
+//                            [--batch-invariant on|off|both] [--json out.json]
+#include <CLI/CLI.hpp>
+
+#include <random>
+
+#include "bench_util.hpp"
+#include "engine/loaded_model.hpp"
+#include "engine/sampler.hpp"
+#include "engine/threads.hpp"
+#include "kernels/dispatch.hpp"
+
+namespace qwen3 {
+namespace {
+
+struct Row {
+  std::int64_t batch = 0;
+  bool invariant = true;
+  double prefill_tokens_per_s = 0, decode_tokens_per_s = 0, tpot_ms = 0;
+};
+
+Row run_batch(Qwen3Model& m, std::int64_t batch, std::int64_t prompt, std::int64_t gen, bool invariant) {
+  m.set_batch_invariant(invariant);
+  const std::int64_t vocab = m.vocab_range().size();
+  std::mt19937 rng(static_cast<unsigned>(batch));
+  std::vector<KvCache> caches;
+  std::vector<std::vector<std::int32_t>> tokens(static_cast<std::size_t>(batch)), positions(tokens.size());
+  std::vector<std::vector<float>> logits(tokens.size(), std::vector<float>(static_cast<std::size_t>(vocab)));
+  for (std::int64_t b = 0; b < batch; ++b) {
+    caches.push_back(m.new_cache(KvType::BF16, 64, prompt + gen));
+    auto& t = tokens[static_cast<std::size_t>(b)];
+    for (std::int64_t i = 0; i < prompt; ++i) t.push_back(static_cast<std::int32_t>(rng() % static_cast<unsigned>(m.config().vocab_size)));
+    for (std::int64_t i = 0; i < prompt; ++i) positions[static_cast<std::size_t>(b)].push_back(static_cast<std::int32_t>(i));
+  }
+  const auto step = [&] {
+    std::vector<SequenceStep> steps;
+    for (std::size_t b = 0; b < tokens.size(); ++b) steps.push_back({tokens[b], positions[b], &caches[b], 1, logits[b].data()});
+    m.forward(steps);
+    for (std::size_t b = 0; b < tokens.size(); ++b) {  // greedy: the next token of each
+      const std::int32_t next = argmax(logits[b]);
+      const std::int32_t pos = positions[b].back() + 1;
+      tokens[b] = {next % static_cast<std::int32_t>(m.config().vocab_size)};
+      positions[b] = {pos};
+    }
+  };
+  Row r{batch, invariant};
+  const auto t0 = std::chrono::steady_clock::now();
+  step();  // the prompts, all in one step (as a token budget of B x prompt would)
+  const auto t1 = std::chrono::steady_clock::now();
+  for (std::int64_t i = 0; i < gen; ++i) step();
+  const auto t2 = std::chrono::steady_clock::now();
+  const double prefill_s = std::chrono::duration<double>(t1 - t0).count(), decode_s = std::chrono::duration<double>(t2 - t1).count();
+  r.prefill_tokens_per_s = static_cast<double>(batch * prompt) / prefill_s;
+  r.decode_tokens_per_s = static_cast<double>(batch * gen) / decode_s;
+  r.tpot_ms = 1000.0 * decode_s / static_cast<double>(gen);
+  return r;
+}
+
+}  // namespace
+}  // namespace qwen3
+
+int main(int argc, char** argv) {
+  using namespace qwen3;
+  CLI::App app{"decode throughput of B sequences in one step"};
+  std::string model_dir, json_path, invariant = "on";
+  int threads = 2;
+  std::vector<std::int64_t> batches = {1, 2, 4, 8, 16, 32, 64};
+  std::int64_t prompt = 128, gen = 128;
+  app.add_option("--model", model_dir)->required();
+  app.add_option("--threads", threads);
+  app.add_option("--batch", batches)->delimiter(',');
+  app.add_option("--prompt", prompt);
+  app.add_option("--gen", gen);
+  app.add_option("--batch-invariant", invariant)->check(CLI::IsMember({"on", "off", "both"}));
+  app.add_option("--json", json_path);
+  CLI11_PARSE(app, argc, argv);
+  try {
+    set_thread_count(threads);
+    const kernels::KernelTable& kt = kernels::select_kernels("auto", "onednn", kernels::detect_cpu_features());
+    LoadedModel lm = load_model(model_dir, kt, AttentionKind::Streaming);
+    std::printf("batch_decode: %s | %s | threads %d | prompt %lld, gen %lld per sequence | kernels %s\n", model_dir.c_str(),
+                bench::cpu_name().c_str(), threads, static_cast<long long>(prompt), static_cast<long long>(gen),
+                std::string(kernels::isa_name(kt.isa)).c_str());
+    std::printf("%6s %10s %14s %14s %10s\n", "B", "invariant", "prefill t/s", "decode t/s", "TPOT ms");
+    nlohmann::json out = nlohmann::json::array();
+    for (std::int64_t b : batches)
+      for (bool inv : {true, false}) {
+        if ((inv && invariant == "off") || (!inv && invariant == "on")) continue;
+        const Row r = run_batch(*lm.model, b, prompt, gen, inv);
+        std::printf("%6lld %10s %14.1f %14.2f %10.1f\n", static_cast<long long>(b), inv ? "on" : "off", r.prefill_tokens_per_s,
+                    r.decode_tokens_per_s, r.tpot_ms);
+        std::fflush(stdout);
+        out.push_back({{"batch", b}, {"batch_invariant", inv}, {"prefill_tokens_per_s", r.prefill_tokens_per_s},
+                       {"decode_tokens_per_s", r.decode_tokens_per_s}, {"tpot_ms", r.tpot_ms}, {"threads", threads},
+                       {"prompt", prompt}, {"gen", gen}, {"cpu", bench::cpu_name()}, {"isa", std::string(kernels::isa_name(kt.isa))}});
+      }
+    if (!json_path.empty()) bench::write_json(json_path, out);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "batch_decode: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
