@@ -194,6 +194,7 @@ int run_batch(const BatchCommandOptions& o, const std::atomic<bool>& interrupted
   eo.kv_type = rt.kv_type();
   eo.kv_block = o.runtime.kv_block;
   eo.kv_policy = rt.kv_policy();
+  eo.batch_invariant = o.batch_invariant;
   BatchEngine engine(rt.model(), eo);
   // Rank 0's requests join at the first step; after that each step's orders only say whether Ctrl-C
   // or Slurm's SIGTERM reached rank 0, so every rank stops at the same step.

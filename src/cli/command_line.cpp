@@ -49,6 +49,9 @@ void add_eval_options(CLI::App& ev, EvalCommandOptions& e) {
   ev.add_option("--csv", e.csv_file, "Also write the windows as CSV to FILE");
 }
 
+constexpr const char* kBatchInvariantHelp =
+    "Each sequence's logits bit for bit as alone, whatever runs beside it (costs throughput from 16 sequences at once)";
+
 void add_batch_options(CLI::App& b, BatchCommandOptions& o) {
   add_runtime_options(b, o.runtime, "Seed of a line without one (sampling), and of the random eviction policy");
   b.add_option("--input", o.input, "Prompts, one JSON object per line: id, prompt (text or token ids) or messages, optional max_tokens, temperature, top_k, top_p, min_p, repetition_penalty, seed, stop_token_ids")->required();
@@ -59,6 +62,7 @@ void add_batch_options(CLI::App& b, BatchCommandOptions& o) {
   b.add_option("--token-budget", o.token_budget, "Tokens in one forward step: a decode token per running sequence, then prompt chunks")
       ->check(int_range(1, 1 << 20))->capture_default_str();
   b.add_flag("--no-think", o.no_think, "messages: add the empty think block (enable_thinking=False)");
+  b.add_flag("--batch-invariant", o.batch_invariant, kBatchInvariantHelp);
 }
 
 void add_serve_options(CLI::App& sv, ServeCommandOptions& o) {
@@ -80,6 +84,7 @@ void add_serve_options(CLI::App& sv, ServeCommandOptions& o) {
       ->check(int_range(1, 4096))->capture_default_str();
   sv.add_option("--drain-timeout", o.drain_s, "After SIGTERM: seconds running requests may take to finish before they are ended")
       ->check(int_range(0, 3600))->capture_default_str();
+  sv.add_flag("--batch-invariant", o.batch_invariant, kBatchInvariantHelp);
 }
 
 void add_tokenize_options(CLI::App& tok, TokenizeOptions& t) {

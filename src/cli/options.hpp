@@ -43,6 +43,7 @@ struct BatchCommandOptions {
   std::int64_t max_running = 16;  // sequences in one step
   std::int64_t token_budget = 256;
   bool no_think = false;         // messages: the empty think block (enable_thinking=False)
+  bool batch_invariant = false;
 };
 
 struct ServeCommandOptions {
@@ -58,6 +59,7 @@ struct ServeCommandOptions {
   int timeout_s = 30;
   int max_connections = 128;
   int drain_s = 30;
+  bool batch_invariant = false;
 };
 
 struct TokenizeOptions {

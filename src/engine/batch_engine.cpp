@@ -48,6 +48,7 @@ BatchEngine::BatchEngine(Qwen3Model& model, const BatchEngineOptions& options) :
     throw Error("batch engine: a token budget of " + std::to_string(opt_.token_budget) + " cannot give " +
                 std::to_string(opt_.max_running) + " running sequences one token each");
   KvEvictionPolicy{opt_.kv_policy};  // checks the policy's options
+  model_.set_batch_invariant(opt_.batch_invariant);
   const std::int64_t pool_tokens = opt_.kv_pool_tokens > 0 ? opt_.kv_pool_tokens : opt_.max_running * opt_.context;
   pool_blocks_ = pool_tokens / opt_.kv_block;
 }

@@ -54,6 +54,8 @@ struct BatchEngineOptions {
   // a bounded policy's budget) when admitted, and waits in the queue while they are not free, so a
   // running sequence never runs out of cache.
   std::int64_t kv_pool_tokens = 0;
+  // Each sequence's logits bit for bit as alone, whatever runs beside it (Qwen3Model::forward).
+  bool batch_invariant = false;
 };
 
 // The KV pool in blocks of kv_block tokens: reserved by running sequences, and filled so far.

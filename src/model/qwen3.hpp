@@ -67,10 +67,11 @@ class Qwen3Model {
   void forward(std::span<const std::int32_t> tokens, std::span<const std::int32_t> positions, KvCache& cache,
                std::int64_t n_logits, float* logits, ForwardTrace* trace = nullptr);
   // One step over several sequences (continuous batching): every linear reads each weight once for
-  // the rows of all of them; attention runs per sequence over its own cache. Batch-invariant (the
-  // default): each sequence's rows come out bit for bit as they would alone, whatever runs beside it
-  // (ops::linear_per_sequence); off, every linear takes all rows at once (a gemm from 32 rows on), and
-  // a sequence's logits may move by rounding with its batch-mates.
+  // the rows of all of them; attention runs per sequence over its own cache. Off (the default), every
+  // linear takes all rows at once (a gemm from 32 rows on), and a sequence's logits may move by
+  // rounding with its batch-mates (within 1e-5 of the largest logit). Batch-invariant: each sequence's
+  // rows come out bit for bit as they would alone, whatever runs beside it (ops::linear_per_sequence),
+  // at a cost in throughput from 16 sequences on (bench/README.md, "Many sequences").
   void forward(std::span<const SequenceStep> batch, ForwardTrace* trace = nullptr);
   void set_batch_invariant(bool on) { batch_invariant_ = on; }
 
@@ -105,7 +106,7 @@ class Qwen3Model {
   std::vector<float> logits_;  // the LM head's rows of a step of several sequences, before each takes its own
   std::vector<KeyMassTracker> key_mass_;  // one per sequence of the step (h2o only)
   ForwardStats stats_;
-  bool batch_invariant_ = true;
+  bool batch_invariant_ = false;
   std::vector<ops::RowSpan> step_spans_;   // this step's sequences in its rows
 };
 

@@ -37,7 +37,7 @@ TEST(BatchLine, EachProblemIsOneErrorNamingTheField) {
       {R"({"id": "a", "prompt": "x", "max_tokens": 0})", "max_tokens: 0 is outside"},
       {R"({"id": "a", "prompt": "x", "top_p": 2})", "top_p: 2 is outside"},
       {R"({"id": "a", "prompt": "x", "stop": "."})", "use stop_token_ids"},
-      {R"({"id": "a", "messages": [{"role": "user"}]})", "string role and a string content"},
+      {R"({"id": "a", "messages": [{"role": "user"}]})", "a string role and a content"},
       {R"({"id": "a", "prompt": "x")", "not valid JSON"},
   };
   for (const auto& [line, message] : cases) {

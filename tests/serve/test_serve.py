@@ -250,7 +250,9 @@ def run_queue():
 
 
 def run_load():
-    server = Server(BINARY, MODEL, ["-c", "512", "--max-running", "16"])
+    # --batch-invariant: greedy requests must give the text they give alone, whatever runs beside them
+    # (without it, rounding in the batched products flipped 3 of 320 near-tied greedy choices).
+    server = Server(BINARY, MODEL, ["-c", "512", "--max-running", "16", "--batch-invariant"])
     c = client(server)
     alone = {}
     for p in PROMPTS:  # each greedy request alone, one at a time: the referee for the same request under load
