@@ -87,6 +87,7 @@ struct HttpServer::Impl {
   httplib::Server server;
   std::thread listener;
   std::atomic<std::uint64_t> next_id{std::random_device{}()};
+  std::atomic<int> open_streams{0};  // streamed responses not yet written to their end
 
   Impl(const HttpOptions& o, ServeLoop& l, const ServedModel& m, Metrics& mt, const std::atomic<bool>& d)
       : options(o), loop(l), model(m), metrics(mt), draining(d) {}
@@ -215,6 +216,7 @@ void HttpServer::Impl::answer_stream(httplib::Response& res, std::unique_ptr<req
   state->request = std::move(r);
   state->writer = std::move(writer);
   res.set_header("Cache-Control", "no-cache");
+  ++open_streams;
   res.set_chunked_content_provider(
       "text/event-stream",
       [state](std::size_t, httplib::DataSink& sink) {
@@ -249,6 +251,7 @@ void HttpServer::Impl::answer_stream(httplib::Response& res, std::unique_ptr<req
         return true;
       },
       [this, state](bool) {
+        --open_streams;
         if (state->complete) {
           ++(state->failed ? metrics.requests_error : metrics.requests_ok);
           return;
@@ -276,6 +279,9 @@ int HttpServer::start() {
 
 void HttpServer::stop() {
   if (!impl_->listener.joinable()) return;
+  // httplib ends a chunked response mid-way once the server stops, so let the streams whose requests
+  // are complete (the engine loop has finished or failed every one by now) write their last chunks.
+  for (int i = 0; i < 1000 && impl_->open_streams.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   impl_->server.stop();
   impl_->listener.join();
 }
