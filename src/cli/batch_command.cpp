@@ -44,17 +44,6 @@ KvRequest batch_kv_request(const BatchCommandOptions& o, const MappedModel& m) {
   return kv;
 }
 
-SamplerOptions sampling_of(const BatchLine& l, const GenerationConfig& gc, std::uint64_t seed) {
-  SamplerOptions s;
-  s.temperature = l.temperature.value_or(gc.do_sample ? gc.temperature : 0.f);
-  s.top_k = l.top_k.value_or(gc.top_k);
-  s.top_p = l.top_p.value_or(gc.top_p);
-  s.min_p = l.min_p.value_or(gc.min_p);
-  s.repeat_penalty = l.repetition_penalty.value_or(gc.repetition_penalty);
-  s.seed = l.seed.value_or(seed);
-  return s;
-}
-
 // Rank 0's view of the files: the requests still to run, and the output opened to append to.
 struct BatchFiles {
   std::vector<BatchRequest> requests;
@@ -109,7 +98,7 @@ void take_line(const BatchCommandOptions& o, const Runtime& rt, const ParsedBatc
       if (!rt.bounded() && static_cast<std::int64_t>(r.prompt.size()) >= ctx)
         throw Error("prompt of " + std::to_string(r.prompt.size()) + " tokens leaves no room in the context of " + std::to_string(ctx));
       r.id = l.id;
-      r.sampling = sampling_of(l, rt.loaded().generation, o.runtime.seed);
+      r.sampling = sampler_options(l, rt.loaded().generation, o.runtime.seed);
       r.max_new_tokens = l.max_tokens.value_or(o.max_tokens);
       r.stop_ids = rt.stop_ids();
       r.stop_ids.insert(r.stop_ids.end(), l.stop_token_ids.begin(), l.stop_token_ids.end());

@@ -56,9 +56,9 @@ BatchEngineOptions engine_options(const ServeCommandOptions& o, const Runtime& r
 
 std::string model_name(const ServeCommandOptions& o, const Runtime& rt) {
   if (!o.model_name.empty()) return o.model_name;
-  return std::filesystem::path(rt.options().model_dir).lexically_normal().filename().string().empty()
-             ? std::filesystem::path(rt.options().model_dir).lexically_normal().parent_path().filename().string()
-             : std::filesystem::path(rt.options().model_dir).lexically_normal().filename().string();
+  std::filesystem::path dir = std::filesystem::path(rt.options().model_dir).lexically_normal();
+  if (dir.filename().empty()) dir = dir.parent_path();  // "models/qwen3/" names "qwen3"
+  return dir.filename().string();
 }
 
 }  // namespace

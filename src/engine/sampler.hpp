@@ -35,6 +35,21 @@ struct LogitsSlice {
   std::int64_t offset = 0;
 };
 
+// A request's sampling fields (std::optional members temperature, top_k, top_p, min_p,
+// repetition_penalty, seed, as batch lines and OpenAI bodies name them) over the checkpoint's
+// generation_config.json defaults (do_sample false: greedy) and `default_seed`.
+template <class Fields, class GenerationDefaults>
+SamplerOptions sampler_options(const Fields& f, const GenerationDefaults& g, std::uint64_t default_seed) {
+  SamplerOptions s;
+  s.temperature = f.temperature.value_or(g.do_sample ? g.temperature : 0.f);
+  s.top_k = f.top_k.value_or(g.top_k);
+  s.top_p = f.top_p.value_or(g.top_p);
+  s.min_p = f.min_p.value_or(g.min_p);
+  s.repeat_penalty = f.repetition_penalty.value_or(g.repetition_penalty);
+  s.seed = f.seed.value_or(default_seed);
+  return s;
+}
+
 class Sampler {
  public:
   explicit Sampler(const SamplerOptions& opt) : opt_(opt), rng_(opt.seed) {}

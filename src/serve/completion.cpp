@@ -24,11 +24,6 @@ void Completion::fail(requests::ApiError error) {
   news_.notify_all();
 }
 
-bool Completion::finished() const {
-  const std::lock_guard lock(mutex_);
-  return error_.has_value() || finished_choices_ == choices_;
-}
-
 Completion::News Completion::wait(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   const auto ready = [&] { return !pending_.empty() || error_ || finished_choices_ == choices_; };

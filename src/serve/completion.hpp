@@ -57,7 +57,6 @@ class Completion {
   // The client went away: the engine drops the sequences at its next step.
   void abandon() { abandoned_ = true; }
   bool abandoned() const { return abandoned_.load(); }
-  bool finished() const;
 
  private:
   std::string id_;

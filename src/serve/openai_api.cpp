@@ -27,18 +27,6 @@ std::vector<std::int32_t> prompt_ids(const CompletionRequest& r, const ServedMod
   }
 }
 
-SamplerOptions sampling_of(const CompletionRequest& r, const ServedModel& m, int choice) {
-  const GenerationConfig& g = m.generation;
-  SamplerOptions s;
-  s.temperature = r.temperature.value_or(g.do_sample ? g.temperature : 0.f);
-  s.top_k = r.top_k.value_or(g.top_k);
-  s.top_p = r.top_p.value_or(g.top_p);
-  s.min_p = r.min_p.value_or(g.min_p);
-  s.repeat_penalty = r.repetition_penalty.value_or(g.repetition_penalty);
-  s.seed = r.seed.value_or(m.seed) + static_cast<std::uint64_t>(choice);  // n choices: n different draws
-  return s;
-}
-
 // A token's raw bytes (possibly part of a character); an id past the tokenizer (vocabulary padding) has none.
 std::string token_text(const ServedModel& m, std::int32_t id) {
   return m.tokenizer && id < m.tokenizer->size() ? m.tokenizer->token_bytes(id) : std::string();
@@ -79,7 +67,8 @@ std::variant<Submission, ApiError> make_submission(const CompletionRequest& r, c
       BatchRequest b;
       b.id = s.completion->sequence_id(i);
       b.prompt = prompt;
-      b.sampling = sampling_of(r, m, i);
+      b.sampling = sampler_options(r, m.generation, m.seed);
+      b.sampling.seed += static_cast<std::uint64_t>(i);  // n choices: n different draws
       b.max_new_tokens = max_tokens;
       b.stop_ids = m.stop_ids;
       b.stop_ids.insert(b.stop_ids.end(), r.stop_token_ids.begin(), r.stop_token_ids.end());
