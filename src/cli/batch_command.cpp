@@ -184,6 +184,7 @@ int run_batch(const BatchCommandOptions& o, const std::atomic<bool>& interrupted
   eo.kv_block = o.runtime.kv_block;
   eo.kv_policy = rt.kv_policy();
   eo.batch_invariant = o.batch_invariant;
+  eo.prefix_cache = o.prefix_cache;
   BatchEngine engine(rt.model(), eo);
   // Rank 0's requests join at the first step; after that each step's orders only say whether Ctrl-C
   // or Slurm's SIGTERM reached rank 0, so every rank stops at the same step.
@@ -209,7 +210,7 @@ int run_batch(const BatchCommandOptions& o, const std::atomic<bool>& interrupted
       for (std::int32_t id : r.ids)
         if (tok && id < tok->size()) printable.push_back(id);
       write_line(files.out, {{"id", r.id}, {"text", tok ? tok->decode(printable) : ""}, {"token_ids", r.ids}, {"finish_reason", finish_reason(r.stop)},
-                             {"prompt_tokens", files.prompt_tokens[r.id]}, {"completion_tokens", r.ids.size()},
+                             {"prompt_tokens", files.prompt_tokens[r.id]}, {"cached_tokens", r.cached_tokens}, {"completion_tokens", r.ids.size()},
                              {"ttft_ms", r.timing.ttft_ms}, {"tpot_ms", r.timing.tpot_ms}});
     }
     if (rt.speaker()) (*progress)(done, tokens, false);

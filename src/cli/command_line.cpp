@@ -51,6 +51,8 @@ void add_eval_options(CLI::App& ev, EvalCommandOptions& e) {
 
 constexpr const char* kBatchInvariantHelp =
     "Each sequence's logits bit for bit as alone, whatever runs beside it (costs throughput from 16 sequences at once)";
+constexpr const char* kNoPrefixCacheHelp =
+    "Compute every prompt in full: by default a sequence starts from the cached KV blocks of an earlier one with the same first tokens";
 
 void add_batch_options(CLI::App& b, BatchCommandOptions& o) {
   add_runtime_options(b, o.runtime, "Seed of a line without one (sampling), and of the random eviction policy");
@@ -63,6 +65,7 @@ void add_batch_options(CLI::App& b, BatchCommandOptions& o) {
       ->check(int_range(1, 1 << 20))->capture_default_str();
   b.add_flag("--no-think", o.no_think, "messages: add the empty think block (enable_thinking=False)");
   b.add_flag("--batch-invariant", o.batch_invariant, kBatchInvariantHelp);
+  b.add_flag("!--no-prefix-cache", o.prefix_cache, kNoPrefixCacheHelp);
 }
 
 void add_serve_options(CLI::App& sv, ServeCommandOptions& o) {
@@ -85,6 +88,7 @@ void add_serve_options(CLI::App& sv, ServeCommandOptions& o) {
   sv.add_option("--drain-timeout", o.drain_s, "After SIGTERM: seconds running requests may take to finish before they are ended")
       ->check(int_range(0, 3600))->capture_default_str();
   sv.add_flag("--batch-invariant", o.batch_invariant, kBatchInvariantHelp);
+  sv.add_flag("!--no-prefix-cache", o.prefix_cache, kNoPrefixCacheHelp);
 }
 
 void add_tokenize_options(CLI::App& tok, TokenizeOptions& t) {

@@ -44,6 +44,7 @@ struct BatchCommandOptions {
   std::int64_t token_budget = 256;
   bool no_think = false;         // messages: the empty think block (enable_thinking=False)
   bool batch_invariant = false;
+  bool prefix_cache = true;
 };
 
 struct ServeCommandOptions {
@@ -60,6 +61,7 @@ struct ServeCommandOptions {
   int max_connections = 128;
   int drain_s = 30;
   bool batch_invariant = false;
+  bool prefix_cache = true;
 };
 
 struct TokenizeOptions {

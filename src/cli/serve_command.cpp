@@ -48,6 +48,7 @@ BatchEngineOptions engine_options(const ServeCommandOptions& o, const Runtime& r
   eo.kv_policy = rt.kv_policy();
   eo.kv_pool_tokens = rt.planned_kv_tokens();
   eo.batch_invariant = o.batch_invariant;
+  eo.prefix_cache = o.prefix_cache;
   // A sequence may hold its context, but never more than the whole pool.
   const std::int64_t context = o.runtime.context > 0 ? o.runtime.context : rt.config().max_position_embeddings;
   eo.context = KvEvictionPolicy(eo.kv_policy).bounded() ? context : std::min(context, eo.kv_pool_tokens);

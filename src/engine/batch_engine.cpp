@@ -19,7 +19,10 @@ struct BatchEngine::Sequence {
   std::int64_t prefilled = 0;         // prompt tokens fed so far
   std::int32_t next_position = 0;
   std::vector<float> logits;
-  std::int64_t reserved_blocks = 0;
+  std::int64_t reserved_blocks = 0;    // its own, not counting blocks it holds in the prefix cache
+  bool shares_prefix = false;          // offers its blocks to the prefix cache (the full policy)
+  std::vector<std::uint64_t> prefix_keys;  // prefix cache entries it holds: its blocks 0, 1, ... in order
+  std::int64_t cached_blocks = 0;      // of its blocks, those that live in the prefix cache
   BatchResult result;
   Clock::time_point admitted, first_token;
 
@@ -42,7 +45,8 @@ struct BatchEngine::Sequence {
   }
 };
 
-BatchEngine::BatchEngine(Qwen3Model& model, const BatchEngineOptions& options) : model_(model), opt_(options) {
+BatchEngine::BatchEngine(Qwen3Model& model, const BatchEngineOptions& options)
+    : model_(model), opt_(options), prefix_(options.kv_block) {
   if (opt_.max_running < 1) throw Error("batch engine: at least one running sequence is needed");
   if (opt_.token_budget < opt_.max_running)
     throw Error("batch engine: a token budget of " + std::to_string(opt_.token_budget) + " cannot give " +
@@ -64,9 +68,57 @@ std::int64_t BatchEngine::blocks_needed(const BatchRequest& r) const {
 }
 
 KvPoolUse BatchEngine::kv_pool() const {
-  KvPoolUse use{pool_blocks_, reserved_blocks_, 0};
-  for (const auto& s : running_) use.filled += (s->cache.size() + opt_.kv_block - 1) / opt_.kv_block;
+  const std::int64_t idle = prefix_.idle_blocks();
+  KvPoolUse use{pool_blocks_, reserved_blocks_ + prefix_.blocks() - idle, idle, prefix_.blocks() - idle};
+  for (const auto& s : running_) use.filled += (s->cache.size() + opt_.kv_block - 1) / opt_.kv_block - s->cached_blocks;
   return use;
+}
+
+std::int64_t BatchEngine::cached_tokens(const std::string& id) const {
+  const auto it = std::find_if(running_.begin(), running_.end(), [&](const auto& s) { return s->request.id == id; });
+  return it == running_.end() ? 0 : (*it)->result.cached_tokens;
+}
+
+void BatchEngine::retire(Sequence& s) {
+  reserved_blocks_ -= s.reserved_blocks;
+  prefix_.release(s.prefix_keys);
+}
+
+std::int64_t BatchEngine::prefill_chunk() const { return opt_.token_budget - (opt_.max_running - 1); }
+
+std::int64_t BatchEngine::reused_tokens(const PrefixCache::Match& match) const {
+  // Batch invariance: a prompt row's values depend on the chunk it was computed in, and chunks start
+  // at multiples of prefill_chunk(), so a sequence resumes at one of those to compute its rows in the
+  // chunks it would have alone (the block it resumes in becomes a private copy).
+  return opt_.batch_invariant ? match.tokens() - match.tokens() % prefill_chunk() : match.tokens();
+}
+
+void BatchEngine::start_from_prefix(Sequence& s, const PrefixCache::Match& match) {
+  const std::int64_t reused = reused_tokens(match);
+  s.cache.share_prefix(match.tokens(), match.held);
+  if (reused < match.tokens()) s.cache.truncate(reused);
+  s.prefilled = reused;
+  s.next_position = static_cast<std::int32_t>(reused);
+  s.prefix_keys = match.keys;  // held whole: the entries past `reused` are the ones offer_blocks would make
+  s.cached_blocks = reused / opt_.kv_block;
+  s.result.cached_tokens = reused;
+  prefix_hit_tokens_ += reused;
+}
+
+void BatchEngine::offer_blocks(Sequence& s) {
+  // Whole blocks of fed tokens (prompt, then generated), each once; under the full policy nothing is
+  // evicted, so block b holds history[b * kv_block, (b + 1) * kv_block).
+  if (!s.shares_prefix) return;
+  while (static_cast<std::int64_t>(s.prefix_keys.size() + 1) * opt_.kv_block <= s.next_position) {
+    const auto index = static_cast<std::int64_t>(s.prefix_keys.size());
+    const auto offer = prefix_.offer(index == 0 ? 0 : s.prefix_keys.back(), index, s.history, s.cache.full_block(index));
+    if (!offer.cached) {
+      s.shares_prefix = false;
+      return;
+    }
+    s.prefix_keys.push_back(offer.key);
+    if (offer.added) --s.reserved_blocks, --reserved_blocks_, ++s.cached_blocks;
+  }
 }
 
 bool BatchEngine::cancel(const std::string& id) {
@@ -74,7 +126,7 @@ bool BatchEngine::cancel(const std::string& id) {
   if (queued != queue_.end()) return queue_.erase(queued), true;
   const auto running = std::find_if(running_.begin(), running_.end(), [&](const auto& s) { return s->request.id == id; });
   if (running == running_.end()) return false;
-  reserved_blocks_ -= (*running)->reserved_blocks;
+  retire(**running);
   running_.erase(running);
   return true;
 }
@@ -100,15 +152,27 @@ void BatchEngine::submit(BatchRequest request) {
 void BatchEngine::admit() {
   // First come, first served: a request whose blocks are not free holds the ones behind it back, so a
   // long request is not overtaken for ever by short ones.
-  while (!queue_.empty() && static_cast<std::int64_t>(running_.size()) < opt_.max_running &&
-         reserved_blocks_ + blocks_needed(queue_.front()) <= pool_blocks_) {
-    const std::int64_t blocks = blocks_needed(queue_.front());
-    running_.push_back(std::make_unique<Sequence>(std::move(queue_.front()), model_.new_cache(opt_.kv_type, opt_.kv_block, opt_.context),
-                                                  opt_.kv_policy));
-    running_.back()->admitted = Clock::now();
-    running_.back()->reserved_blocks = blocks;
-    reserved_blocks_ += blocks;
+  // Idle cached prefix blocks give up their room to a request that needs it.
+  const bool share = opt_.prefix_cache && !KvEvictionPolicy(opt_.kv_policy).bounded();
+  while (!queue_.empty() && static_cast<std::int64_t>(running_.size()) < opt_.max_running) {
+    const BatchRequest& r = queue_.front();
+    // At least the prompt's last token is fed, to give the first token's logits.
+    const auto match = share ? prefix_.acquire(r.prompt, (static_cast<std::int64_t>(r.prompt.size()) - 1) / opt_.kv_block) : PrefixCache::Match{};
+    const std::int64_t own = blocks_needed(r) - reused_tokens(match) / opt_.kv_block;
+    while (free_blocks() < own && prefix_.drop_idle()) {
+    }
+    if (free_blocks() < own) {
+      prefix_.release(match.keys);
+      break;
+    }
+    auto s = std::make_unique<Sequence>(std::move(queue_.front()), model_.new_cache(opt_.kv_type, opt_.kv_block, opt_.context), opt_.kv_policy);
     queue_.pop_front();
+    s->admitted = Clock::now();
+    s->reserved_blocks = own;
+    reserved_blocks_ += own;
+    s->shares_prefix = share;
+    if (!match.keys.empty()) start_from_prefix(*s, match);
+    running_.push_back(std::move(s));
   }
 }
 
@@ -119,11 +183,11 @@ std::vector<std::int64_t> BatchEngine::plan() const {
     if (!running_[i]->in_prefill()) feed[i] = 1, --budget;
   // Then prompt chunks, oldest first, each whole or not at all. A chunk is at most the budget less one
   // token for each other running sequence, so the oldest prompt always gets one.
-  const std::int64_t prefill_chunk = opt_.token_budget - (opt_.max_running - 1);
+  const std::int64_t chunk = prefill_chunk();
   for (std::size_t i = 0; i < running_.size(); ++i) {
     const Sequence& s = *running_[i];
-    if (!s.in_prefill() || s.chunk(prefill_chunk) > budget) continue;
-    feed[i] = s.chunk(prefill_chunk);
+    if (!s.in_prefill() || s.chunk(chunk) > budget) continue;
+    feed[i] = s.chunk(chunk);
     budget -= feed[i];
   }
   return feed;
@@ -159,9 +223,11 @@ std::vector<BatchResult> BatchEngine::step(const TokenCallback& on_token) {
     Sequence& s = *running_[in_step[k]];
     const std::int64_t fed = feed[in_step[k]];
     s.policy.observe_step(s.cache, fed, *model_.distribution().all);
-    if (advance(s, fed, batch[k].n_logits > 0, on_token)) {
+    const bool ended = advance(s, fed, batch[k].n_logits > 0, on_token);
+    offer_blocks(s);  // finished ones too: the next turn of a chat starts with this one's tokens
+    if (ended) {
       done[in_step[k]] = true;
-      reserved_blocks_ -= s.reserved_blocks;
+      retire(s);
       finished.push_back(std::move(s.result));
     }
   }

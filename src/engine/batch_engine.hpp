@@ -20,6 +20,7 @@
 #include "engine/generate.hpp"
 #include "engine/sampler.hpp"
 #include "kv/kv_policy.hpp"
+#include "kv/prefix_cache.hpp"
 #include "model/qwen3.hpp"
 
 namespace qwen3 {
@@ -37,6 +38,7 @@ struct BatchResult {
   std::string id;
   std::vector<std::int32_t> ids;           // generated, the stop id excluded
   StopReason stop = StopReason::Length;
+  std::int64_t cached_tokens = 0;          // prompt tokens whose KV came from the prefix cache
   Timing timing;                           // ttft from the step the request was admitted in
 };
 
@@ -56,12 +58,19 @@ struct BatchEngineOptions {
   std::int64_t kv_pool_tokens = 0;
   // Each sequence's logits bit for bit as alone, whatever runs beside it (Qwen3Model::forward).
   bool batch_invariant = false;
+  // Sequences under the full policy keep their full KV blocks in a PrefixCache, and a new one starts
+  // from the longest cached prefix of its prompt instead of computing it again. Idle cached blocks
+  // stay in the pool until a request needs their room.
+  bool prefix_cache = true;
 };
 
-// The KV pool in blocks of kv_block tokens: reserved by running sequences, and filled so far.
+// The KV pool in blocks of kv_block tokens: reserved by running sequences (their own and the cached
+// prefix blocks they share), cached prefix blocks no sequence uses now (given up when a request needs
+// their room), and blocks of running sequences holding tokens now.
 struct KvPoolUse {
   std::int64_t total = 0;
   std::int64_t reserved = 0;
+  std::int64_t cached = 0;
   std::int64_t filled = 0;
 };
 
@@ -85,6 +94,8 @@ class BatchEngine {
   std::size_t running() const { return running_.size(); }
   bool idle() const { return queue_.empty() && running_.empty(); }
   KvPoolUse kv_pool() const;
+  std::int64_t prefix_hit_tokens() const { return prefix_hit_tokens_; }  // prompt tokens not computed, since start
+  std::int64_t cached_tokens(const std::string& id) const;  // of a running request (0 if not running)
 
   // One forward step over the running sequences (admitting waiting ones first); returns the
   // requests that finished in it.
@@ -99,13 +110,24 @@ class BatchEngine {
   bool advance(Sequence& s, std::int64_t fed, bool sampled, const TokenCallback& on_token);
   // KV blocks a request may fill.
   std::int64_t blocks_needed(const BatchRequest& r) const;
+  // Blocks neither reserved by a running sequence nor held by the prefix cache.
+  std::int64_t free_blocks() const { return pool_blocks_ - reserved_blocks_ - prefix_.blocks(); }
+  std::int64_t prefill_chunk() const;  // the most prompt tokens of one sequence in a step
+  // Of a cached prefix, the tokens a new sequence takes instead of computing them.
+  std::int64_t reused_tokens(const PrefixCache::Match& match) const;
+  void start_from_prefix(Sequence& s, const PrefixCache::Match& match);
+  // Hands the sequence's newly filled full blocks to the prefix cache.
+  void offer_blocks(Sequence& s);
+  void retire(Sequence& s);  // gives back its reservation and its hold on cached blocks
 
   Qwen3Model& model_;
   BatchEngineOptions opt_;
   std::deque<BatchRequest> queue_;
   std::vector<std::unique_ptr<Sequence>> running_;
   std::int64_t pool_blocks_ = 0;
-  std::int64_t reserved_blocks_ = 0;
+  std::int64_t reserved_blocks_ = 0;  // running sequences' own blocks (not those in the prefix cache)
+  PrefixCache prefix_;
+  std::int64_t prefix_hit_tokens_ = 0;
 };
 
 }  // namespace qwen3

@@ -19,12 +19,12 @@ std::size_t block_bytes(const KvCacheShape& s, std::int64_t capacity) {
 }  // namespace
 
 KvBlock::KvBlock(const KvCacheShape& shape, std::int64_t index)
-    : shape_(&shape), index_(index), capacity_(shape.block_size), bytes_(block_bytes(shape, capacity_)), data_(bytes_, "KV") {
+    : shape_(shape), index_(index), capacity_(shape.block_size), bytes_(block_bytes(shape, capacity_)), data_(bytes_, "KV") {
   positions_.reserve(static_cast<std::size_t>(shape.block_size));
 }
 
 std::size_t KvBlock::offset(std::int64_t layer, std::int64_t kv_head, int kind) const {
-  const KvCacheShape& s = *shape_;
+  const KvCacheShape& s = shape_;
   const std::int64_t rows = ((layer * 2 + kind) * s.n_kv_heads + kv_head) * capacity_;
   return static_cast<std::size_t>(rows * s.head_dim) * kv_element_size(s.type);
 }
@@ -71,7 +71,7 @@ void KvBlock::compact() {
   // random) leave a few live tokens in many blocks, and full-size blocks made their memory grow to
   // budget x block_size tokens (7.2 MB of KV for l2 at a budget of 64 on the default model, against
   // 0.44 MB for sink-window; bench/streaming_eval.py).
-  const KvCacheShape& sh = *shape_;
+  const KvCacheShape& sh = shape_;
   const std::size_t row = static_cast<std::size_t>(sh.head_dim) * kv_element_size(sh.type);
   const std::int64_t old_capacity = capacity_;
   std::vector<std::size_t> live_slots;
@@ -100,9 +100,9 @@ void KvBlock::compact() {
 }
 
 void KvBlock::reuse(std::int64_t index) {
-  if (capacity_ != shape_->block_size) {  // a compacted block grows back to a whole one
-    capacity_ = shape_->block_size;
-    bytes_ = block_bytes(*shape_, capacity_);
+  if (capacity_ != shape_.block_size) {  // a compacted block grows back to a whole one
+    capacity_ = shape_.block_size;
+    bytes_ = block_bytes(shape_, capacity_);
     data_ = PageBuffer(bytes_, "KV");
   }
   index_ = index;
@@ -112,8 +112,25 @@ void KvBlock::reuse(std::int64_t index) {
   sealed_ = false;
 }
 
+std::shared_ptr<KvBlock> KvBlock::clone() const {
+  auto copy = std::make_shared<KvBlock>(shape_, index_);
+  if (capacity_ != copy->capacity_) {
+    copy->capacity_ = capacity_;
+    copy->bytes_ = bytes_;
+    copy->data_ = PageBuffer(bytes_, "KV");
+  }
+  std::memcpy(copy->data_.data(), data_.data(), bytes_);
+  copy->positions_ = positions_;
+  copy->tokens_ = tokens_;
+  copy->live_ = live_;
+  copy->sealed_ = sealed_;
+  copy->min_pos_ = min_pos_;
+  copy->max_pos_ = max_pos_;
+  return copy;
+}
+
 void KvBlock::write_rows(std::int64_t layer, std::int64_t slot, int kind, const float* src) {
-  const KvCacheShape& s = *shape_;
+  const KvCacheShape& s = shape_;
   for (std::int64_t h = 0; h < s.n_kv_heads; ++h) {
     std::byte* dst = data_.data() + offset(layer, h, kind) + static_cast<std::size_t>(slot * s.head_dim) * kv_element_size(s.type);
     const float* row = src + h * s.head_dim;
@@ -132,7 +149,7 @@ void KvBlock::store(std::int64_t layer, std::int64_t slot, const float* k, const
 }
 
 KvCache::KvCache(const KvCacheShape& shape, std::int64_t capacity_tokens, KvBlockOwner owner)
-    : shape_(std::make_unique<KvCacheShape>(shape)), capacity_(capacity_tokens), owner_(owner) {
+    : shape_(shape), capacity_(capacity_tokens), owner_(owner) {
   if (owner_.members < 1 || owner_.member < 0 || owner_.member >= owner_.members)
     throw Error("KV cache member " + std::to_string(owner_.member) + " of " + std::to_string(owner_.members));
 }
@@ -145,7 +162,7 @@ std::int64_t KvCache::local_size() const {
 
 KvBlock* KvCache::take_block(std::int64_t index) {
   if (free_.empty()) {
-    blocks_.push_back(std::make_unique<KvBlock>(*shape_, index));
+    blocks_.push_back(std::make_shared<KvBlock>(shape_, index));
   } else {
     blocks_.push_back(std::move(free_.back()));
     free_.pop_back();
@@ -154,19 +171,49 @@ KvBlock* KvCache::take_block(std::int64_t index) {
   return blocks_.back().get();
 }
 
+KvBlock& KvCache::writable(std::size_t b) {
+  if (blocks_[b].use_count() > 1) blocks_[b] = blocks_[b]->clone();
+  return *blocks_[b];
+}
+
+void KvCache::release(std::shared_ptr<KvBlock> blk) {
+  if (blk.use_count() == 1) free_.push_back(std::move(blk));
+}
+
+void KvCache::share_prefix(std::int64_t n_tokens, std::span<const std::shared_ptr<KvBlock>> held) {
+  const std::int64_t bs = shape_.block_size;
+  if (n_tokens_ != 0 || n_tokens % bs != 0 || n_tokens > capacity_)
+    throw Error("share_prefix: " + std::to_string(n_tokens) + " tokens into a cache holding " + std::to_string(n_tokens_));
+  std::size_t next = 0;
+  for (std::int64_t index = 0; index < n_tokens / bs; ++index) {
+    if (!owner_.owns(index)) continue;
+    if (next >= held.size() || held[next]->index() != index || held[next]->size() != bs || held[next]->live() != bs)
+      throw Error("share_prefix: block " + std::to_string(index) + " is not a full block of the prefix");
+    blocks_.push_back(held[next++]);
+  }
+  if (next != held.size()) throw Error("share_prefix: more blocks than the prefix holds here");
+  n_tokens_ = n_tokens;
+}
+
+std::shared_ptr<KvBlock> KvCache::full_block(std::int64_t index) const {
+  auto it = std::lower_bound(blocks_.begin(), blocks_.end(), index, [](const auto& b, std::int64_t i) { return b->index() < i; });
+  if (it == blocks_.end() || (*it)->index() != index || (*it)->size() != shape_.block_size || (*it)->live() != shape_.block_size) return nullptr;
+  return *it;
+}
+
 void KvCache::evict(std::int64_t token) {
   if (token < 0 || token >= n_tokens_) throw Error("evict: token " + std::to_string(token) + " was never appended");
   ++n_evicted_;
-  const std::int64_t index = token / shape_->block_size;
+  const std::int64_t index = token / shape_.block_size;
   if (!owner_.owns(index)) return;
   // Blocks are kept in sequence order: find the one numbered `index`.
   auto it = std::lower_bound(blocks_.begin(), blocks_.end(), index, [](const auto& b, std::int64_t i) { return b->index() < i; });
-  if (it == blocks_.end() || (*it)->index() != index || !(*it)->evict(token))
+  if (it == blocks_.end() || (*it)->index() != index || !writable(static_cast<std::size_t>(it - blocks_.begin())).evict(token))
     throw Error("evict: token " + std::to_string(token) + " is not held live here");
   KvBlock& blk = **it;
   const bool filling = &blk == blocks_.back().get() && !blk.full();
   if (blk.live() == 0 && !filling) {
-    free_.push_back(std::move(*it));
+    release(std::move(*it));
     blocks_.erase(it);
   } else if (!filling && 2 * blk.live() <= blk.size()) {
     blk.compact();
@@ -209,28 +256,28 @@ std::vector<float> KvCache::take_key_mass(std::span<const std::int64_t> tokens) 
 void KvCache::set_sinks(std::int64_t count, std::int32_t shift) {
   if (count != n_sinks_) {
     n_sinks_ = count;
-    const auto rows = static_cast<std::size_t>(count * shape_->n_kv_heads * shape_->head_dim);
-    sink_keys_.assign(static_cast<std::size_t>(shape_->n_layers), std::vector<float>(rows, 0.f));
-    sink_shift_applied_.assign(static_cast<std::size_t>(shape_->n_layers), 0);
+    const auto rows = static_cast<std::size_t>(count * shape_.n_kv_heads * shape_.head_dim);
+    sink_keys_.assign(static_cast<std::size_t>(shape_.n_layers), std::vector<float>(rows, 0.f));
+    sink_shift_applied_.assign(static_cast<std::size_t>(shape_.n_layers), 0);
   }
   sink_shift_ = shift;
 }
 
 bool KvCache::sinks_stale(std::int64_t layer) const {
   return n_sinks_ > 0 && sink_shift_applied_[static_cast<std::size_t>(layer)] != sink_shift_ && !blocks_.empty() &&
-         blocks_.front()->index() * shape_->block_size < n_sinks_;
+         blocks_.front()->index() * shape_.block_size < n_sinks_;
 }
 
 std::span<const float> KvCache::sink_keys(std::int64_t layer) const { return sink_keys_[static_cast<std::size_t>(layer)]; }
 
 void KvCache::write_sink_keys(std::int64_t layer, const float* rotated) {
-  const std::int64_t row = shape_->n_kv_heads * shape_->head_dim;
-  for (const auto& blk : blocks_) {
-    if (blk->index() * shape_->block_size >= n_sinks_) break;
-    const auto tokens = blk->tokens();
+  const std::int64_t row = shape_.n_kv_heads * shape_.head_dim;
+  for (std::size_t b = 0; b < blocks_.size() && blocks_[b]->index() * shape_.block_size < n_sinks_; ++b) {
+    KvBlock& blk = writable(b);
+    const auto tokens = blk.tokens();
     for (std::size_t s = 0; s < tokens.size(); ++s) {
-      if (tokens[s] >= n_sinks_ || blk->positions()[s] == KvBlock::kEvicted) continue;
-      blk->store_keys(layer, static_cast<std::int64_t>(s), rotated + tokens[s] * row);
+      if (tokens[s] >= n_sinks_ || blk.positions()[s] == KvBlock::kEvicted) continue;
+      blk.store_keys(layer, static_cast<std::int64_t>(s), rotated + tokens[s] * row);
     }
   }
   sink_shift_applied_[static_cast<std::size_t>(layer)] = sink_shift_;
@@ -248,7 +295,7 @@ std::vector<KvSlot> KvCache::append(std::span<const std::int32_t> positions) {
   slots.reserve(positions.size());
   std::int64_t t = n_tokens_;
   for (std::int32_t pos : positions) {
-    const std::int64_t index = t++ / shape_->block_size;
+    const std::int64_t index = t++ / shape_.block_size;
     const std::int64_t token = t - 1;
     if (!owner_.owns(index)) {
       slots.push_back({-1, -1, token});
@@ -264,15 +311,15 @@ std::vector<KvSlot> KvCache::append(std::span<const std::int32_t> positions) {
 }
 
 void KvCache::store(std::int64_t layer, std::span<const KvSlot> slots, const float* k, const float* v) {
-  const std::int64_t row = shape_->n_kv_heads * shape_->head_dim;
+  const std::int64_t row = shape_.n_kv_heads * shape_.head_dim;
   for (std::size_t t = 0; t < slots.size(); ++t) {
     if (slots[t].block < 0) continue;
     if (track_norms_) {
       float& sum = key_norms_[slots[t].token];
-      for (std::int64_t h = 0; h < shape_->n_kv_heads; ++h) {
-        const float* kh = k + static_cast<std::int64_t>(t) * row + h * shape_->head_dim;
+      for (std::int64_t h = 0; h < shape_.n_kv_heads; ++h) {
+        const float* kh = k + static_cast<std::int64_t>(t) * row + h * shape_.head_dim;
         double sq = 0;
-        for (std::int64_t d = 0; d < shape_->head_dim; ++d) sq += static_cast<double>(kh[d]) * kh[d];
+        for (std::int64_t d = 0; d < shape_.head_dim; ++d) sq += static_cast<double>(kh[d]) * kh[d];
         sum += static_cast<float>(std::sqrt(sq));
       }
     }
@@ -299,15 +346,17 @@ void KvCache::truncate(std::int64_t n_tokens) {
   // Block i holds the sequence's tokens [i*block_size, i*block_size + size()).
   std::size_t b = 0;
   for (; b < blocks_.size(); ++b) {
-    const std::int64_t first = blocks_[b]->index() * shape_->block_size;
+    const std::int64_t first = blocks_[b]->index() * shape_.block_size;
     if (first >= n_tokens_) break;
-    blocks_[b]->drop_slots_from(std::min(blocks_[b]->size(), n_tokens_ - first));
+    const std::int64_t keep = std::min(blocks_[b]->size(), n_tokens_ - first);
+    if (keep < blocks_[b]->size()) writable(b).drop_slots_from(keep);
   }
+  for (std::size_t d = b; d < blocks_.size(); ++d) release(std::move(blocks_[d]));
   blocks_.resize(b);
 }
 
 void KvCache::clear() {
-  for (auto& blk : blocks_) free_.push_back(std::move(blk));
+  for (auto& blk : blocks_) release(std::move(blk));
   blocks_.clear();
   n_tokens_ = 0;
   n_evicted_ = 0;

@@ -40,7 +40,7 @@ class KvBlock {
   std::int64_t index() const { return index_; }
   std::int64_t size() const { return static_cast<std::int64_t>(positions_.size()); }  // slots, evicted ones included
   std::int64_t live() const { return live_; }
-  bool full() const { return static_cast<std::int64_t>(tokens_.size()) == shape_->block_size || sealed_; }
+  bool full() const { return static_cast<std::int64_t>(tokens_.size()) == shape_.block_size || sealed_; }
   std::span<const std::int64_t> tokens() const { return tokens_; }  // append index of each slot
   std::span<const std::int32_t> positions() const { return positions_; }
   std::int32_t min_position() const { return min_pos_; }
@@ -61,6 +61,8 @@ class KvBlock {
   void compact();
   // Empties the block for reuse as block `index`.
   void reuse(std::int64_t index);
+  // A private copy (prefix sharing's copy-on-write: a block other caches hold is changed only in a copy).
+  std::shared_ptr<KvBlock> clone() const;
   // Writes one token's K and V rows ([n_kv_heads][head_dim] floats each) into `slot` of `layer`.
   void store(std::int64_t layer, std::int64_t slot, const float* k, const float* v);
   void store_keys(std::int64_t layer, std::int64_t slot, const float* k) { write_rows(layer, slot, 0, k); }
@@ -69,7 +71,7 @@ class KvBlock {
  private:
   std::size_t offset(std::int64_t layer, std::int64_t kv_head, int kind) const;
 
-  const KvCacheShape* shape_;
+  KvCacheShape shape_;  // a copy: a shared block outlives the cache that filled it
   std::int64_t index_;
   std::int64_t capacity_;  // slots allocated: block_size, or the live count after compact()
   std::size_t bytes_;
@@ -114,13 +116,21 @@ class KvCache {
   // caches), so size() and capacity() stay the whole sequence's on every member.
   KvCache(const KvCacheShape& shape, std::int64_t capacity_tokens, KvBlockOwner owner = {});
 
-  const KvCacheShape& shape() const { return *shape_; }
+  const KvCacheShape& shape() const { return shape_; }
   std::int64_t capacity() const { return capacity_; }
   std::int64_t size() const { return n_tokens_ - n_evicted_; }  // live tokens of the sequence, on every member
   std::int64_t appended() const { return n_tokens_; }           // tokens ever appended (the next append index)
   std::int64_t local_size() const;                               // slots held here (evicted ones not yet reclaimed included)
   KvBlockOwner owner() const { return owner_; }
-  std::span<const std::unique_ptr<KvBlock>> blocks() const { return blocks_; }  // held here, in sequence order
+  std::span<const std::shared_ptr<KvBlock>> blocks() const { return blocks_; }  // held here, in sequence order
+
+  // Prefix sharing: an empty cache starts from the first n_tokens (whole blocks) of another sequence
+  // with the same first tokens, holding `held` -- those of its blocks this member owns, in order --
+  // read-only beside the other caches that hold them. Any later change to a shared block (truncate,
+  // evict, sink re-rotation) goes to a private copy first, so no other sequence ever sees it.
+  void share_prefix(std::int64_t n_tokens, std::span<const std::shared_ptr<KvBlock>> held);
+  // The full block numbered `index` if this member holds it (nullptr otherwise), to share it.
+  std::shared_ptr<KvBlock> full_block(std::int64_t index) const;
 
   // Reserves one slot per position (in order), opening new blocks as needed; tokens whose block
   // another member owns get KvSlot{-1, -1}.
@@ -173,13 +183,13 @@ class KvCache {
   void clear();
 
  private:
-  std::unique_ptr<KvCacheShape> shape_;  // heap-held so blocks' back-pointers survive moves
+  KvCacheShape shape_;
   std::int64_t capacity_;
   KvBlockOwner owner_;
   std::int64_t n_tokens_ = 0;
   std::int64_t n_evicted_ = 0;
-  std::vector<std::unique_ptr<KvBlock>> blocks_;
-  std::vector<std::unique_ptr<KvBlock>> free_;  // emptied blocks, reused before new ones are allocated
+  std::vector<std::shared_ptr<KvBlock>> blocks_;
+  std::vector<std::shared_ptr<KvBlock>> free_;  // emptied blocks no other cache holds, reused before new ones are allocated
   // Sinks: count, the shift they are attended at, and per layer their first-stored keys and the shift
   // their stored keys are at now.
   std::int64_t n_sinks_ = 0;
@@ -192,6 +202,8 @@ class KvCache {
   std::unordered_map<std::int64_t, float> key_mass_;
 
   KvBlock* take_block(std::int64_t index);
+  KvBlock& writable(std::size_t b);        // blocks_[b], first copied if another cache holds it too
+  void release(std::shared_ptr<KvBlock> blk);  // to free_ unless another cache holds it
   std::size_t peak_bytes_ = 0;
 };
 

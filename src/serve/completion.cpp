@@ -5,6 +5,12 @@ namespace qwen3::serve {
 Completion::Completion(std::string id, int choices, std::int64_t prompt_tokens)
     : id_(std::move(id)), choices_(choices), prompt_tokens_(prompt_tokens) {}
 
+void Completion::note_cached_tokens(std::int64_t n) {
+  std::int64_t seen = cached_tokens_.load();
+  while (n > seen && !cached_tokens_.compare_exchange_weak(seen, n)) {
+  }
+}
+
 void Completion::add(ChoiceDelta delta) {
   {
     const std::lock_guard lock(mutex_);

@@ -30,6 +30,13 @@ struct ChoiceDelta {
   std::string finish_reason;        // non-empty: this choice is complete ("stop", "length")
 };
 
+// A request's token counts, as OpenAI's `usage` reports them.
+struct Usage {
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  std::int64_t cached_tokens = 0;  // prompt tokens whose KV came from the prefix cache (the most of its choices)
+};
+
 class Completion {
  public:
   Completion(std::string id, int choices, std::int64_t prompt_tokens);
@@ -42,6 +49,7 @@ class Completion {
 
   // Engine thread.
   void add(ChoiceDelta delta);
+  void note_cached_tokens(std::int64_t n);  // before the choice's first add()
   void fail(requests::ApiError error);
 
   // HTTP thread: waits up to `timeout` for news, then takes everything new. Empty and not done: the
@@ -52,7 +60,7 @@ class Completion {
     bool done = false;  // every choice finished, or the request failed
   };
   News wait(std::chrono::milliseconds timeout);
-  std::int64_t completion_tokens() const { return completion_tokens_.load(); }
+  Usage usage() const { return {prompt_tokens_, completion_tokens_.load(), cached_tokens_.load()}; }
 
   // The client went away: the engine drops the sequences at its next step.
   void abandon() { abandoned_ = true; }
@@ -68,6 +76,7 @@ class Completion {
   std::optional<requests::ApiError> error_;
   int finished_choices_ = 0;
   std::atomic<std::int64_t> completion_tokens_{0};
+  std::atomic<std::int64_t> cached_tokens_{0};
   std::atomic<bool> abandoned_{false};
 };
 

@@ -205,7 +205,7 @@ void HttpServer::Impl::answer_whole(httplib::Response& res, const requests::Comp
     if (news.done) break;
   }
   ++metrics.requests_ok;
-  res.set_content(writer.whole(choices, c->prompt_tokens()).dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  res.set_content(writer.whole(choices, c->usage()).dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
 void HttpServer::Impl::answer_stream(httplib::Response& res, std::unique_ptr<requests::CompletionRequest> r, std::shared_ptr<Completion> c,
@@ -234,7 +234,7 @@ void HttpServer::Impl::answer_stream(httplib::Response& res, std::unique_ptr<req
         }
         if (news.done) {
           if (!news.error && state->request->include_usage)
-            out += sse(state->writer->usage_chunk(state->completion->prompt_tokens(), state->completion->completion_tokens()));
+            out += sse(state->writer->usage_chunk(state->completion->usage()));
           out += "data: [DONE]\n\n";
         }
         // A comment line every few quiet seconds: a client that went away is noticed (and its

@@ -51,9 +51,13 @@ std::string Metrics::text() const {
   out += metric("qwen3_sequences_waiting", "gauge", "Sequences queued for a place or for KV blocks.", static_cast<double>(waiting.load()));
   out += metric("qwen3_kv_blocks_total", "gauge", "KV pool size in blocks.", static_cast<double>(kv_blocks_total.load()));
   out += metric("qwen3_kv_blocks_used", "gauge", "KV blocks reserved by running sequences.", static_cast<double>(kv_blocks_reserved.load()));
-  out += metric("qwen3_kv_blocks_free", "gauge", "KV blocks free for new sequences.",
-                static_cast<double>(kv_blocks_total.load() - kv_blocks_reserved.load()));
-  out += metric("qwen3_kv_blocks_filled", "gauge", "KV blocks holding tokens now.", static_cast<double>(kv_blocks_filled.load()));
+  out += metric("qwen3_kv_blocks_cached", "gauge", "KV blocks of the prefix cache no running sequence uses (given up when needed).",
+                static_cast<double>(kv_blocks_cached.load()));
+  out += metric("qwen3_kv_blocks_free", "gauge", "KV blocks neither used nor cached.",
+                static_cast<double>(kv_blocks_total.load() - kv_blocks_reserved.load() - kv_blocks_cached.load()));
+  out += metric("qwen3_kv_blocks_filled", "gauge", "KV blocks of running sequences holding tokens now.", static_cast<double>(kv_blocks_filled.load()));
+  out += metric("qwen3_prefix_cache_hit_tokens_total", "counter", "Prompt tokens whose KV came from the prefix cache.",
+                static_cast<double>(prefix_cache_hit_tokens.load()));
   out += metric("qwen3_generation_tokens_per_second", "gauge", "Tokens generated per second over the last seconds.", tokens_per_second.load());
   out += ttft.text("qwen3_time_to_first_token_seconds", "From admission to the first generated token.");
   out += tpot.text("qwen3_time_per_output_token_seconds", "Mean time per generated token after the first, per sequence.");

@@ -31,7 +31,8 @@ struct Metrics {
   std::atomic<std::uint64_t> prompt_tokens{0}, generated_tokens{0};
   // Set by the engine thread after each step.
   std::atomic<std::int64_t> running{0}, waiting{0};
-  std::atomic<std::int64_t> kv_blocks_total{0}, kv_blocks_reserved{0}, kv_blocks_filled{0};
+  std::atomic<std::int64_t> kv_blocks_total{0}, kv_blocks_reserved{0}, kv_blocks_filled{0}, kv_blocks_cached{0};
+  std::atomic<std::int64_t> prefix_cache_hit_tokens{0};
   std::atomic<double> tokens_per_second{0};  // generated, over the last few seconds
   Histogram ttft{{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}};
   Histogram tpot{{0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2}};

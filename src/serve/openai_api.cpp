@@ -124,13 +124,20 @@ json ResponseWriter::logprobs(const std::vector<TokenRecord>& tokens, std::size_
   return out;
 }
 
-json ResponseWriter::whole(const std::vector<ChoiceResult>& choices, std::int64_t prompt_tokens) const {
+namespace {
+json usage_json(const Usage& u) {
+  return {{"prompt_tokens", u.prompt_tokens},
+          {"completion_tokens", u.completion_tokens},
+          {"total_tokens", u.prompt_tokens + u.completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", u.cached_tokens}}}};
+}
+}  // namespace
+
+json ResponseWriter::whole(const std::vector<ChoiceResult>& choices, const Usage& usage) const {
   json out = base(chat_ ? "chat.completion" : "text_completion");
   out["choices"] = json::array();
-  std::int64_t completion_tokens = 0;
   for (std::size_t i = 0; i < choices.size(); ++i) {
     const ChoiceResult& c = choices[i];
-    completion_tokens += static_cast<std::int64_t>(c.tokens.size());
     json choice = {{"index", i}, {"logprobs", logprobs(c.tokens, 0)}, {"finish_reason", c.finish_reason}};
     if (chat_)
       choice["message"] = {{"role", "assistant"}, {"content", c.text}};
@@ -138,7 +145,7 @@ json ResponseWriter::whole(const std::vector<ChoiceResult>& choices, std::int64_
       choice["text"] = c.text;
     out["choices"].push_back(choice);
   }
-  out["usage"] = {{"prompt_tokens", prompt_tokens}, {"completion_tokens", completion_tokens}, {"total_tokens", prompt_tokens + completion_tokens}};
+  out["usage"] = usage_json(usage);
   return out;
 }
 
@@ -158,10 +165,10 @@ json ResponseWriter::chunk(const ChoiceDelta& d, bool first_of_choice) const {
   return out;
 }
 
-json ResponseWriter::usage_chunk(std::int64_t prompt_tokens, std::int64_t completion_tokens) const {
+json ResponseWriter::usage_chunk(const Usage& usage) const {
   json out = base(chat_ ? "chat.completion.chunk" : "text_completion");
   out["choices"] = json::array();
-  out["usage"] = {{"prompt_tokens", prompt_tokens}, {"completion_tokens", completion_tokens}, {"total_tokens", prompt_tokens + completion_tokens}};
+  out["usage"] = usage_json(usage);
   return out;
 }
 

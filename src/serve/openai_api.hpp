@@ -43,11 +43,11 @@ struct ChoiceResult {
 class ResponseWriter {
  public:
   ResponseWriter(const requests::CompletionRequest& request, const ServedModel& model, std::string id, std::int64_t created);
-  nlohmann::json whole(const std::vector<ChoiceResult>& choices, std::int64_t prompt_tokens) const;
+  nlohmann::json whole(const std::vector<ChoiceResult>& choices, const Usage& usage) const;
   // The chunk of one delta; for chat the first of each choice also carries the assistant role.
   nlohmann::json chunk(const ChoiceDelta& delta, bool first_of_choice) const;
   // The last chunk with stream_options.include_usage: no choices, the token counts.
-  nlohmann::json usage_chunk(std::int64_t prompt_tokens, std::int64_t completion_tokens) const;
+  nlohmann::json usage_chunk(const Usage& usage) const;
 
  private:
   nlohmann::json base(const char* object) const;

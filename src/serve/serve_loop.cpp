@@ -98,6 +98,7 @@ void ServeLoop::on_token(const std::string& id, const GeneratedStep& step) {
   LiveChoice& c = it->second;
   if (c.tokens++ == 0) {
     c.first_token = Clock::now();
+    c.completion->note_cached_tokens(engine_.cached_tokens(id));
     metrics_.ttft.observe(std::chrono::duration<double>(c.first_token - c.arrived).count());
   }
   ChoiceDelta d;
@@ -134,6 +135,8 @@ void ServeLoop::publish_gauges(std::int64_t generated_now) {
   metrics_.kv_blocks_total = pool.total;
   metrics_.kv_blocks_reserved = pool.reserved;
   metrics_.kv_blocks_filled = pool.filled;
+  metrics_.kv_blocks_cached = pool.cached;
+  metrics_.prefix_cache_hit_tokens = engine_.prefix_hit_tokens();
 }
 
 // The server just went idle: what the finished sequences freed (logits rows, step buffers of other

@@ -228,5 +228,108 @@ TEST_F(BatchEngineTest, LogprobsAreTheModelsOwnAndTheirTopAlternativesAreSorted)
   }
 }
 
+// Requests that start with the same 40 tokens (a system prompt). The first computes them. The others
+// join while it still runs and start from its cached blocks: 32 tokens, two 16-token blocks. They
+// get the tokens they get without the cache. Under --batch-invariant they take 26 of them (resuming
+// where a 13-token prefill chunk starts, as alone) and get the same logprobs bit for bit; without it,
+// the same within 1e-5.
+TEST_F(BatchEngineTest, ASharedPrefixIsComputedOnceAndChangesNoToken) {
+  const Ids system = random_ids(40, 77);
+  std::vector<BatchRequest> requests;
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    BatchRequest q;
+    q.id = "p" + std::to_string(i);
+    q.prompt = system;
+    const Ids own = random_ids(3 + 5 * i, 200 + i);
+    q.prompt.insert(q.prompt.end(), own.begin(), own.end());
+    q.max_new_tokens = 8;
+    q.top_logprobs = 2;
+    if (i % 2 == 1) q.sampling = {.temperature = 0.8f, .top_k = 40, .seed = 7 + i};
+    requests.push_back(q);
+  }
+  for (bool invariant : {false, true}) {
+    const auto run = [&](bool prefix_cache) {
+      BatchEngineOptions o = small_steps();
+      o.batch_invariant = invariant;
+      o.prefix_cache = prefix_cache;
+      BatchEngine engine(model(), o);
+      std::map<std::string, std::vector<GeneratedStep>> steps;
+      std::map<std::string, BatchResult> out;
+      const auto step = [&] {
+        for (auto& r : engine.step([&](const std::string& id, const GeneratedStep& s) { steps[id].push_back(s); })) out[r.id] = std::move(r);
+      };
+      engine.submit(requests[0]);
+      for (int s = 0; s < 5; ++s) step();  // 43 prompt tokens in chunks of 13: p0 decodes from step 4 on
+      EXPECT_EQ(engine.running(), 1u);
+      for (std::size_t i = 1; i < requests.size(); ++i) engine.submit(requests[i]);
+      while (!engine.idle()) step();
+      EXPECT_EQ(engine.kv_pool().reserved, 0);
+      EXPECT_EQ(engine.prefix_hit_tokens(), prefix_cache ? 3 * (invariant ? 26 : 32) : 0);
+      return std::make_pair(out, steps);
+    };
+    const auto [shared, shared_steps] = run(true);
+    const auto [alone, alone_steps] = run(false);
+    for (const auto& r : requests) {
+      EXPECT_EQ(shared.at(r.id).cached_tokens, r.id == "p0" ? 0 : invariant ? 26 : 32) << r.id;
+      EXPECT_EQ(shared.at(r.id).ids, alone.at(r.id).ids) << r.id;
+      const auto& a = shared_steps.at(r.id);
+      const auto& b = alone_steps.at(r.id);
+      ASSERT_EQ(a.size(), b.size());
+      for (std::size_t t = 0; t < a.size(); ++t) {
+        if (invariant)
+          EXPECT_EQ(a[t].logprobs.logprob, b[t].logprobs.logprob) << r.id << " token " << t;
+        else
+          EXPECT_NEAR(a[t].logprobs.logprob, b[t].logprobs.logprob, 1e-5) << r.id << " token " << t;
+      }
+    }
+  }
+}
+
+// The next turn of a chat sends the whole conversation again: the blocks of the first turn's prompt
+// and of its answer come from the cache, and the second turn's tokens are those computed afresh.
+TEST_F(BatchEngineTest, ANextChatTurnReusesTheAnswersBlocksToo) {
+  BatchRequest first = mixed_requests()[4];  // 64 prompt tokens, 18 generated
+  const auto turn1 = run_all(model(), small_steps(), {first}).at(first.id);
+  BatchRequest second = first;
+  second.id = "turn2";
+  second.prompt.insert(second.prompt.end(), turn1.ids.begin(), turn1.ids.end());
+  const Ids more = random_ids(5, 99);
+  second.prompt.insert(second.prompt.end(), more.begin(), more.end());
+  BatchEngine engine(model(), small_steps());
+  engine.submit(first);
+  while (!engine.idle()) engine.step();
+  EXPECT_EQ(engine.kv_pool().cached, 5);  // 64 + 17 fed tokens: five whole blocks
+  engine.submit(second);
+  std::map<std::string, BatchResult> out;
+  while (!engine.idle())
+    for (auto& r : engine.step()) out[r.id] = std::move(r);
+  EXPECT_EQ(out.at("turn2").cached_tokens, 80);
+  BatchEngineOptions no_cache = small_steps();
+  no_cache.prefix_cache = false;
+  EXPECT_EQ(out.at("turn2").ids, run_all(model(), no_cache, {second}).at("turn2").ids);
+}
+
+// Idle cached blocks hold no room a request needs: a pool of six blocks, five of them cached by a
+// finished request, still admits one that needs all six, and it gets its own tokens.
+TEST_F(BatchEngineTest, IdleCachedBlocksGiveWayToANewRequest) {
+  const auto requests = mixed_requests();
+  BatchEngineOptions o = small_steps();
+  o.kv_pool_tokens = 6 * 16;
+  BatchEngine engine(model(), o);
+  engine.submit(requests[4]);
+  while (!engine.idle()) engine.step();
+  EXPECT_EQ(engine.kv_pool().cached, 5);
+  BatchRequest other = requests[4];
+  other.id = "other";
+  other.prompt = random_ids(64, 555);
+  engine.submit(other);
+  std::map<std::string, BatchResult> out;
+  while (!engine.idle())
+    for (auto& r : engine.step()) out[r.id] = std::move(r);
+  EXPECT_EQ(out.at("other").cached_tokens, 0);
+  EXPECT_EQ(out.at("other").ids, run_all(model(), small_steps(), {other}).at("other").ids);
+  EXPECT_LE(engine.kv_pool().cached, 6);
+}
+
 }  // namespace
 }  // namespace qwen3

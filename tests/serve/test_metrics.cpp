@@ -18,15 +18,16 @@ TEST(Histogram, BucketsAreCumulativeAndEndWithTheCount) {
   EXPECT_NE(text.find("t_seconds_count 4\n"), std::string::npos) << text;
 }
 
-TEST(Metrics, EveryFamilyHasHelpAndTypeAndFreeBlocksAreTotalLessUsed) {
+TEST(Metrics, EveryFamilyHasHelpAndTypeAndFreeBlocksAreTotalLessUsedAndCached) {
   Metrics m;
   m.kv_blocks_total = 10;
   m.kv_blocks_reserved = 3;
+  m.kv_blocks_cached = 2;
   ++m.requests_ok;
   const std::string text = m.text();
-  EXPECT_NE(text.find("qwen3_kv_blocks_free 7\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("qwen3_kv_blocks_free 5\n"), std::string::npos) << text;
   EXPECT_NE(text.find("qwen3_requests_total{outcome=\"ok\"} 1\n"), std::string::npos) << text;
-  for (const char* family : {"qwen3_requests_total", "qwen3_sequences_running", "qwen3_sequences_waiting", "qwen3_kv_blocks_used",
+  for (const char* family : {"qwen3_requests_total", "qwen3_sequences_running", "qwen3_sequences_waiting", "qwen3_kv_blocks_used", "qwen3_kv_blocks_cached", "qwen3_prefix_cache_hit_tokens_total",
                              "qwen3_generation_tokens_per_second", "qwen3_time_to_first_token_seconds", "qwen3_time_per_output_token_seconds"}) {
     EXPECT_NE(text.find(std::string("# HELP ") + family + " "), std::string::npos) << family;
     EXPECT_NE(text.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;

@@ -4,14 +4,16 @@
 
 Groups (one CTest entry each):
   api     every endpoint, streamed and not, with the openai client and curl; greedy text equal to
-          `qwen3_mpi -p` (one process, one sequence); n, seed, stop strings, logprobs; every refusal in
+          `qwen3_mpi -p` (one process, one sequence), also from a cached shared prefix; n, seed, stop
+          strings, logprobs; every refusal in
           OpenAI's error shape with its status; a client that hangs up mid-stream frees its blocks;
           SIGTERM finishes the running stream and exits 0
   queue   a full queue answers 503 with Retry-After; the requests it took still complete
   load    32 concurrent clients x 10 requests (streamed, not, sampled, some hung up mid-stream): every
           request a complete answer, greedy ones equal to the same request run alone; afterwards the KV
           pool is empty and RSS back to its level before the load
-  mpi     the server on 3 ranks (LAUNCHER): greedy text equal to one process, streamed and not
+  mpi     the server on 3 ranks splitting the KV sequence (LAUNCHER): greedy text equal to one process,
+          streamed and not, also from a cached shared prefix
 Exit 77 with "SKIPPED: requires openai-client: ..." when the test venv lacks the openai client.
 """
 import concurrent.futures
@@ -80,6 +82,22 @@ def check_greedy_text(server, references):
                 finish = ch.finish_reason or finish
         check("".join(parts) == want, f"streamed {prompt!r}: {''.join(parts)!r} != {want!r}")
         check(usage is not None and usage.completion_tokens == 24 and finish == "length", f"stream usage/finish: {usage} {finish}")
+
+
+SHARED_PREFIX = "You are a storyteller of the old school. You speak plainly, you never hurry, and you end each tale well. " * 4
+
+
+def check_shared_prefix(server, references):
+    """Two prompts that start with the same long text: the second starts from the first one's cached
+    KV blocks (usage.prompt_tokens_details.cached_tokens) and its greedy text is still generate's."""
+    c = client(server)
+    cached = []
+    for prompt, want in references.items():
+        got = c.completions.create(model=model_name(), prompt=prompt, max_tokens=24, temperature=0)
+        check(got.choices[0].text == want, f"shared prefix {prompt[-30:]!r}: {got.choices[0].text!r} != generate's {want!r}")
+        cached.append(got.usage.prompt_tokens_details.cached_tokens)
+    check(cached[0] == 0 and cached[1] >= 64 and cached[1] % 64 == 0 and cached[1] < got.usage.prompt_tokens,
+          f"cached tokens {cached} (prompt of {got.usage.prompt_tokens})")
 
 
 def check_curl(server, prompt, want):
@@ -219,12 +237,14 @@ def check_sigterm_drains(server):
 
 def run_api():
     references = {p: generate_alone(p, 24) for p in PROMPTS[:3]}
+    shared = {SHARED_PREFIX + p: generate_alone(SHARED_PREFIX + p, 24) for p in PROMPTS[2:4]}
     server = Server(BINARY, MODEL, ["-c", "1024", "--max-body", "65536"], api_key=KEY)
     status, _, health = request(server, "GET", "/health")
     check(status == 200 and json.loads(health)["status"] == "ok", "health: " + health)
     models = client(server).models.list()
     check([m.id for m in models.data] == [model_name()], f"models: {models}")
     check_greedy_text(server, references)
+    check_shared_prefix(server, shared)
     check_curl(server, PROMPTS[0], references[PROMPTS[0]])
     check_chat(server)
     check_choices_seed_stop_logprobs(server, PROMPTS[0], references[PROMPTS[0]])
@@ -316,9 +336,12 @@ def run_load():
 
 def run_mpi():
     references = {p: generate_alone(p, 24) for p in PROMPTS[:2]}
-    server = Server(BINARY, MODEL, ["-c", "1024"], launcher=LAUNCHER + ["-n", "3"], api_key=KEY)
+    shared = {SHARED_PREFIX + p: generate_alone(SHARED_PREFIX + p, 24) for p in PROMPTS[2:4]}
+    # All three ranks split the KV sequence: each holds its own share of every cached prefix.
+    server = Server(BINARY, MODEL, ["-c", "1024", "--sp", "3", "--tp", "1"], launcher=LAUNCHER + ["-n", "3"], api_key=KEY)
     check(any("ranks 3" in line for line in server.lines), "the load line names no 3 ranks:\n" + "\n".join(server.lines))
     check_greedy_text(server, references)
+    check_shared_prefix(server, shared)
     check_curl(server, PROMPTS[0], references[PROMPTS[0]])
     check_hang_up_frees_blocks(server)
     rc, log = server.stop()
