@@ -4,9 +4,11 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "qwen3/error.hpp"
 #include "qwen3/online_softmax.hpp"
@@ -102,6 +104,26 @@ class MpiCommunicator final : public Communicator {
     if (size_ == 1) return;
     Timed t(this, rank_ == root ? data.size_bytes() : 0);
     check(MPI_Bcast(data.data(), count(data.size()), MPI_INT32_T, root, comm_), "MPI_Bcast");
+  }
+
+  void broadcast_patiently(std::span<std::int32_t> data, int root) override {
+    if (size_ == 1) return;
+    Timed t(this, rank_ == root ? data.size_bytes() : 0);
+    // Every member calls the nonblocking form: MPI never matches it with a blocking MPI_Bcast.
+    MPI_Request request;
+    check(MPI_Ibcast(data.data(), count(data.size()), MPI_INT32_T, root, comm_, &request), "MPI_Ibcast");
+    if (rank_ == root) return check(MPI_Wait(&request, MPI_STATUS_IGNORE), "MPI_Wait");
+    // Spin for the first ~50 us (a busy server's orders come right after its step), then sleep
+    // 10 us, 20 us, ... up to 1 ms between polls.
+    int done = 0;
+    auto pause = std::chrono::microseconds(10);
+    for (int polls = 0;; ++polls) {
+      check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+      if (done) return;
+      if (polls < 1000) continue;
+      std::this_thread::sleep_for(pause);
+      pause = std::min(2 * pause, std::chrono::microseconds(1000));
+    }
   }
 
   void broadcast(std::span<float> data, int root) override {

@@ -44,6 +44,10 @@ class Communicator {
   // Copies `data` from `root` to every member (rank 0 talks to the user; the others follow).
   virtual void broadcast(std::span<std::int32_t> data, int root) = 0;
   virtual void broadcast(std::span<float> data, int root) = 0;
+  // broadcast() for members that may wait long for the root (the follower ranks of an idle server):
+  // they sleep between polls instead of spinning in the MPI library, so an idle job leaves its cores
+  // to other work. Up to about a millisecond later than broadcast() once the data is sent.
+  virtual void broadcast_patiently(std::span<std::int32_t> data, int root) { broadcast(data, root); }
   // Every member's part, concatenated in rank order, on every member: counts[r] floats from member r
   // (`mine` has counts[rank()]); `all` has their sum.
   virtual void allgather(std::span<const float> mine, std::span<float> all, std::span<const std::int64_t> counts) = 0;

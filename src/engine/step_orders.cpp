@@ -30,7 +30,7 @@ BatchRequest request_of(const json& a) {
 
 }  // namespace
 
-void share_orders(Communicator& world, StepOrders& orders) {
+void share_orders(Communicator& world, StepOrders& orders, bool idle) {
   if (world.size() == 1) return;
   std::string text;
   if (world.rank() == 0) {
@@ -43,7 +43,10 @@ void share_orders(Communicator& world, StepOrders& orders) {
   }
   // Four bytes to an int32: the broadcast is typed.
   std::int32_t size[1] = {static_cast<std::int32_t>(text.size())};
-  world.broadcast(size, 0);
+  if (idle)
+    world.broadcast_patiently(size, 0);
+  else
+    world.broadcast(size, 0);
   std::vector<std::int32_t> words((static_cast<std::size_t>(size[0]) + 3) / 4, 0);
   if (world.rank() == 0) std::memcpy(words.data(), text.data(), text.size());
   world.broadcast(words, 0);

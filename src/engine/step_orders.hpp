@@ -18,7 +18,9 @@ struct StepOrders {
   bool empty() const { return submit.empty() && cancel.empty() && !stop; }
 };
 
-// Rank 0's orders on every rank (one broadcast of their size, one of their bytes).
-void share_orders(Communicator& world, StepOrders& orders);
+// Rank 0's orders on every rank (one broadcast of their size, one of their bytes). `idle`: the engine
+// has nothing to step, so the other ranks may wait long for the next orders, and sleep while they do
+// (Communicator::broadcast_patiently) instead of spinning.
+void share_orders(Communicator& world, StepOrders& orders, bool idle = false);
 
 }  // namespace qwen3

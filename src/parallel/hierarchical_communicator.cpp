@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <numeric>
+#include <type_traits>
 
 #include "qwen3/error.hpp"
 #include "qwen3/online_softmax.hpp"
@@ -128,6 +129,7 @@ class HierarchicalCommunicator final : public Communicator {
 
   void broadcast(std::span<std::int32_t> data, int root) override { broadcast_any(data, root); }
   void broadcast(std::span<float> data, int root) override { broadcast_any(data, root); }
+  void broadcast_patiently(std::span<std::int32_t> data, int root) override { broadcast_any(data, root, /*patiently=*/true); }
 
   void allgather(std::span<const float> mine, std::span<float> all, std::span<const std::int64_t> counts) override {
     // This process's members straight into their place in `all`, then the processes' blocks.
@@ -179,11 +181,16 @@ class HierarchicalCommunicator final : public Communicator {
   }
 
   template <class T>
-  void broadcast_any(std::span<T> data, int root) {
+  void broadcast_any(std::span<T> data, int root, bool patiently = false) {
     const int root_process = process_of(root);
     if (root_process == my_process_) local_->broadcast(data, root - offsets_[static_cast<std::size_t>(my_process_)]);
     if (!several()) return;
-    if (procs_) procs_->broadcast(data, root_process);
+    if (procs_) {  // the long wait, when there is one, is for another process
+      if constexpr (std::is_same_v<T, std::int32_t>) {
+        if (patiently) return procs_->broadcast_patiently(data, root_process), local_->broadcast(data, 0);
+      }
+      procs_->broadcast(data, root_process);
+    }
     local_->broadcast(data, 0);
   }
 

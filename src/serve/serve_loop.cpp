@@ -160,7 +160,7 @@ void ServeLoop::run(const std::atomic<bool>& stop) {
       }
       orders.stop = true;
     }
-    share_orders(world_, orders);
+    share_orders(world_, orders, engine_.idle());
     apply(orders);
     if (orders.stop) break;
     if (engine_.idle()) {
@@ -183,7 +183,7 @@ void ServeLoop::run(const std::atomic<bool>& stop) {
 void ServeLoop::follow(BatchEngine& engine, Communicator& world) {
   for (;;) {
     StepOrders orders;
-    share_orders(world, orders);
+    share_orders(world, orders, engine.idle());
     for (const std::string& id : orders.cancel) engine.cancel(id);
     for (BatchRequest& r : orders.submit) {
       try {

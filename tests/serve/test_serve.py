@@ -12,8 +12,8 @@ Groups (one CTest entry each):
   load    32 concurrent clients x 10 requests (streamed, not, sampled, some hung up mid-stream): every
           request a complete answer, greedy ones equal to the same request run alone; afterwards the KV
           pool is empty and RSS back to its level before the load
-  mpi     the server on 3 ranks splitting the KV sequence (LAUNCHER): greedy text equal to one process,
-          streamed and not, also from a cached shared prefix
+  mpi     the server on 3 ranks splitting the KV sequence (LAUNCHER): idle ranks sleep; greedy text
+          equal to one process, streamed and not, also from a cached shared prefix
 Exit 77 with "SKIPPED: requires openai-client: ..." when the test venv lacks the openai client.
 """
 import concurrent.futures
@@ -334,12 +334,31 @@ def run_load():
     check(rc == 0, "exit status " + str(rc) + "\n" + log)
 
 
+def check_idle_ranks_sleep(server):
+    """With nothing to do, the follower ranks wait for rank 0's orders asleep: under a quarter of a core
+    each over two seconds (spinning in MPI_Bcast, as before, took a whole one)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    ranks = subprocess.run(["pgrep", "-f", "-P", str(server.proc.pid), "qwen3_mpi"], capture_output=True, text=True).stdout.split()
+    check(len(ranks) == 3, f"expected 3 qwen3_mpi ranks under the launcher, found {ranks}")
+
+    def cpu(pid):
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    before = {p: cpu(p) for p in ranks}
+    time.sleep(2)
+    used = sorted(cpu(p) - before[p] for p in ranks)
+    check(used[-1] < 0.5, f"idle ranks used {used} s of CPU in 2 s")
+
+
 def run_mpi():
     references = {p: generate_alone(p, 24) for p in PROMPTS[:2]}
     shared = {SHARED_PREFIX + p: generate_alone(SHARED_PREFIX + p, 24) for p in PROMPTS[2:4]}
     # All three ranks split the KV sequence: each holds its own share of every cached prefix.
     server = Server(BINARY, MODEL, ["-c", "1024", "--sp", "3", "--tp", "1"], launcher=LAUNCHER + ["-n", "3"], api_key=KEY)
     check(any("ranks 3" in line for line in server.lines), "the load line names no 3 ranks:\n" + "\n".join(server.lines))
+    check_idle_ranks_sleep(server)
     check_greedy_text(server, references)
     check_shared_prefix(server, shared)
     check_curl(server, PROMPTS[0], references[PROMPTS[0]])
