@@ -75,9 +75,26 @@ std::FILE* open_output(const std::string& path, ResumeState& resume) {
   return f;
 }
 
+// The options of a line's own policy, checked (qwen3::Error names what is wrong).
+KvPolicyOptions line_kv_policy(const KvPolicyFields& f, std::uint64_t seed) {
+  KvPolicyFlags flags;
+  flags.kind = f.name;
+  flags.sink = f.sink;
+  flags.heavy = f.heavy;
+  if (f.window) flags.window = *f.window;
+  if (f.evict_chunk) flags.evict_chunk = *f.evict_chunk;
+  try {
+    const KvPolicyOptions options = kv_policy_options(flags, seed);
+    KvEvictionPolicy{options};
+    return options;
+  } catch (const Error& e) {
+    throw Error(std::string("kv_policy: ") + e.what());
+  }
+}
+
 // One input line as a request, or its error result written at once.
-void take_line(const BatchCommandOptions& o, const Runtime& rt, const ParsedBatchLine& p, std::int64_t number, BatchFiles& f,
-               const ResumeState& resume, std::map<std::string, std::int64_t>& seen) {
+void take_line(const BatchCommandOptions& o, const Runtime& rt, const BatchEngine& engine, const ParsedBatchLine& p, std::int64_t number,
+               BatchFiles& f, const ResumeState& resume, std::map<std::string, std::int64_t>& seen) {
   ++f.total;
   if (resume.done.count(p.id)) return void(++f.skipped);
   std::string error = p.error;
@@ -94,14 +111,13 @@ void take_line(const BatchCommandOptions& o, const Runtime& rt, const ParsedBatc
       r.prompt = l.ids ? *l.ids : tok.encode(l.messages ? chat_prompt(*l.messages, o.no_think) : *l.text);
       for (std::int32_t id : r.prompt)
         if (id >= rt.config().vocab_size) throw Error("prompt: token id " + std::to_string(id) + " is out of range for vocab_size " + std::to_string(rt.config().vocab_size));
-      const std::int64_t ctx = sequence_context(o, rt.config());
-      if (!rt.bounded() && static_cast<std::int64_t>(r.prompt.size()) >= ctx)
-        throw Error("prompt of " + std::to_string(r.prompt.size()) + " tokens leaves no room in the context of " + std::to_string(ctx));
       r.id = l.id;
+      if (l.kv_policy) r.kv_policy = line_kv_policy(*l.kv_policy, o.runtime.seed);
       r.sampling = sampler_options(l, rt.loaded().generation, o.runtime.seed);
       r.max_new_tokens = l.max_tokens.value_or(o.max_tokens);
       r.stop_ids = rt.stop_ids();
       r.stop_ids.insert(r.stop_ids.end(), l.stop_token_ids.begin(), l.stop_token_ids.end());
+      engine.check(r);  // a prompt past the context (under its policy), more blocks than the pool
     } catch (const Error& e) {
       error = one_line(e.what());
     }
@@ -115,7 +131,7 @@ void take_line(const BatchCommandOptions& o, const Runtime& rt, const ParsedBatc
   f.requests.push_back(std::move(r));
 }
 
-void read_requests(const BatchCommandOptions& o, const Runtime& rt, BatchFiles& f) {
+void read_requests(const BatchCommandOptions& o, const Runtime& rt, const BatchEngine& engine, BatchFiles& f) {
   ResumeState resume;
   f.out = open_output(o.output, resume);
   const std::string input = read_input_file(o.input, "input file");
@@ -128,8 +144,21 @@ void read_requests(const BatchCommandOptions& o, const Runtime& rt, BatchFiles& 
     ++number;
     start = end + 1;
     if (text.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank lines
-    take_line(o, rt, parse_batch_line(text, number), number, f, resume, seen);
+    take_line(o, rt, engine, parse_batch_line(text, number), number, f, resume, seen);
   }
+}
+
+BatchEngineOptions engine_options(const BatchCommandOptions& o, const Runtime& rt) {
+  BatchEngineOptions eo;
+  eo.max_running = o.max_running;
+  eo.token_budget = o.token_budget;
+  eo.context = sequence_context(o, rt.config());
+  eo.kv_type = rt.kv_type();
+  eo.kv_block = o.runtime.kv_block;
+  eo.kv_policy = rt.kv_policy();
+  eo.batch_invariant = o.batch_invariant;
+  eo.prefix_cache = o.prefix_cache;
+  return eo;
 }
 
 const char* finish_reason(StopReason s) {
@@ -172,20 +201,10 @@ int run_batch(const BatchCommandOptions& o, const std::atomic<bool>& interrupted
   });
   on_rank0(world, [&] { read_input_file(o.input, "input file"); });
   Runtime rt(o.runtime, world, [&](const MappedModel& m) { return batch_kv_request(o, m); });
+  BatchEngine engine(rt.model(), engine_options(o, rt));
   BatchFiles files;
-  on_rank0(world, [&] { read_requests(o, rt, files); });
+  on_rank0(world, [&] { read_requests(o, rt, engine, files); });
   rt.print_load_line();
-
-  BatchEngineOptions eo;
-  eo.max_running = o.max_running;
-  eo.token_budget = o.token_budget;
-  eo.context = sequence_context(o, rt.config());
-  eo.kv_type = rt.kv_type();
-  eo.kv_block = o.runtime.kv_block;
-  eo.kv_policy = rt.kv_policy();
-  eo.batch_invariant = o.batch_invariant;
-  eo.prefix_cache = o.prefix_cache;
-  BatchEngine engine(rt.model(), eo);
   // Rank 0's requests join at the first step; after that each step's orders only say whether Ctrl-C
   // or Slurm's SIGTERM reached rank 0, so every rank stops at the same step.
   StepOrders orders;

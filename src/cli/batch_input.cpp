@@ -27,9 +27,32 @@ void read_prompt(const json& j, BatchLine& l) {
   }
 }
 
+KvPolicyFields kv_policy_fields(const json& j) {
+  KvPolicyFields f;
+  if (j.is_string()) {
+    f.name = j.get<std::string>();
+    return f;
+  }
+  if (!j.is_object() || !j.contains("name") || !j["name"].is_string())
+    throw Error("kv_policy: expected a policy name or an object with \"name\"");
+  for (const auto& [key, value] : j.items())
+    if (key != "name" && key != "sink" && key != "window" && key != "heavy" && key != "evict_chunk")
+      throw Error("kv_policy: unknown field '" + key + "'");
+  f.name = j["name"].get<std::string>();
+  const auto count = [&](const char* key, std::int64_t lo) -> std::optional<std::int64_t> {
+    if (!j.contains(key)) return std::nullopt;
+    return number<std::int64_t>(j[key], std::string("kv_policy.") + key, lo, 1 << 24);
+  };
+  f.sink = count("sink", 0);
+  f.window = count("window", 1);
+  f.heavy = count("heavy", 0);
+  f.evict_chunk = count("evict_chunk", 1);
+  return f;
+}
+
 void read_settings(const json& j, BatchLine& l) {
   static const std::set<std::string> known = {"id", "prompt", "messages", "max_tokens", "temperature", "top_k", "top_p", "min_p",
-                                              "repetition_penalty", "seed", "stop_token_ids"};
+                                              "repetition_penalty", "seed", "stop_token_ids", "kv_policy"};
   for (const auto& [key, value] : j.items())
     if (!known.count(key)) throw Error("unknown field '" + key + "'" + (key == "stop" ? " (stop strings are not supported; use stop_token_ids)" : ""));
   if (j.contains("max_tokens")) l.max_tokens = number<std::int64_t>(j["max_tokens"], "max_tokens", 1, INT32_MAX);
@@ -40,6 +63,7 @@ void read_settings(const json& j, BatchLine& l) {
   if (j.contains("repetition_penalty")) l.repetition_penalty = number<float>(j["repetition_penalty"], "repetition_penalty", 1e-6f, 1e6f);
   if (j.contains("seed")) l.seed = number<std::uint64_t>(j["seed"], "seed", 0, UINT64_MAX);
   if (j.contains("stop_token_ids")) l.stop_token_ids = id_list(j["stop_token_ids"], "stop_token_ids");
+  if (j.contains("kv_policy")) l.kv_policy = kv_policy_fields(j["kv_policy"]);
 }
 
 }  // namespace

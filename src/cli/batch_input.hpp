@@ -16,6 +16,14 @@
 
 namespace qwen3::cli {
 
+// A line's own eviction policy, as written: "kv_policy": "sink-window" or {"name": "sink-window",
+// "sink": 4, "window": 252, "heavy": ..., "evict_chunk": ...}; fields not given take the built-in
+// defaults of --kv-policy's options (not the command's). Checked where the model's runtime is known.
+struct KvPolicyFields {
+  std::string name;
+  std::optional<std::int64_t> sink, window, heavy, evict_chunk;
+};
+
 struct BatchLine {
   std::string id;
   std::optional<std::string> text;                 // "prompt": "..."
@@ -26,6 +34,7 @@ struct BatchLine {
   std::optional<std::int32_t> top_k;
   std::optional<std::uint64_t> seed;
   std::vector<std::int32_t> stop_token_ids;
+  std::optional<KvPolicyFields> kv_policy;
 };
 
 // One input line, or the reason it cannot run (one line naming the field). `id` of a line without a

@@ -57,8 +57,14 @@ BatchEngine::BatchEngine(Qwen3Model& model, const BatchEngineOptions& options)
   pool_blocks_ = pool_tokens / opt_.kv_block;
 }
 
+KvPolicyOptions BatchEngine::policy_of(const BatchRequest& r) const {
+  KvPolicyOptions p = r.kv_policy.value_or(opt_.kv_policy);
+  p.seed = opt_.kv_policy.seed;
+  return p;
+}
+
 std::int64_t BatchEngine::blocks_needed(const BatchRequest& r) const {
-  const KvEvictionPolicy policy(opt_.kv_policy);
+  const KvEvictionPolicy policy(policy_of(r));
   const auto prompt = static_cast<std::int64_t>(r.prompt.size());
   // The last generated token is never fed, so prompt + max_new_tokens - 1 tokens is the most it holds.
   const std::int64_t tokens = policy.bounded()        ? policy.budget()
@@ -136,7 +142,8 @@ BatchEngine::~BatchEngine() = default;
 void BatchEngine::check(const BatchRequest& request) const {
   const auto n = static_cast<std::int64_t>(request.prompt.size());
   if (n == 0) throw Error("request " + request.id + ": the prompt is empty");
-  if (!KvEvictionPolicy(opt_.kv_policy).bounded() && n >= opt_.context)
+  const KvEvictionPolicy policy(policy_of(request));  // checks a request's own options
+  if (!policy.bounded() && n >= opt_.context)
     throw Error("request " + request.id + ": prompt of " + std::to_string(n) + " tokens leaves no room in the context of " +
                 std::to_string(opt_.context));
   if (blocks_needed(request) > pool_blocks_)
@@ -153,9 +160,11 @@ void BatchEngine::admit() {
   // First come, first served: a request whose blocks are not free holds the ones behind it back, so a
   // long request is not overtaken for ever by short ones.
   // Idle cached prefix blocks give up their room to a request that needs it.
-  const bool share = opt_.prefix_cache && !KvEvictionPolicy(opt_.kv_policy).bounded();
   while (!queue_.empty() && static_cast<std::int64_t>(running_.size()) < opt_.max_running) {
     const BatchRequest& r = queue_.front();
+    const KvPolicyOptions policy = policy_of(r);
+    // A bounded policy's blocks change as it slides: such a sequence neither shares nor offers.
+    const bool share = opt_.prefix_cache && !KvEvictionPolicy(policy).bounded();
     // At least the prompt's last token is fed, to give the first token's logits.
     const auto match = share ? prefix_.acquire(r.prompt, (static_cast<std::int64_t>(r.prompt.size()) - 1) / opt_.kv_block) : PrefixCache::Match{};
     const std::int64_t own = blocks_needed(r) - reused_tokens(match) / opt_.kv_block;
@@ -165,7 +174,7 @@ void BatchEngine::admit() {
       prefix_.release(match.keys);
       break;
     }
-    auto s = std::make_unique<Sequence>(std::move(queue_.front()), model_.new_cache(opt_.kv_type, opt_.kv_block, opt_.context), opt_.kv_policy);
+    auto s = std::make_unique<Sequence>(std::move(queue_.front()), model_.new_cache(opt_.kv_type, opt_.kv_block, opt_.context), policy);
     queue_.pop_front();
     s->admitted = Clock::now();
     s->reserved_blocks = own;

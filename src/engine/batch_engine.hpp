@@ -14,6 +14,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct BatchRequest {
   std::int64_t max_new_tokens = 128;       // -1: until a stop id or the context is full
   std::vector<std::int32_t> stop_ids;
   int top_logprobs = -1;                   // >= 0: each step reports the chosen token's logprob and this many alternatives
+  // Its own eviction policy (a StreamingLLM sequence beside full ones); none: the engine's. The
+  // random policy's seed is always the engine's.
+  std::optional<KvPolicyOptions> kv_policy;
 };
 
 struct BatchResult {
@@ -50,7 +54,7 @@ struct BatchEngineOptions {
   std::int64_t context = 512;       // tokens one sequence may hold (its KV cache; a bounded policy streams past it)
   KvType kv_type = KvType::BF16;
   std::int64_t kv_block = 64;
-  KvPolicyOptions kv_policy;
+  KvPolicyOptions kv_policy;  // of a request without its own
   // Tokens of KV cache all sequences may hold together (the memory plan's figure); 0: max_running x
   // context. A request reserves the blocks it can fill (prompt + max_new_tokens, at most its context;
   // a bounded policy's budget) when admitted, and waits in the queue while they are not free, so a
@@ -110,6 +114,7 @@ class BatchEngine {
   bool advance(Sequence& s, std::int64_t fed, bool sampled, const TokenCallback& on_token);
   // KV blocks a request may fill.
   std::int64_t blocks_needed(const BatchRequest& r) const;
+  KvPolicyOptions policy_of(const BatchRequest& r) const;
   // Blocks neither reserved by a running sequence nor held by the prefix cache.
   std::int64_t free_blocks() const { return pool_blocks_ - reserved_blocks_ - prefix_.blocks(); }
   std::int64_t prefill_chunk() const;  // the most prompt tokens of one sequence in a step

@@ -9,10 +9,16 @@ namespace {
 
 using nlohmann::json;
 
+json optional_json(const std::optional<std::int64_t>& v) { return v ? json(*v) : json(nullptr); }
+std::optional<std::int64_t> optional_of(const json& j) { return j.is_null() ? std::nullopt : std::optional<std::int64_t>(j.get<std::int64_t>()); }
+
 json request_json(const BatchRequest& r) {
   const SamplerOptions& s = r.sampling;
+  json policy = nullptr;
+  if (const auto& p = r.kv_policy)
+    policy = {std::string(kv_policy_name(p->kind)), optional_json(p->sink), p->window, p->evict_chunk, optional_json(p->heavy)};
   return {r.id, r.prompt, r.max_new_tokens, r.stop_ids, r.top_logprobs,
-          {s.temperature, s.top_k, s.top_p, s.min_p, s.repeat_penalty, s.repeat_last_n, s.seed}};
+          {s.temperature, s.top_k, s.top_p, s.min_p, s.repeat_penalty, s.repeat_last_n, s.seed}, policy};
 }
 
 BatchRequest request_of(const json& a) {
@@ -25,6 +31,11 @@ BatchRequest request_of(const json& a) {
   const json& s = a[5];
   r.sampling = {s[0].get<float>(), s[1].get<std::int32_t>(), s[2].get<float>(), s[3].get<float>(), s[4].get<float>(),
                 s[5].get<std::int32_t>(), s[6].get<std::uint64_t>()};
+  if (const json& p = a[6]; !p.is_null()) {
+    KvPolicyOptions k(parse_kv_policy(p[0].get<std::string>()), optional_of(p[1]), p[2].get<std::int64_t>(), p[3].get<std::int64_t>());
+    k.heavy = optional_of(p[4]);
+    r.kv_policy = k;
+  }
   return r;
 }
 

@@ -22,6 +22,16 @@ TEST(BatchLine, ReadsEveryPromptFormAndSetting) {
   const auto chat = parse_batch_line(R"({"id": "c", "messages": [{"role": "user", "content": "u"}]})", 3);
   ASSERT_TRUE(chat.line) << chat.error;
   EXPECT_EQ(chat.line->messages->at(0).content, "u");
+  const auto named = parse_batch_line(R"({"id": "d", "prompt": "x", "kv_policy": "sink-window"})", 4);
+  ASSERT_TRUE(named.line) << named.error;
+  EXPECT_EQ(named.line->kv_policy->name, "sink-window");
+  EXPECT_FALSE(named.line->kv_policy->window);
+  const auto full = parse_batch_line(R"({"id": "e", "prompt": "x", "kv_policy": {"name": "h2o", "window": 8, "heavy": 4, "evict_chunk": 2}})", 5);
+  ASSERT_TRUE(full.line) << full.error;
+  EXPECT_EQ(*full.line->kv_policy->window, 8);
+  EXPECT_EQ(*full.line->kv_policy->heavy, 4);
+  EXPECT_EQ(*full.line->kv_policy->evict_chunk, 2);
+  EXPECT_FALSE(full.line->kv_policy->sink);
 }
 
 TEST(BatchLine, EachProblemIsOneErrorNamingTheField) {
@@ -39,6 +49,10 @@ TEST(BatchLine, EachProblemIsOneErrorNamingTheField) {
       {R"({"id": "a", "prompt": "x", "stop": "."})", "use stop_token_ids"},
       {R"({"id": "a", "messages": [{"role": "user"}]})", "a string role and a content"},
       {R"({"id": "a", "prompt": "x")", "not valid JSON"},
+      {R"({"id": "a", "prompt": "x", "kv_policy": 3})", "kv_policy: expected a policy name"},
+      {R"({"id": "a", "prompt": "x", "kv_policy": {"window": 3}})", "kv_policy: expected a policy name"},
+      {R"({"id": "a", "prompt": "x", "kv_policy": {"name": "window", "size": 3}})", "kv_policy: unknown field 'size'"},
+      {R"({"id": "a", "prompt": "x", "kv_policy": {"name": "window", "window": -1}})", "kv_policy.window: -1 is outside"},
   };
   for (const auto& [line, message] : cases) {
     const auto p = parse_batch_line(line, 5);

@@ -21,23 +21,25 @@ TEST_F(CliBatch, AnswersEveryLineWithTheReferenceIdsAndBadLinesAsErrors) {
                    "not json",
                    R"({"id": "strings", "prompt": "x", "stop": ["."]})",
                    R"({"id": "short", "prompt": "again"})",
-                   R"({"id": "too_big", "prompt": [400]})"});
+                   R"({"id": "too_big", "prompt": [400]})",
+                   R"({"id": "policy", "prompt": "x", "kv_policy": "lru"})"});
   const RunResult r = run_qwen3(dir, {.args = {"batch", "-m", kGqa4, "--input", in.string(), "--output", out.string(), "-t", "1"}});
   const RunResult verify = run_qwen3(dir, {.args = {"-m", kGqa4, "--verify", "40,83", "--gen-len", "5", "-t", "1"}});
   Findings f;
   check_exit(r, 0, f);
   check_stderr_has(r, {"(^|\\n)load: [^\\n]*kv cache f32, up to [^\\n]* for 16 sequences x 512 tokens",
-                       "(^|\\n)batch: 7 lines \\| 3 answered now, 0 already in [^\\n]*, 4 errors"}, f);
+                       "(^|\\n)batch: 8 lines \\| 3 answered now, 0 already in [^\\n]*, 5 errors"}, f);
   const auto got = results_by_id(out, f);
   const auto ids = [&](const char* id) { return got.count(id) ? got.at(id).value("token_ids", Ids{}) : Ids{}; };
   if (ids("reference") != kGqa4GreedyIds) f.add("reference: " + format_ids(ids("reference")) + ", transformers': " + format_ids(kGqa4GreedyIds));
   if (format_ids(ids("short")) + "\n" != verify.out) f.add("short: " + format_ids(ids("short")) + ", --verify printed " + verify.out);
   if (ids("chat").size() != 3) f.add("chat: not 3 tokens");
   const std::pair<const char*, const char*> errors[] = {
-      {"line-4", "not valid JSON"}, {"strings", "unknown field 'stop'"}, {"line-6", "id 'short' repeats line 2"}, {"too_big", "out of range for vocab_size 400"}};
+      {"line-4", "not valid JSON"}, {"strings", "unknown field 'stop'"}, {"line-6", "id 'short' repeats line 2"}, {"too_big", "out of range for vocab_size 400"},
+      {"policy", "kv_policy: --kv-policy lru: expected full, sink-window"}};
   for (const auto& [id, text] : errors)
     if (!got.count(id) || got.at(id).value("error", "").find(text) == std::string::npos) f.add(std::string(id) + ": no error result saying '" + text + "'");
-  if (got.size() != 7) f.add(std::to_string(got.size()) + " results for 7 lines");
+  if (got.size() != 8) f.add(std::to_string(got.size()) + " results for 8 lines");
   report(f, {&r, &verify});
 }
 

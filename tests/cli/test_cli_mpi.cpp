@@ -236,11 +236,14 @@ namespace qwen3::test::cli {
 namespace {
 
 // batch over 3 ranks: rank 0 reads and writes, every rank takes the same steps; the results are one
-// process's, id for id.
+// process's, id for id, also for lines with their own eviction policy (it travels in the step orders).
 TEST(CliMpiBatch, AnswersAsOneProcess) {
   CaseDir dir;
   const auto in = dir.path() / "in.jsonl", one = dir.path() / "one.jsonl", three = dir.path() / "three.jsonl";
-  write_lines(in, greedy_requests(10, 12));
+  auto lines = greedy_requests(10, 12);
+  lines.push_back(R"({"id": "stream", "prompt": "It was the best of times", "max_tokens": 12, "temperature": 0, "kv_policy": {"name": "sink-window", "sink": 2, "window": 6}})");
+  lines.push_back(R"({"id": "h2o", "prompt": "It was the worst of times", "max_tokens": 12, "temperature": 0, "kv_policy": {"name": "h2o", "window": 4, "heavy": 4}})");
+  write_lines(in, lines);
   const Args common = {"batch", "-m", kGqa4, "--input", in.string(), "-t", "1", "--max-running", "4", "--token-budget", "16", "--kv-block", "4"};
   const RunResult ranks = run_qwen3(dir, {.args = common + Args{"--output", three.string()}, .ranks = 3});
   const RunResult alone = run_qwen3(dir, {.args = common + Args{"--output", one.string()}});
@@ -248,7 +251,7 @@ TEST(CliMpiBatch, AnswersAsOneProcess) {
   check_exit(ranks, 0, f);
   check_exit(alone, 0, f);
   const auto a = results_by_id(three, f), b = results_by_id(one, f);
-  if (a.size() != 10 || b.size() != 10) f.add("not 10 results each");
+  if (a.size() != 12 || b.size() != 12) f.add("not 12 results each");
   for (const auto& [id, j] : b)
     if (!a.count(id) || a.at(id)["token_ids"] != j["token_ids"]) f.add(id + ": other ids on 3 ranks");
   report(f, {&ranks, &alone});

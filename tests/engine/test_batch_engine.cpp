@@ -143,6 +143,32 @@ TEST_F(BatchEngineTest, ABoundedPolicyStreamsEachSequenceInItsOwnBudget) {
   for (const auto& r : requests) EXPECT_EQ(together.at(r.id).ids, run_all(model(), o, {r}).at(r.id).ids) << r.id;
 }
 
+// A request's own policy: StreamingLLM sequences (prompts longer than the context included) run beside
+// full ones, each getting the tokens it gets alone under an engine whose policy is its own.
+TEST_F(BatchEngineTest, EachRequestCanStreamUnderItsOwnPolicy) {
+  const KvPolicyOptions streaming(KvPolicyKind::SinkWindow, 4, 12);
+  auto requests = mixed_requests();
+  for (std::size_t i : {1, 4}) requests[i].kv_policy = streaming;
+  BatchEngineOptions o = small_steps();
+  o.context = 48;  // r4's 64-token prompt fits only its own bounded policy
+  const auto together = run_all(model(), o, requests);
+  BatchEngineOptions streaming_engine = o;
+  streaming_engine.kv_policy = streaming;
+  for (const auto& r : requests) {
+    BatchRequest plain = r;
+    plain.kv_policy.reset();
+    const auto alone = run_all(model(), r.kv_policy ? streaming_engine : o, {plain});
+    EXPECT_EQ(together.at(r.id).ids, alone.at(r.id).ids) << r.id;
+  }
+  BatchEngine engine(model(), o);
+  BatchRequest full_long = requests[4];
+  full_long.kv_policy.reset();
+  EXPECT_THROW(engine.check(full_long), Error);
+  BatchRequest bad = requests[0];
+  bad.kv_policy = KvPolicyOptions(KvPolicyKind::SinkWindow, 4, 0);
+  EXPECT_THROW(engine.check(bad), Error);
+}
+
 TEST_F(BatchEngineTest, RequestsThatCanNeverRunAreRefusedAtSubmit) {
   BatchEngine engine(model(), small_steps());
   BatchRequest empty;
