@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-asan}
 [[ $build = /* ]] && build=$(realpath --relative-to=. "$build")
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DQWEN3_SANITIZE=ON
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DQWEN3_SANITIZE=ON -DQWEN3_BUILD_BENCH=OFF
 cmake --build "$build" -j"$(nproc)"
 supp=$PWD/tests/sanitizers
 # fast_unwind_on_malloc=0: Open MPI's libraries have no frame pointers, and the fast unwinder loses
@@ -20,10 +20,11 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 # module a leaked block came from; this shim keeps every module loaded (verify_asan_link_order=0
 # lets it come before the ASan runtime).
 export LD_PRELOAD="$PWD/$build/tests/sanitizers/libkeep_modules_loaded.so"
-# Every test runs, except the AVX2 and scalar repeats of the three slowest model-level tests (1-2 min
-# each under ASan, most of the sanitized run's time): their auto-level runs are here, and the kernels
-# they would reach at the lower levels run under ASan, each variant by name, in the kernel, attention and
-# reference tests. The ordinary suite runs all of them at every level.
-slow_isa_repeats='^isa_(avx2|scalar)\.(BothPaths/DefaultModel\.|StreamingReference\.|TinyGqa4Long/)'
+# Every test runs, except the AVX2 and scalar repeats of the slowest model-level tests (1-2 min each
+# under ASan, most of the sanitized run's time) and of the batch engine's (3.5 min together): their
+# auto-level runs are here, and the kernels they would reach at the lower levels run under ASan, each
+# variant by name, in the kernel, attention and reference tests. The ordinary suite runs all of them
+# at every level.
+slow_isa_repeats='^isa_(avx2|scalar)\.(BothPaths/DefaultModel\.|StreamingReference\.|TinyGqa4Long/|BatchEngineTest\.)'
 # The JUnit file is what scripts/check_skips.sh reads (.ci/run runs it after this).
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" -E "$slow_isa_repeats" --output-junit ctest-junit.xml
