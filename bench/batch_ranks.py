@@ -80,8 +80,13 @@ def main():
                 first = first or r
                 r["ratio_to_first"] = r["decode_tokens_per_s"] / first["decode_tokens_per_s"]
                 r["same_ids_as_first"] = r["ids"] == first["ids"]
+                # Where they differ: how many sequences, and the earliest token that differs in them.
+                diff = [next(i for i, (x, y) in enumerate(zip(r["ids"][k] + [None], first["ids"][k] + [None])) if x != y)
+                        for k in first["ids"] if r["ids"].get(k) != first["ids"][k]]
+                r["sequences_differing"] = len(diff)
+                r["first_differing_token"] = min(diff) if diff else None
                 print(f"{name:>12} {b:>4} {r['decode_tokens_per_s']:>11.2f} {r['tpot_ms']:>8.1f} {r['ttft_median_ms']:>8.0f} "
-                      f"{r['ratio_to_first']:>6.2f}x {str(r['same_ids_as_first']):>9}", flush=True)
+                      f"{r['ratio_to_first']:>6.2f}x {'yes' if not diff else f'{len(diff)} differ from token {min(diff)}':>9}", flush=True)
                 rows.append({k: v for k, v in r.items() if k != "ids"})
     if a.json:
         with open(a.json, "w") as f:
