@@ -156,6 +156,7 @@ BatchEngineOptions engine_options(const BatchCommandOptions& o, const Runtime& r
   eo.kv_type = rt.kv_type();
   eo.kv_block = o.runtime.kv_block;
   eo.kv_policy = rt.kv_policy();
+  eo.kv_pool_tokens = rt.planned_kv_tokens();  // the memory plan's pool: a line's own policy stays inside it
   eo.batch_invariant = o.batch_invariant;
   eo.prefix_cache = o.prefix_cache;
   return eo;

@@ -95,27 +95,31 @@ std::int64_t BatchEngine::prefill_chunk() const { return opt_.token_budget - (op
 std::int64_t BatchEngine::reused_tokens(const PrefixCache::Match& match) const {
   // Batch invariance: a prompt row's values depend on the chunk it was computed in, and chunks start
   // at multiples of prefill_chunk(), so a sequence resumes at one of those to compute its rows in the
-  // chunks it would have alone (the block it resumes in becomes a private copy).
+  // chunks it would have alone (offer_blocks offers only rows computed in whole chunks).
   return opt_.batch_invariant ? match.tokens() - match.tokens() % prefill_chunk() : match.tokens();
 }
 
-void BatchEngine::start_from_prefix(Sequence& s, const PrefixCache::Match& match) {
+void BatchEngine::start_from_prefix(Sequence& s, const PrefixCache::Match& match, std::span<const std::uint64_t> kept) {
   const std::int64_t reused = reused_tokens(match);
   s.cache.share_prefix(match.tokens(), match.held);
-  if (reused < match.tokens()) s.cache.truncate(reused);
+  if (reused < match.tokens()) s.cache.truncate(reused);  // the block it resumes in becomes its own copy
   s.prefilled = reused;
   s.next_position = static_cast<std::int32_t>(reused);
-  s.prefix_keys = match.keys;  // held whole: the entries past `reused` are the ones offer_blocks would make
-  s.cached_blocks = reused / opt_.kv_block;
+  s.prefix_keys.assign(kept.begin(), kept.end());  // offer_blocks finds the entries after them again
+  s.cached_blocks = static_cast<std::int64_t>(kept.size());
   s.result.cached_tokens = reused;
   prefix_hit_tokens_ += reused;
 }
 
 void BatchEngine::offer_blocks(Sequence& s) {
   // Whole blocks of fed tokens (prompt, then generated), each once; under the full policy nothing is
-  // evicted, so block b holds history[b * kv_block, (b + 1) * kv_block).
+  // evicted, so block b holds history[b * kv_block, (b + 1) * kv_block). Under batch invariance only
+  // rows computed in whole prefill chunks: a row of a short last chunk or of a decode step has other
+  // values than the same row inside a whole chunk, where a later sequence alone would compute it.
   if (!s.shares_prefix) return;
-  while (static_cast<std::int64_t>(s.prefix_keys.size() + 1) * opt_.kv_block <= s.next_position) {
+  const auto prompt = static_cast<std::int64_t>(s.request.prompt.size());
+  const std::int64_t rows = opt_.batch_invariant ? std::min<std::int64_t>(s.next_position, prompt - prompt % prefill_chunk()) : s.next_position;
+  while (static_cast<std::int64_t>(s.prefix_keys.size() + 1) * opt_.kv_block <= rows) {
     const auto index = static_cast<std::int64_t>(s.prefix_keys.size());
     const auto offer = prefix_.offer(index == 0 ? 0 : s.prefix_keys.back(), index, s.history, s.cache.full_block(index));
     if (!offer.cached) {
@@ -167,12 +171,16 @@ void BatchEngine::admit() {
     const bool share = opt_.prefix_cache && !KvEvictionPolicy(policy).bounded();
     // At least the prompt's last token is fed, to give the first token's logits.
     const auto match = share ? prefix_.acquire(r.prompt, (static_cast<std::int64_t>(r.prompt.size()) - 1) / opt_.kv_block) : PrefixCache::Match{};
-    const std::int64_t own = blocks_needed(r) - reused_tokens(match) / opt_.kv_block;
-    while (free_blocks() < own && prefix_.drop_idle()) {
-    }
-    if (free_blocks() < own) {
-      prefix_.release(match.keys);
+    // Blocks past the reused tokens are computed again: their entries are not held (match.held
+    // keeps them alive until start_from_prefix has copied what it needs).
+    const auto kept = std::span(match.keys).first(static_cast<std::size_t>(reused_tokens(match) / opt_.kv_block));
+    prefix_.release(std::span(match.keys).subspan(kept.size()));
+    const std::int64_t own = blocks_needed(r) - static_cast<std::int64_t>(kept.size());
+    if (free_blocks() + prefix_.idle_blocks() < own) {  // every idle entry can go, a chain from its end
+      prefix_.release(kept);
       break;
+    }
+    while (free_blocks() < own && prefix_.drop_idle()) {
     }
     auto s = std::make_unique<Sequence>(std::move(queue_.front()), model_.new_cache(opt_.kv_type, opt_.kv_block, opt_.context), policy);
     queue_.pop_front();
@@ -180,7 +188,7 @@ void BatchEngine::admit() {
     s->reserved_blocks = own;
     reserved_blocks_ += own;
     s->shares_prefix = share;
-    if (!match.keys.empty()) start_from_prefix(*s, match);
+    if (!match.keys.empty()) start_from_prefix(*s, match, kept);
     running_.push_back(std::move(s));
   }
 }

@@ -14,6 +14,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <span>
 #include <optional>
 #include <string>
 #include <vector>
@@ -120,7 +121,8 @@ class BatchEngine {
   std::int64_t prefill_chunk() const;  // the most prompt tokens of one sequence in a step
   // Of a cached prefix, the tokens a new sequence takes instead of computing them.
   std::int64_t reused_tokens(const PrefixCache::Match& match) const;
-  void start_from_prefix(Sequence& s, const PrefixCache::Match& match);
+  // `kept`: the match's keys up to the reused tokens, which the sequence holds from now on.
+  void start_from_prefix(Sequence& s, const PrefixCache::Match& match, std::span<const std::uint64_t> kept);
   // Hands the sequence's newly filled full blocks to the prefix cache.
   void offer_blocks(Sequence& s);
   void retire(Sequence& s);  // gives back its reservation and its hold on cached blocks

@@ -116,6 +116,7 @@ void ServeLoop::on_token(const std::string& id, const GeneratedStep& step) {
 void ServeLoop::on_finished(const BatchResult& r) {
   const auto it = live_.find(r.id);
   if (it == live_.end()) return;
+  it->second.completion->note_cached_tokens(r.cached_tokens);  // also when no token came (a stop id first)
   if (!it->second.ended) end_choice(it->second, r.stop == StopReason::EndOfText ? "stop" : "length");
   live_.erase(it);
   --in_system_;

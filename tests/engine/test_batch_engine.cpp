@@ -357,5 +357,40 @@ TEST_F(BatchEngineTest, IdleCachedBlocksGiveWayToANewRequest) {
   EXPECT_LE(engine.kv_pool().cached, 6);
 }
 
+// Under --batch-invariant a sequence reuses only rows computed in whole prefill chunks, as it would
+// compute them alone: the next turn of a chat (its earlier answer decoded one row at a time) still
+// gets bit-identical logprobs. And the cached blocks past where it resumes are not held, so a pool
+// that fits it once they are dropped admits it (it waited for ever before).
+TEST_F(BatchEngineTest, UnderBatchInvarianceReuseKeepsBitsAndNeverStallsThePool) {
+  BatchEngineOptions o = small_steps();  // prefill chunks of 13 tokens, blocks of 16
+  o.batch_invariant = true;
+  o.kv_pool_tokens = 5 * 16;
+  BatchRequest first;
+  first.id = "first";
+  first.prompt = random_ids(60, 31);
+  first.max_new_tokens = 10;
+  const auto turn1 = run_all(model(), o, {first}).at("first");
+  BatchRequest second = first;
+  second.id = "second";
+  second.prompt.insert(second.prompt.end(), turn1.ids.begin(), turn1.ids.end());  // 70 tokens, five blocks with its answer
+  second.top_logprobs = 1;
+  const auto logprobs_of = [&](BatchEngine& engine, const BatchRequest& r, int max_steps) {
+    std::vector<double> out;
+    engine.submit(r);
+    for (int step = 0; step < max_steps && !engine.idle(); ++step)
+      engine.step([&](const std::string& id, const GeneratedStep& g) { if (id == r.id) out.push_back(g.logprobs.logprob); });
+    EXPECT_TRUE(engine.idle()) << r.id << " did not finish in " << max_steps << " steps";
+    return out;
+  };
+  BatchEngine engine(model(), o);
+  logprobs_of(engine, first, 100);
+  const auto reused = logprobs_of(engine, second, 100);
+  BatchEngine alone(model(), o);
+  const auto fresh = logprobs_of(alone, second, 100);
+  ASSERT_EQ(reused.size(), 10u);
+  EXPECT_EQ(reused, fresh);  // bit for bit
+  EXPECT_EQ(engine.prefix_hit_tokens(), 39);  // rows of first's whole chunks [0, 52) in whole blocks (48), resumed at 39
+}
+
 }  // namespace
 }  // namespace qwen3
