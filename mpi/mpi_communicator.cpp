@@ -108,7 +108,8 @@ class MpiCommunicator final : public Communicator {
 
   void broadcast_patiently(std::span<std::int32_t> data, int root) override {
     if (size_ == 1) return;
-    // Not Timed: the wait is idle time, not communication. Every member calls the nonblocking form: MPI never matches it with a blocking MPI_Bcast.
+    // Not Timed: the wait is idle time, not communication. Every member calls the nonblocking form:
+    // MPI never matches it with a blocking MPI_Bcast.
     MPI_Request request;
     check(MPI_Ibcast(data.data(), count(data.size()), MPI_INT32_T, root, comm_, &request), "MPI_Ibcast");
     if (rank_ == root) return check(MPI_Wait(&request, MPI_STATUS_IGNORE), "MPI_Wait");

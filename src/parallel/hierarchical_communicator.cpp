@@ -186,10 +186,11 @@ class HierarchicalCommunicator final : public Communicator {
     if (root_process == my_process_) local_->broadcast(data, root - offsets_[static_cast<std::size_t>(my_process_)]);
     if (!several()) return;
     if (procs_) {  // the long wait, when there is one, is for another process
+      bool waited = false;
       if constexpr (std::is_same_v<T, std::int32_t>) {
-        if (patiently) return procs_->broadcast_patiently(data, root_process), local_->broadcast(data, 0);
+        if (patiently) procs_->broadcast_patiently(data, root_process), waited = true;
       }
-      procs_->broadcast(data, root_process);
+      if (!waited) procs_->broadcast(data, root_process);
     }
     local_->broadcast(data, 0);
   }
