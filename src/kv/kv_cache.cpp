@@ -195,10 +195,16 @@ void KvCache::share_prefix(std::int64_t n_tokens, std::span<const std::shared_pt
   n_tokens_ = n_tokens;
 }
 
+std::size_t KvCache::position_of(std::int64_t index) const {
+  // Blocks are kept in sequence order.
+  const auto it = std::lower_bound(blocks_.begin(), blocks_.end(), index, [](const auto& b, std::int64_t i) { return b->index() < i; });
+  return it != blocks_.end() && (*it)->index() == index ? static_cast<std::size_t>(it - blocks_.begin()) : blocks_.size();
+}
+
 std::shared_ptr<KvBlock> KvCache::full_block(std::int64_t index) const {
-  auto it = std::lower_bound(blocks_.begin(), blocks_.end(), index, [](const auto& b, std::int64_t i) { return b->index() < i; });
-  if (it == blocks_.end() || (*it)->index() != index || (*it)->size() != shape_.block_size || (*it)->live() != shape_.block_size) return nullptr;
-  return *it;
+  const std::size_t b = position_of(index);
+  if (b == blocks_.size() || blocks_[b]->size() != shape_.block_size || blocks_[b]->live() != shape_.block_size) return nullptr;
+  return blocks_[b];
 }
 
 void KvCache::evict(std::int64_t token) {
@@ -206,10 +212,9 @@ void KvCache::evict(std::int64_t token) {
   ++n_evicted_;
   const std::int64_t index = token / shape_.block_size;
   if (!owner_.owns(index)) return;
-  // Blocks are kept in sequence order: find the one numbered `index`.
-  auto it = std::lower_bound(blocks_.begin(), blocks_.end(), index, [](const auto& b, std::int64_t i) { return b->index() < i; });
-  if (it == blocks_.end() || (*it)->index() != index || !writable(static_cast<std::size_t>(it - blocks_.begin())).evict(token))
-    throw Error("evict: token " + std::to_string(token) + " is not held live here");
+  const std::size_t b = position_of(index);
+  if (b == blocks_.size() || !writable(b).evict(token)) throw Error("evict: token " + std::to_string(token) + " is not held live here");
+  const auto it = blocks_.begin() + static_cast<std::ptrdiff_t>(b);
   KvBlock& blk = **it;
   const bool filling = &blk == blocks_.back().get() && !blk.full();
   if (blk.live() == 0 && !filling) {

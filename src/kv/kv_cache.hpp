@@ -202,6 +202,7 @@ class KvCache {
   std::unordered_map<std::int64_t, float> key_mass_;
 
   KvBlock* take_block(std::int64_t index);
+  std::size_t position_of(std::int64_t index) const;  // of block `index` in blocks_; blocks_.size() if not held
   KvBlock& writable(std::size_t b);        // blocks_[b], first copied if another cache holds it too
   void release(std::shared_ptr<KvBlock> blk);  // to free_ unless another cache holds it
   std::size_t peak_bytes_ = 0;

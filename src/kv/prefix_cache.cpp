@@ -26,7 +26,7 @@ std::uint64_t PrefixCache::key_of(std::uint64_t parent, std::span<const std::int
   return h == 0 ? 1 : h;  // 0 stands for "no parent"
 }
 
-const PrefixCache::Entry* PrefixCache::find(std::uint64_t key, std::uint64_t parent, std::span<const std::int32_t> block_tokens) const {
+PrefixCache::Entry* PrefixCache::find(std::uint64_t key, std::uint64_t parent, std::span<const std::int32_t> block_tokens) {
   const auto it = entries_.find(key);
   if (it == entries_.end() || it->second.parent != parent || !std::ranges::equal(it->second.tokens, block_tokens)) return nullptr;
   return &it->second;
@@ -41,12 +41,12 @@ PrefixCache::Match PrefixCache::acquire(std::span<const std::int32_t> tokens, st
   for (std::int64_t b = 0; b < n; ++b) {
     const auto block_tokens = tokens.subspan(static_cast<std::size_t>(b * block_size_), static_cast<std::size_t>(block_size_));
     const std::uint64_t key = key_of(parent, block_tokens);
-    if (find(key, parent, block_tokens) == nullptr) break;
-    Entry& e = entries_.at(key);
-    ++e.users;
-    e.last_used = clock_;
+    Entry* e = find(key, parent, block_tokens);
+    if (e == nullptr) break;
+    ++e->users;
+    e->last_used = clock_;
     m.keys.push_back(key);
-    if (e.block) m.held.push_back(e.block);
+    if (e->block) m.held.push_back(e->block);
     parent = key;
   }
   return m;
@@ -67,10 +67,10 @@ PrefixCache::Offer PrefixCache::offer(std::uint64_t parent, std::int64_t index, 
   const auto block_tokens = tokens.subspan(static_cast<std::size_t>(index * block_size_), static_cast<std::size_t>(block_size_));
   const std::uint64_t key = key_of(parent, block_tokens);
   if (entries_.contains(key)) {
-    if (find(key, parent, block_tokens) == nullptr) return {key, false, false};
-    Entry& e = entries_.at(key);
-    ++e.users;
-    e.last_used = clock_;
+    Entry* e = find(key, parent, block_tokens);
+    if (e == nullptr) return {key, false, false};
+    ++e->users;
+    e->last_used = clock_;
     return {key, false, true};
   }
   if (parent != 0) ++entries_.at(parent).children;

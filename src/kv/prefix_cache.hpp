@@ -64,7 +64,7 @@ class PrefixCache {
     std::int64_t index = 0;
   };
   static std::uint64_t key_of(std::uint64_t parent, std::span<const std::int32_t> block_tokens);
-  const Entry* find(std::uint64_t key, std::uint64_t parent, std::span<const std::int32_t> block_tokens) const;
+  Entry* find(std::uint64_t key, std::uint64_t parent, std::span<const std::int32_t> block_tokens);
 
   std::int64_t block_size_;
   std::unordered_map<std::uint64_t, Entry> entries_;
