@@ -68,7 +68,7 @@ int run(int argc, char** argv, qwen3::Communicator& world) {
   std::vector<std::int64_t> depths = {4096};
   int reps = 3;
   bool use_mmap = false;
-  std::string gemm = "onednn";
+  std::string gemm = "onednn", decode_rows = "f32";
   int tp = 0, sp = 0;
   app.add_option("--tp", tp, "under mpiexec: rank groups splitting the KV heads");
   app.add_option("--sp", sp, "under mpiexec: ranks per group splitting the KV blocks");
@@ -83,11 +83,12 @@ int run(int argc, char** argv, qwen3::Communicator& world) {
   app.add_option("--kernel", kernel, "auto|scalar|avx2|avx512");
   app.add_option("--json", json_path, "write results as JSON");
   app.add_option("--gemm", gemm, "prefill matrix products: onednn|native")->check(CLI::IsMember({"onednn", "native"}));
+  app.add_option("--decode-rows", decode_rows, "decode products of bf16 weights: f32|bf16")->check(CLI::IsMember({"f32", "bf16"}));
   app.add_flag("--mmap", use_mmap, "run from the file mapping instead of huge-page copies");
   CLI11_PARSE(app, argc, argv);
 
   const kernels::CpuFeatures cpu = kernels::detect_cpu_features();
-  const auto& kt = kernels::select_kernels(kernel, gemm, cpu);
+  const auto& kt = kernels::select_kernels(kernel, gemm, decode_rows, cpu);
   RankModel rank_model = load_on_ranks(world, model_dir, kt, AttentionKind::Streaming, use_mmap ? WeightPlacement::Map : WeightPlacement::Copy, tp, sp);
   LoadedModel& lm = rank_model.loaded;
   const Qwen3Config& c = lm.config;

@@ -33,9 +33,10 @@ const KernelTable& select_kernels(KernelChoice choice, const CpuFeatures& cpu) {
   return scalar_kernels();
 }
 
-const KernelTable& select_kernels(std::string_view kernel, std::string_view gemm, const CpuFeatures& cpu) {
+const KernelTable& select_kernels(std::string_view kernel, std::string_view gemm, std::string_view decode_rows, const CpuFeatures& cpu) {
   const KernelTable& base = select_kernels(parse_kernel_choice(kernel), cpu);
-  return gemm == "onednn" ? with_onednn_gemm(base) : base;
+  const KernelTable& with_gemm = gemm == "onednn" ? with_onednn_gemm(base) : base;
+  return decode_rows == "bf16" ? with_bf16_rows(with_gemm) : with_gemm;
 }
 
 const KernelTable& with_onednn_gemm(const KernelTable& base) {
@@ -47,8 +48,24 @@ const KernelTable& with_onednn_gemm(const KernelTable& base) {
   return t;
 }
 
+const KernelTable& with_bf16_rows(const KernelTable& base) {
+  const MatmulBf16 rows = avx512_bf16_matmul();
+  if (base.isa != Isa::Avx512 || !rows || !detect_cpu_features().avx512bf16) return base;
+  static KernelTable with_gemm, without_gemm;
+  KernelTable& t = base.gemm ? with_gemm : without_gemm;
+  t = base;
+  t.matmul_bf16 = rows;
+  return t;
+}
+
 PrefillGemm prefill_gemm(const KernelTable& kt, DType weights) {
   return kt.gemm == &onednn_gemm ? onednn_prefill_path(weights) : PrefillGemm::Native;
+}
+
+std::string describe_kernels(const KernelTable& kt, DType weights) {
+  std::string s(isa_name(kt.isa));
+  if (kt.matmul_bf16 && weights == DType::BF16) s += " (decode rows bf16: avx512bf16)";
+  return s;
 }
 
 std::string describe_prefill_gemm(const KernelTable& kt, DType weights) {

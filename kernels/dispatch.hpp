@@ -23,13 +23,23 @@ const KernelTable& select_kernels(KernelChoice choice, const CpuFeatures& cpu);
 // scalar_kernels() itself stays gemm-free: it is the tests' referee.
 const KernelTable& with_onednn_gemm(const KernelTable& base);
 
+// The same variant whose row products of bf16 weights (decode) multiply bf16-rounded activations
+// with AVX512-BF16 dot products (KernelTable::matmul_bf16), or `base` itself where that is not the
+// AVX-512 variant or the CPU lacks the instruction. Opt-in (--decode-rows bf16), not the default:
+// rounding activations turns the last-bit differences of column-split products on other rank layouts
+// into bf16-ulp ones, so one process and N ranks no longer sample the same tokens.
+const KernelTable& with_bf16_rows(const KernelTable& base);
+
 // The path prefill products of `weights` take with this table, and that path as the load line
 // names it, e.g. "onednn f32 on widened tiles (avx2)".
 PrefillGemm prefill_gemm(const KernelTable& kt, DType weights);
+// The variant as the load line names it, e.g. "avx512 (decode rows bf16: avx512bf16)".
+std::string describe_kernels(const KernelTable& kt, DType weights);
 std::string describe_prefill_gemm(const KernelTable& kt, DType weights);
 
-// What --kernel NAME --gemm onednn|native ask for: select_kernels(parse_kernel_choice(NAME)), with the
-// oneDNN gemm when gemm is "onednn".
-const KernelTable& select_kernels(std::string_view kernel, std::string_view gemm, const CpuFeatures& cpu);
+// What --kernel NAME --gemm onednn|native --decode-rows f32|bf16 ask for:
+// select_kernels(parse_kernel_choice(NAME)), with the oneDNN gemm when gemm is "onednn" and bf16
+// rows when decode_rows is "bf16".
+const KernelTable& select_kernels(std::string_view kernel, std::string_view gemm, std::string_view decode_rows, const CpuFeatures& cpu);
 
 }  // namespace qwen3::kernels

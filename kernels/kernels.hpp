@@ -32,6 +32,11 @@ struct MatrixView {
 enum class KvType { F32, BF16 };
 std::string_view kv_type_name(KvType t);  // "f32" | "bf16", as --kv-type spells them
 
+// y[t*y_stride + r] = dot(W[r, :], x[t*x_stride + :]) for bf16 weights and bf16 activations (f32
+// sums), t in [0, n_tokens), r in [r0, r1): the products of a CPU with a bf16 dot-product instruction.
+using MatmulBf16 = void (*)(const MatrixView& w, const std::uint16_t* x, std::int64_t x_stride, std::int64_t n_tokens,
+                            float* y, std::int64_t y_stride, std::int64_t r0, std::int64_t r1);
+
 struct KernelTable {
   Isa isa = Isa::Scalar;
 
@@ -72,11 +77,21 @@ struct KernelTable {
   // for every row, using this table's other kernels where it needs them. Returns false where it does
   // not apply; callers then use matmul. nullptr: none.
   bool (*gemm)(const KernelTable& k, const MatrixView& w, const float* x, std::int64_t n_tokens, float* y) = nullptr;
+
+  // Optional: the row kernel for bf16 weights on activations rounded to bf16 (the numerics of the
+  // bf16 gemm, see kernels/onednn/gemm.hpp). Where set, ops::linear sends bf16 products of fewer
+  // tokens than a gemm takes here instead of to `matmul`. nullptr: every row product is f32.
+  MatmulBf16 matmul_bf16 = nullptr;
 };
 
 // The scalar table: always compiled, the in-process referee for every other variant.
 const KernelTable& scalar_kernels();
 const KernelTable* avx2_kernels();    // nullptr if not compiled in
 const KernelTable* avx512_kernels();  // nullptr if not compiled in
+MatmulBf16 avx512_bf16_matmul();      // vdpbf16ps (AVX512-BF16); nullptr if not compiled in
+
+// The referee of every MatmulBf16: bf16 x bf16 products summed in double, in column order.
+void scalar_matmul_bf16(const MatrixView& w, const std::uint16_t* x, std::int64_t x_stride, std::int64_t n_tokens, float* y,
+                        std::int64_t y_stride, std::int64_t r0, std::int64_t r1);
 
 }  // namespace qwen3::kernels

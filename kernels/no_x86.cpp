@@ -4,4 +4,5 @@
 namespace qwen3::kernels {
 const KernelTable* avx2_kernels() { return nullptr; }
 const KernelTable* avx512_kernels() { return nullptr; }
+MatmulBf16 avx512_bf16_matmul() { return nullptr; }
 }  // namespace qwen3::kernels

@@ -112,4 +112,17 @@ const KernelTable& scalar_kernels() {
   return table;
 }
 
+void scalar_matmul_bf16(const MatrixView& w, const std::uint16_t* x, std::int64_t x_stride, std::int64_t n_tokens, float* y,
+                        std::int64_t y_stride, std::int64_t r0, std::int64_t r1) {
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const auto* row = static_cast<const std::uint16_t*>(w.row(r));
+    for (std::int64_t t = 0; t < n_tokens; ++t) {
+      const std::uint16_t* xt = x + t * x_stride;
+      double s = 0.0;
+      for (std::int64_t i = 0; i < w.cols; ++i) s += static_cast<double>(bf16_to_f32(row[i])) * bf16_to_f32(xt[i]);
+      y[t * y_stride + r] = static_cast<float>(s);
+    }
+  }
+}
+
 }  // namespace qwen3::kernels

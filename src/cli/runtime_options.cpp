@@ -43,6 +43,11 @@ void add_runtime_options(CLI::App& a, RuntimeOptions& o, const std::string& seed
   a.add_option("--kernel", o.kernel, "Kernel variant")->check(CLI::IsMember({"auto", "scalar", "avx2", "avx512"}))->capture_default_str();
   a.add_option("--gemm", o.gemm, "Prefill matrix products: onednn (the path its start-up probe finds: bf16 matmul on AMX/AVX-512, else f32 on widened weight tiles; the load line names it) or native (our f32 tiles)")
       ->check(CLI::IsMember({"onednn", "native"}))->capture_default_str();
+  a.add_option("--decode-rows", o.decode_rows,
+               "Decode products of bf16 weights: f32 (activations kept in f32; every rank layout samples the same tokens) or bf16 "
+               "(activations rounded to bf16, AVX512-BF16 dot products: faster decode of many sequences; logits move by ~1e-2 and other rank layouts "
+               "may sample other tokens; f32 where the CPU lacks avx512bf16, as the load line says)")
+      ->check(CLI::IsMember({"f32", "bf16"}))->capture_default_str();
   a.add_option("--kv-type", o.kv_type, "KV cache element type (auto: f32 for f32 checkpoints, else bf16)")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}))->capture_default_str();
   a.add_option("--kv-block", o.kv_block, "Tokens per KV cache block")->check(int_range(1, 4096))->capture_default_str();

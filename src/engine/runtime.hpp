@@ -35,6 +35,7 @@ struct RuntimeOptions {
   std::string attention = "streaming"; // standard | streaming
   std::string kernel = "auto";         // auto | scalar | avx2 | avx512
   std::string gemm = "onednn";         // onednn | native
+  std::string decode_rows = "f32";     // f32 | bf16 (--decode-rows)
   std::string kv_type = "auto";        // auto | f32 | bf16
   std::int64_t kv_block = 64;          // tokens per KV block
   bool use_mmap = false;               // run from the file mapping instead of a huge-page copy

@@ -34,6 +34,19 @@ TEST_F(CliInfo, VersionNamesTheProgramAndTheCpuFeatures) {
   report(f, {&r});
 }
 
+// --decode-rows bf16 runs where the CPU has AVX512-BF16 (the cpu features --version prints) and says
+// so on the load line; elsewhere it runs f32 rows and the load line says why, never an error.
+TEST_F(CliInfo, DecodeRowsBf16IsNamedOnTheLoadLine) {
+  CaseDir dir;
+  const RunResult version = run_qwen3(dir, {.args = {"--version"}});
+  const bool has_bf16 = count_matching_lines(version.out, "cpu features.* avx512bf16") == 1;
+  const RunResult r = run_qwen3(dir, {.args = {"-m", kDefaultModel, "--decode-rows", "bf16", "--prompt", "Once", "-n", "3", "-t", "1"}});
+  Findings f;
+  check_exit(r, 0, f);
+  check_stderr_has(r, {has_bf16 ? R"(\| kernels avx512 \(decode rows bf16: avx512bf16\),)" : R"(\(decode rows f32: no avx512bf16 here\))"}, f);
+  report(f, {&version, &r});
+}
+
 // --- --json: one object with prompt_ids, generated_ids, steps (id, logprob, top 5), stop, timing ------
 const JsonCase kJsonCases[] = {
     {"reference_gqa4", {verify_gqa4(8) + Args{"--json", "-t", "1"}},

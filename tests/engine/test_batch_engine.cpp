@@ -61,7 +61,7 @@ std::map<std::string, BatchResult> run_all(Qwen3Model& m, const BatchEngineOptio
 class BatchEngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const kernels::KernelTable& kt = kernels::select_kernels("auto", "onednn", kernels::detect_cpu_features());
+    const kernels::KernelTable& kt = kernels::select_kernels("auto", "onednn", "f32", kernels::detect_cpu_features());
     lm_ = std::make_unique<LoadedModel>(load_model(test::model_dir("tiny-gqa4"), kt, AttentionKind::Streaming));
   }
   Qwen3Model& model() { return *lm_->model; }

@@ -234,6 +234,78 @@ TEST(OneDnnGemm, MatchesScalarReference) {
   }
 }
 
+// The AVX512-BF16 row kernel where this process may run it, else the reason for the skip.
+std::string missing_bf16_rows() {
+  if (!avx512_bf16_matmul()) return "requires avx512_bf16: this build has no AVX512-BF16 kernel (not an x86-64 build)";
+  const CpuFeatures cpu = detect_cpu_features();
+  if (cpu.has_avx512_set() && cpu.avx512bf16) return {};
+  return "requires avx512_bf16: not among this process's CPU features (" + cpu.describe() + ")";
+}
+
+// Property: the bf16 x bf16 row kernel equals its scalar referee (products of the same bf16 values
+// summed in double) within 1e-5 + 1e-5*|ref|: decode and several tokens (every token tile size and
+// a remainder), column counts with and without a 32-value tail, odd rows, and partial row ranges
+// that write only their rows.
+TEST(MatmulBf16, MatchesScalarReferenceWithin1e5) {
+  if (const std::string missing = missing_bf16_rows(); !missing.empty()) GTEST_SKIP() << missing;
+  const MatmulCase cases[] = {{DType::BF16, 40, 128, 1}, {DType::BF16, 33, 77, 7},   {DType::BF16, 18, 1029, 2},
+                              {DType::BF16, 64, 1024, 16}, {DType::BF16, 21, 31, 13}, {DType::BF16, 9, 3072, 6}};
+  std::uint32_t seed = 700;
+  for (const auto& c : cases) {
+    const auto w16 = to_16bit(test::random_floats(static_cast<std::size_t>(c.rows * c.cols), seed++, 0.05f), DType::BF16);
+    const auto x16 = to_16bit(test::random_floats(static_cast<std::size_t>(c.tokens * c.cols), seed++), DType::BF16);
+    const MatrixView w{w16.data(), DType::BF16, c.rows, c.cols, c.cols};
+    std::vector<float> want(static_cast<std::size_t>(c.tokens * c.rows)), got(want.size(), std::nanf(""));
+    scalar_matmul_bf16(w, x16.data(), c.cols, c.tokens, want.data(), c.rows, 0, c.rows);
+    avx512_bf16_matmul()(w, x16.data(), c.cols, c.tokens, got.data(), c.rows, 0, c.rows);
+    EXPECT_LE(worst_excess(got, want), 0.f) << c.rows << "x" << c.cols << " tokens " << c.tokens;
+    std::vector<float> part(want.size(), -7.f);
+    avx512_bf16_matmul()(w, x16.data(), c.cols, c.tokens, part.data(), c.rows, 3, c.rows - 2);
+    EXPECT_EQ(part[0], -7.f);
+    EXPECT_EQ(part[static_cast<std::size_t>(c.rows - 1)], -7.f);
+    EXPECT_NEAR(part[3], want[3], 1e-5 + 1e-5 * std::fabs(want[3]));
+  }
+}
+
+// Property (batch invariance at the kernel): a token's outputs are bit-identical whether it is
+// multiplied alone or as any token of a call with more, and whatever row range the call covers, so
+// a sequence's logits do not depend on what else shares its decode step.
+TEST(MatmulBf16, EachTokensRowsAreTheSameAloneAndInABatch) {
+  if (const std::string missing = missing_bf16_rows(); !missing.empty()) GTEST_SKIP() << missing;
+  const std::int64_t rows = 37, cols = 1000, tokens = 17;
+  const auto w16 = to_16bit(test::random_floats(static_cast<std::size_t>(rows * cols), 801, 0.05f), DType::BF16);
+  const auto x16 = to_16bit(test::random_floats(static_cast<std::size_t>(tokens * cols), 802), DType::BF16);
+  const MatrixView w{w16.data(), DType::BF16, rows, cols, cols};
+  std::vector<float> batch(static_cast<std::size_t>(tokens * rows));
+  avx512_bf16_matmul()(w, x16.data(), cols, tokens, batch.data(), rows, 0, rows);
+  for (std::int64_t t = 0; t < tokens; ++t) {
+    std::vector<float> alone(static_cast<std::size_t>(rows));
+    avx512_bf16_matmul()(w, x16.data() + t * cols, cols, 1, alone.data(), rows, 0, 5);
+    avx512_bf16_matmul()(w, x16.data() + t * cols, cols, 1, alone.data(), rows, 5, rows);
+    for (std::int64_t r = 0; r < rows; ++r)
+      ASSERT_EQ(alone[static_cast<std::size_t>(r)], batch[static_cast<std::size_t>(t * rows + r)]) << "token " << t << " row " << r;
+  }
+}
+
+// Property: bf16 rows are opt-in: --decode-rows bf16 gives the AVX-512 variant the bf16 row kernel
+// exactly where the CPU has AVX512-BF16 (with or without the oneDNN gemm), never the AVX2 or scalar
+// variant; the default (f32) and with_onednn_gemm alone never do.
+TEST(MatmulBf16, OnlyWhereAskedForAndTheInstructionIs) {
+  const CpuFeatures cpu = detect_cpu_features();
+  if (!cpu.has_avx512_set() || !avx512_kernels())
+    GTEST_SKIP() << "requires avx512: avx512f/bw/vl not among this process's CPU features (" << cpu.describe() << ")";
+  const KernelTable& avx512 = select_kernels(KernelChoice::Avx512, cpu);
+  EXPECT_EQ(select_kernels("avx512", "onednn", "bf16", cpu).matmul_bf16 != nullptr, cpu.avx512bf16);
+  EXPECT_EQ(select_kernels("avx512", "native", "bf16", cpu).matmul_bf16 != nullptr, cpu.avx512bf16);
+  EXPECT_EQ(select_kernels("avx512", "onednn", "bf16", cpu).gemm, with_onednn_gemm(avx512).gemm);
+  EXPECT_EQ(select_kernels("avx512", "onednn", "f32", cpu).matmul_bf16, nullptr);
+  EXPECT_EQ(with_onednn_gemm(avx512).matmul_bf16, nullptr);
+  if (cpu.has_avx2_set()) {
+    EXPECT_EQ(select_kernels("avx2", "onednn", "bf16", cpu).matmul_bf16, nullptr);
+  }
+  EXPECT_EQ(select_kernels("scalar", "native", "bf16", cpu).matmul_bf16, nullptr);
+}
+
 // Property: a shape oneDNN refuses falls back: onednn_gemm returns false and leaves y alone, and says
 // so once on stderr for that shape, not on every call.
 TEST(OneDnnGemm, RefusedShapeFallsBackWithOneNote) {

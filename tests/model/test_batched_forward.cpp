@@ -114,17 +114,23 @@ float max_abs(const std::vector<float>& v) {
   return m;
 }
 
-class BatchedForward : public ::testing::TestWithParam<std::tuple<const char*, AttentionKind>> {
+// (fixture, attention path, --decode-rows): f32 fixtures with f32 products, and a bf16 one with bf16
+// rows where the CPU has them.
+class BatchedForward : public ::testing::TestWithParam<std::tuple<const char*, AttentionKind, const char*>> {
  protected:
   void SetUp() override {
-    const auto& [name, kind] = GetParam();
-    const kernels::KernelTable& kt = kernels::select_kernels("auto", "onednn", kernels::detect_cpu_features());
+    const auto& [name, kind, decode_rows] = GetParam();
+    const kernels::CpuFeatures cpu = kernels::detect_cpu_features();
+    const kernels::KernelTable& kt = kernels::select_kernels("auto", "onednn", decode_rows, cpu);
+    bf16_rows_ = std::string(decode_rows) == "bf16";
+    if (bf16_rows_ && !kt.matmul_bf16) GTEST_SKIP() << "requires avx512_bf16: no bf16 decode rows here (" << cpu.describe() << ")";
     lm_ = std::make_unique<LoadedModel>(load_model(test::model_dir(name), kt, kind));
     lm_->model->set_batch_invariant(true);  // the tests of invariance; the one of the default turns it off
     prompts_ = test_prompts(384);
   }
   std::unique_ptr<LoadedModel> lm_;
   std::vector<Ids> prompts_;
+  bool bf16_rows_ = false;
 };
 
 TEST_P(BatchedForward, DecodeStepsOfSeveralSequencesAreBitIdenticalToEachAlone) {
@@ -181,11 +187,15 @@ TEST_P(BatchedForward, FortySequencesDecodingInOneStepAreBitIdenticalToEachAlone
       ASSERT_EQ(s.runs()[i].logits[step], want[i].logits[step]) << "sequence " << i << ", step " << step;
 }
 
-TEST_P(BatchedForward, WithoutBatchInvarianceWithin1e5OfEachAlone) {
+// Property: without batch invariance a batched step stays close to each sequence alone: within
+// 1e-5 of the largest logit with f32 products, 2e-2 with bf16 decode rows.
+TEST_P(BatchedForward, WithoutBatchInvarianceCloseToEachAlone) {
   const auto want = alone(*lm_->model, prompts_);
   lm_->model->set_batch_invariant(false);
   const float worst = prefill_together_difference(*lm_->model, prompts_, want);
-  EXPECT_LE(worst, 1e-5f);
+  // bf16 activations: a last-bit difference before a product can round an activation to its
+  // neighbouring bf16 value, so the bound is the bf16 gemm's (kernels/onednn/gemm.hpp).
+  EXPECT_LE(worst, bf16_rows_ ? 2e-2f : 1e-5f);
   std::printf("batch invariance off: max |batched - alone| / max |logit| = %.3g\n", static_cast<double>(worst));
 }
 
@@ -203,12 +213,16 @@ TEST_P(BatchedForward, AFullContextInOneSequenceLeavesEveryCacheUntouched) {
 std::string case_name(const ::testing::TestParamInfo<BatchedForward::ParamType>& info) {
   std::string name = std::get<0>(info.param);
   std::replace(name.begin(), name.end(), '-', '_');
-  return name + (std::get<1>(info.param) == AttentionKind::Standard ? "_standard" : "_streaming");
+  return name + (std::get<1>(info.param) == AttentionKind::Standard ? "_standard" : "_streaming") + "_" + std::get<2>(info.param) + "_rows";
 }
 
 INSTANTIATE_TEST_SUITE_P(F32Fixtures, BatchedForward,
                          ::testing::Combine(::testing::Values("tiny-gqa4", "tiny-mha-tied"),
-                                            ::testing::Values(AttentionKind::Standard, AttentionKind::Streaming)),
+                                            ::testing::Values(AttentionKind::Standard, AttentionKind::Streaming), ::testing::Values("f32")),
+                         case_name);
+INSTANTIATE_TEST_SUITE_P(Bf16Rows, BatchedForward,
+                         ::testing::Combine(::testing::Values("tiny-gqa4-bf16"),
+                                            ::testing::Values(AttentionKind::Standard, AttentionKind::Streaming), ::testing::Values("bf16")),
                          case_name);
 
 }  // namespace

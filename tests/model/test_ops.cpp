@@ -1,8 +1,10 @@
 // Whole-tensor operations (src/model/ops.cpp) as the forward pass calls them.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <vector>
 
+#include "kernels/convert.hpp"
 #include "kernels/dispatch.hpp"
 #include "kernels/onednn/gemm.hpp"
 #include "model/ops.hpp"
@@ -29,6 +31,31 @@ TEST(Linear, RefusedOneDnnShapeGivesNativeProduct) {
   kernels::onednn_refuse_new_shapes_for_testing(false);
   EXPECT_NE(err.find("note: oneDNN has no f32 matmul for 40 x 51 x 90"), std::string::npos) << err;
   EXPECT_LE(test::worst_excess(got, want), 0.f);
+}
+
+// Property: linear() on bf16 weights with a table that has the bf16 row kernel multiplies the
+// activations rounded to bf16 (the scalar referee on rounded activations within 1e-5 + 1e-5*|ref|,
+// and farther than that from the f32 product), for decode-sized token counts; f32 weights stay f32.
+TEST(Linear, Bf16RowsMultiplyBf16RoundedActivations) {
+  const kernels::KernelTable& k = kernels::with_bf16_rows(*test::host_kernel_tables().back());
+  if (!k.matmul_bf16) GTEST_SKIP() << "requires avx512_bf16: no bf16 row kernel here (" << kernels::detect_cpu_features().describe() << ")";
+  const std::int64_t rows = 70, cols = 300, tokens = 9;
+  const auto wf = test::random_floats(static_cast<std::size_t>(rows * cols), 93, 0.05f);
+  const auto x = test::random_floats(static_cast<std::size_t>(tokens * cols), 94);
+  std::vector<std::uint16_t> w16(wf.size()), x16(x.size());
+  for (std::size_t i = 0; i < wf.size(); ++i) w16[i] = kernels::f32_to_bf16(wf[i]);
+  for (std::size_t i = 0; i < x.size(); ++i) x16[i] = kernels::f32_to_bf16(x[i]);
+  const kernels::MatrixView w{w16.data(), DType::BF16, rows, cols, cols};
+  std::vector<float> rounded(static_cast<std::size_t>(tokens * rows)), exact(rounded.size()), got(rounded.size(), std::nanf(""));
+  kernels::scalar_matmul_bf16(w, x16.data(), cols, tokens, rounded.data(), rows, 0, rows);
+  kernels::scalar_kernels().matmul(w, x.data(), cols, tokens, exact.data(), rows, 0, rows);
+  ops::linear(k, w, x.data(), tokens, got.data());
+  EXPECT_LE(test::worst_excess(got, rounded), 0.f);
+  EXPECT_GT(test::worst_excess(got, exact), 0.f) << "the activations were not rounded: the test would not see the path";
+  const kernels::MatrixView wf32{wf.data(), DType::F32, rows, cols, cols};
+  kernels::scalar_kernels().matmul(wf32, x.data(), cols, tokens, exact.data(), rows, 0, rows);
+  ops::linear(k, wf32, x.data(), tokens, got.data());
+  EXPECT_LE(test::worst_excess(got, exact), 0.f);
 }
 
 }  // namespace
