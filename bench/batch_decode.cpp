@@ -93,7 +93,8 @@ int main(int argc, char** argv) {
         std::printf("(no bf16 decode rows here: %s)\n", cpu.describe().c_str());
         continue;
       }
-      LoadedModel lm = load_model(model_dir, kt, AttentionKind::Streaming);
+      // The huge-page copy, as qwen3_mpi runs (from the file mapping's 4 KiB pages decode is slower).
+      LoadedModel lm = load_model(model_dir, kt, AttentionKind::Streaming, WeightPlacement::Copy);
       const std::string isa = kernels::describe_kernels(kt, lm.model->weights().embed_tokens.dtype);
       for (std::int64_t b : batches)
         for (bool inv : {true, false}) {
