@@ -12,9 +12,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 data = json.load(open(sys.argv[1]))
 fig, (tps, tpot) = plt.subplots(1, 2, figsize=(11, 4.2))
-for invariant, style in ((False, "o-"), (True, "s--")):
-    rows = sorted((r for r in data["qwen3_mpi"] if r["batch_invariant"] == invariant), key=lambda r: r["batch"])
-    label = "qwen3_mpi" + (" --batch-invariant" if invariant else "")
+for (decode_rows, invariant), style in ((("f32", False), "o-"), (("f32", True), "s--"), (("bf16", False), "D-"), (("bf16", True), "v--")):
+    rows = sorted((r for r in data["qwen3_mpi"] if r["batch_invariant"] == invariant and r.get("decode_rows", "f32") == decode_rows),
+                  key=lambda r: r["batch"])
+    if not rows:
+        continue
+    label = "qwen3_mpi" + (" --decode-rows bf16" if decode_rows == "bf16" else "") + (" --batch-invariant" if invariant else "")
     tps.plot([r["batch"] for r in rows], [r["decode_tokens_per_s"] for r in rows], style, label=label)
     tpot.plot([r["batch"] for r in rows], [r["tpot_ms"] for r in rows], style, label=label)
 llama = sorted(data["llama_cpp"]["rows"].items(), key=lambda kv: int(kv[0]))
