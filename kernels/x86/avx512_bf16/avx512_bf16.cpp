@@ -89,6 +89,13 @@ inline void tile_of(int nt, const MatrixView& w, std::int64_t r, const std::uint
 // 4 rows x 6 tokens = 24 accumulators + 6 activation vectors + 1 weight vector of 32 zmm registers.
 constexpr int kRows = 4;
 constexpr int kMaxTokens = 6;
+// Up to this many tokens the rows go one at a time instead (see kOneRowTokens in simd_kernels.inl):
+// a 4-row tile reads 4 streams a row apart, which one Zen 4 core streams at about half the speed of
+// one sequential stream; with few tokens per row that is what decode waits on. Measured with
+// bench/batch_decode --decode-rows bf16 on 2 cores: B = 1 25.5-30.7 t/s against 17.3-20.7 with
+// 4-row tiles, B = 2 49.6 against 36.0; from 4 tokens on the 4-row tiles were faster (62 against
+// 57 t/s at B = 4, 98 against 92 at B = 8). A row sums in the same order either way.
+constexpr std::int64_t kOneRowTokens = 2;
 
 // Every token of the call against the same R rows, in tiles as even as kMaxTokens allows (16 tokens
 // as 6 + 5 + 5, not 6 + 6 + 2 + 2: a small tile does fewer products per load), then the next rows.
@@ -107,6 +114,10 @@ inline void all_tokens(const MatrixView& w, std::int64_t r, const std::uint16_t*
 void matmul_bf16(const MatrixView& w, const std::uint16_t* x, std::int64_t x_stride, std::int64_t n_tokens, float* y,
                  std::int64_t y_stride, std::int64_t r0, std::int64_t r1) {
   std::int64_t r = r0;
+  if (n_tokens <= kOneRowTokens) {  // one sequential stream per thread
+    for (; r < r1; ++r) all_tokens<1>(w, r, x, x_stride, n_tokens, y, y_stride);
+    return;
+  }
   for (; r + kRows <= r1; r += kRows) all_tokens<kRows>(w, r, x, x_stride, n_tokens, y, y_stride);
   for (; r < r1; ++r) all_tokens<1>(w, r, x, x_stride, n_tokens, y, y_stride);
 }
