@@ -83,8 +83,8 @@ constexpr std::int64_t kOneRowTokens = 2;
 template <class V, DType T>
 void matmul_typed(const MatrixView& w, const float* x, std::int64_t x_stride, std::int64_t n_tokens, float* y,
                   std::int64_t y_stride, std::int64_t r0, std::int64_t r1) {
-  static_assert(kOneRowTokens == 2);
-  if (n_tokens == 1 || n_tokens == 2) {
+  static_assert(kOneRowTokens == 2, "one-row tiles below are written for 1 and 2 tokens");
+  if (n_tokens >= 1 && n_tokens <= kOneRowTokens) {
     for (std::int64_t r = r0; r < r1; ++r) {
       if (n_tokens == 2) matmul_tile<V, T, 1, 2>(w, r, x, x_stride, y, y_stride);
       else matmul_tile<V, T, 1, 1>(w, r, x, x_stride, y, y_stride);
