@@ -12,6 +12,8 @@
 namespace qwen3::kernels {
 namespace {
 
+#include "kernels/x86/avx512/hsum4.inl"
+
 struct V512 {
   using reg = __m512;
   static constexpr int width = 16;
@@ -50,11 +52,7 @@ struct V512 {
   static reg fma(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
   static float hsum(reg v) { return _mm512_reduce_add_ps(v); }
   // The four horizontal sums of a, b, c, d: halve each to 256 bits, then one transpose-and-add tree.
-  static void hsum4(reg a, reg b, reg c, reg d, float* out) {
-    const auto half = [](reg v) { return _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))); };
-    const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(half(a), half(b)), _mm256_hadd_ps(half(c), half(d)));
-    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
-  }
+  static void hsum4(reg a, reg b, reg c, reg d, float* out) { _mm_storeu_ps(out, hsum4_512(a, b, c, d)); }
   static reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
   static reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
   static reg sub(reg a, reg b) { return _mm512_sub_ps(a, b); }

@@ -25,15 +25,9 @@ constexpr std::int64_t kPrefetchRows = 8;  // as the f32 row tiles (simd_kernels
 inline __m512bh load_bf16(const std::uint16_t* p) { return (__m512bh)_mm512_loadu_si512(p); }
 inline __m512bh load_bf16(const std::uint16_t* p, __mmask32 m) { return (__m512bh)_mm512_maskz_loadu_epi16(m, p); }
 
-// The four horizontal sums of a, b, c, d: each halved to 256 bits, then one transpose-and-add tree
-// (reduced one by one, a tile's sums took about a quarter of its instructions at 1,024 columns).
-inline __m128 hsum4(__m512 a, __m512 b, __m512 c, __m512 d) {
-  const auto half = [](__m512 v) {
-    return _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-  };
-  const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(half(a), half(b)), _mm256_hadd_ps(half(c), half(d)));
-  return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
-}
+// A tile's sums four at a time (reduced one by one, they took about a quarter of its instructions at
+// 1,024 columns).
+#include "kernels/x86/avx512/hsum4.inl"
 
 // acc[a][b] += W[rows[a], i:i+32] . x[b, i:i+32], loads masked to the first `m` lanes when Masked
 // (zeros past the row add nothing).
@@ -65,10 +59,10 @@ inline void tile(const MatrixView& w, std::int64_t r, const std::uint16_t* x, st
   for (; i < n_full; i += kPairs) step<R, NT, false>(acc, rows, x, x_stride, i, ahead, 0);
   if (i < n) step<R, NT, true>(acc, rows, x, x_stride, i, ahead, static_cast<__mmask32>((1u << (n - i)) - 1u));
   if constexpr (R == 4) {
-    for (int b = 0; b < NT; ++b) _mm_storeu_ps(y + b * y_stride + r, hsum4(acc[0][b], acc[1][b], acc[2][b], acc[3][b]));
+    for (int b = 0; b < NT; ++b) _mm_storeu_ps(y + b * y_stride + r, hsum4_512(acc[0][b], acc[1][b], acc[2][b], acc[3][b]));
   } else {  // the same tree lane by lane, so a row sums alike whichever tile it falls in
     for (int a = 0; a < R; ++a)
-      for (int b = 0; b < NT; ++b) y[b * y_stride + r + a] = _mm_cvtss_f32(hsum4(acc[a][b], acc[a][b], acc[a][b], acc[a][b]));
+      for (int b = 0; b < NT; ++b) y[b * y_stride + r + a] = _mm_cvtss_f32(hsum4_512(acc[a][b], acc[a][b], acc[a][b], acc[a][b]));
   }
 }
 
@@ -114,11 +108,8 @@ inline void all_tokens(const MatrixView& w, std::int64_t r, const std::uint16_t*
 void matmul_bf16(const MatrixView& w, const std::uint16_t* x, std::int64_t x_stride, std::int64_t n_tokens, float* y,
                  std::int64_t y_stride, std::int64_t r0, std::int64_t r1) {
   std::int64_t r = r0;
-  if (n_tokens <= kOneRowTokens) {  // one sequential stream per thread
-    for (; r < r1; ++r) all_tokens<1>(w, r, x, x_stride, n_tokens, y, y_stride);
-    return;
-  }
-  for (; r + kRows <= r1; r += kRows) all_tokens<kRows>(w, r, x, x_stride, n_tokens, y, y_stride);
+  if (n_tokens > kOneRowTokens)  // else every row alone: one sequential stream per thread
+    for (; r + kRows <= r1; r += kRows) all_tokens<kRows>(w, r, x, x_stride, n_tokens, y, y_stride);
   for (; r < r1; ++r) all_tokens<1>(w, r, x, x_stride, n_tokens, y, y_stride);
 }
 
