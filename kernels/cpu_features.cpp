@@ -44,6 +44,7 @@ CpuFeatures detect_hardware_features() {
     f.avx512f = (b7 >> 16) & 1;
     f.avx512bw = (b7 >> 30) & 1;
     f.avx512vl = (b7 >> 31) & 1;
+    f.avx512vnni = (c7 >> 11) & 1;
     unsigned a71 = 0, b71 = 0, c71 = 0, d71 = 0;
     __cpuid_count(7, 1, a71, b71, c71, d71);
     f.avx512bf16 = (a71 >> 5) & 1;
@@ -65,7 +66,7 @@ CpuFeatures cap_cpu_features(CpuFeatures f, std::string_view level) {
   if (level != "scalar" && level != "avx2" && level != "avx512")
     throw Error("QWEN3_MAX_ISA=" + std::string(level) + ": expected one of scalar, avx2, avx512");
   if (level == "avx512") return f;
-  f.avx512f = f.avx512bw = f.avx512vl = f.avx512bf16 = f.amx_bf16 = false;
+  f.avx512f = f.avx512bw = f.avx512vl = f.avx512vnni = f.avx512bf16 = f.amx_bf16 = false;
   if (level == "scalar") f.avx2 = f.fma = f.f16c = false;
   f.cap = std::string(level);
   return f;
@@ -85,6 +86,7 @@ std::string CpuFeatures::describe() const {
   add(avx512f, "avx512f");
   add(avx512bw, "avx512bw");
   add(avx512vl, "avx512vl");
+  add(avx512vnni, "avx512vnni");
   add(avx512bf16, "avx512bf16");
   add(amx_bf16, "amx-bf16");
   if (s.empty()) s = "none";

@@ -15,9 +15,25 @@ KernelChoice parse_kernel_choice(std::string_view name) {
   throw Error("--kernel " + std::string(name) + ": expected one of auto, scalar, avx2, avx512");
 }
 
+namespace {
+
+// The table with its Q8 row kernel: vpdpbusd at the avx512 level where the CPU has AVX512-VNNI, else
+// vpmaddubsw (avx2 and avx512 levels); the scalar table has its own.
+const KernelTable* with_q8_rows(const KernelTable* base, const CpuFeatures& cpu) {
+  if (!base) return nullptr;
+  static KernelTable avx2_q8, avx512_q8;
+  KernelTable& t = base->isa == Isa::Avx2 ? avx2_q8 : avx512_q8;
+  t = *base;
+  const MatmulQ8 vnni = base->isa == Isa::Avx512 && cpu.avx512vnni ? avx512_vnni_q8_matmul() : nullptr;
+  t.matmul_q8 = vnni ? vnni : avx2_q8_matmul();
+  return &t;
+}
+
+}  // namespace
+
 const KernelTable& select_kernels(KernelChoice choice, const CpuFeatures& cpu) {
-  const KernelTable* avx512 = cpu.has_avx512_set() ? avx512_kernels() : nullptr;
-  const KernelTable* avx2 = cpu.has_avx2_set() ? avx2_kernels() : nullptr;
+  const KernelTable* avx512 = with_q8_rows(cpu.has_avx512_set() ? avx512_kernels() : nullptr, cpu);
+  const KernelTable* avx2 = with_q8_rows(cpu.has_avx2_set() ? avx2_kernels() : nullptr, cpu);
   switch (choice) {
     case KernelChoice::Scalar: return scalar_kernels();
     case KernelChoice::Avx2:
@@ -62,9 +78,16 @@ PrefillGemm prefill_gemm(const KernelTable& kt, DType weights) {
   return kt.gemm == &onednn_gemm ? onednn_prefill_path(weights) : PrefillGemm::Native;
 }
 
+std::string_view q8_rows_name(const KernelTable& kt) {
+  if (kt.matmul_q8 && kt.matmul_q8 == avx512_vnni_q8_matmul()) return "avx512vnni";
+  if (kt.matmul_q8 && kt.matmul_q8 == avx2_q8_matmul()) return "avx2";
+  return "scalar";
+}
+
 std::string describe_kernels(const KernelTable& kt, DType weights) {
   std::string s(isa_name(kt.isa));
   if (kt.matmul_bf16 && weights == DType::BF16) s += " (decode rows bf16: avx512bf16)";
+  if (weights == DType::Q8) s += " (q8 rows: " + std::string(q8_rows_name(kt)) + ")";
   return s;
 }
 

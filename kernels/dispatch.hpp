@@ -33,7 +33,10 @@ const KernelTable& with_bf16_rows(const KernelTable& base);
 // The path prefill products of `weights` take with this table, and that path as the load line
 // names it, e.g. "onednn f32 on widened tiles (avx2)".
 PrefillGemm prefill_gemm(const KernelTable& kt, DType weights);
-// The variant as the load line names it, e.g. "avx512 (decode rows bf16: avx512bf16)".
+// The instructions of the table's Q8 row kernel: "avx512vnni", "avx2" or "scalar".
+std::string_view q8_rows_name(const KernelTable& kt);
+// The variant as the load line names it, e.g. "avx512 (decode rows bf16: avx512bf16)", or
+// "avx512 (q8 rows: avx512vnni)" for Q8 weights.
 std::string describe_kernels(const KernelTable& kt, DType weights);
 std::string describe_prefill_gemm(const KernelTable& kt, DType weights);
 

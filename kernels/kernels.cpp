@@ -21,6 +21,8 @@ MatrixView MatrixView::slice_rows(std::int64_t r0, std::int64_t r1) const {
   MatrixView v = *this;
   v.data = row(r0);
   v.rows = r1 - r0;
+  if (scales) v.scales = scales + r0 * scale_stride;
+  v.origin_row += r0;
   return v;
 }
 

@@ -15,14 +15,35 @@ namespace qwen3::kernels {
 enum class Isa { Scalar, Avx2, Avx512 };
 std::string_view isa_name(Isa isa);
 
-// A row-major matrix [rows][cols] in its storage dtype (F32, F16 or BF16), e.g. a weight inside the
-// mapped checkpoint. `row_stride` is in elements. Slicing rows is a view, never a copy.
+// 8-bit weights (DType::Q8): symmetric int8 in blocks of this many consecutive columns of a row,
+// each block with its own f16 scale (kernels/q8.hpp says why 32 and f16).
+constexpr std::int64_t kQ8Block = 32;
+
+// The weight_scale_inv of an FP8 checkpoint's matrix: one scale per block_rows x block_cols block of
+// the stored matrix ([ceil(rows/block_rows)][cols] of BF16 as Qwen publishes them, or F16/F32), read
+// once at load to make Q8.
+struct Fp8Scales {
+  const void* data = nullptr;
+  DType dtype = DType::F32;
+  std::int64_t cols = 0;
+  std::int64_t block_rows = 128, block_cols = 128;
+};
+
+// A row-major matrix [rows][cols] in its storage dtype (F32, F16, BF16, Q8, or F8_E4M3 before load
+// turns it into Q8), e.g. a weight inside the mapped checkpoint. `row_stride` is in elements. Slicing
+// rows is a view, never a copy.
 struct MatrixView {
   const void* data = nullptr;
   DType dtype = DType::F32;
   std::int64_t rows = 0;
   std::int64_t cols = 0;
   std::int64_t row_stride = 0;
+  // Q8: the f16 scale of each kQ8Block columns, row r's at scales + r * scale_stride.
+  const std::uint16_t* scales = nullptr;
+  std::int64_t scale_stride = 0;
+  // F8_E4M3: the block scales, and where this view starts in the stored matrix they cover.
+  const Fp8Scales* fp8 = nullptr;
+  std::int64_t origin_row = 0, origin_col = 0;
 
   const void* row(std::int64_t r) const;
   MatrixView slice_rows(std::int64_t r0, std::int64_t r1) const;
@@ -36,6 +57,19 @@ std::string_view kv_type_name(KvType t);  // "f32" | "bf16", as --kv-type spells
 // sums), t in [0, n_tokens), r in [r0, r1): the products of a CPU with a bf16 dot-product instruction.
 using MatmulBf16 = void (*)(const MatrixView& w, const std::uint16_t* x, std::int64_t x_stride, std::int64_t n_tokens,
                             float* y, std::int64_t y_stride, std::int64_t r0, std::int64_t r1);
+
+// Activations quantized for a Q8 product (kernels/q8.hpp): token t's int8 values at q + t * cols and
+// its f32 block scales at scales + t * cols / kQ8Block, cols being the weight's.
+struct Q8Activations {
+  const std::int8_t* q = nullptr;
+  const float* scales = nullptr;
+  std::int64_t n_tokens = 0;
+};
+
+// y[t*y_stride + r] = sum over blocks b of scale_w[r][b] * scale_x[t][b] * (int8 dot of W[r, b] and
+// x[t, b]), t in [0, x.n_tokens), r in [r0, r1): Q8 weights times Q8 activations (W8A8).
+using MatmulQ8 = void (*)(const MatrixView& w, const Q8Activations& x, float* y, std::int64_t y_stride, std::int64_t r0,
+                          std::int64_t r1);
 
 struct KernelTable {
   Isa isa = Isa::Scalar;
@@ -82,6 +116,9 @@ struct KernelTable {
   // bf16 gemm, see kernels/onednn/gemm.hpp). Where set, ops::linear sends bf16 products of fewer
   // tokens than a gemm takes here instead of to `matmul`. nullptr: every row product is f32.
   MatmulBf16 matmul_bf16 = nullptr;
+
+  // The row kernel of Q8 weights (every table has one; ops::linear quantizes the activations).
+  MatmulQ8 matmul_q8 = nullptr;
 };
 
 // The scalar table: always compiled, the in-process referee for every other variant.
@@ -89,8 +126,13 @@ const KernelTable& scalar_kernels();
 const KernelTable* avx2_kernels();    // nullptr if not compiled in
 const KernelTable* avx512_kernels();  // nullptr if not compiled in
 MatmulBf16 avx512_bf16_matmul();      // vdpbf16ps (AVX512-BF16); nullptr if not compiled in
+MatmulQ8 avx2_q8_matmul();            // vpmaddubsw (AVX2); nullptr if not compiled in
+MatmulQ8 avx512_vnni_q8_matmul();     // vpdpbusd (AVX512-VNNI); nullptr if not compiled in
 
 // The referee of every MatmulBf16: bf16 x bf16 products summed in double, in column order.
+// The referee of every MatmulQ8: each block's int8 dot exact, scaled and summed in double.
+void scalar_matmul_q8(const MatrixView& w, const Q8Activations& x, float* y, std::int64_t y_stride, std::int64_t r0, std::int64_t r1);
+
 void scalar_matmul_bf16(const MatrixView& w, const std::uint16_t* x, std::int64_t x_stride, std::int64_t n_tokens, float* y,
                         std::int64_t y_stride, std::int64_t r0, std::int64_t r1);
 

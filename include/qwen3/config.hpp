@@ -22,11 +22,15 @@ struct Qwen3Config {
   double rope_theta = 10000.0;
   bool tie_word_embeddings = false;
   std::string torch_dtype;            // informational: the tensors' own dtypes are what count
+  // quantization_config of Qwen's FP8 checkpoints: each F8_E4M3 weight's weight_scale_inv holds one
+  // scale per block of fp8_block_rows x fp8_block_cols weights. 0: no quantization_config.
+  std::int64_t fp8_block_rows = 0, fp8_block_cols = 0;
 
   // Parses and validates. Throws qwen3::Error naming the file and field for: malformed JSON, a missing
   // or mistyped required field, non-positive sizes, num_attention_heads % num_key_value_heads != 0,
   // and features not implemented yet: rope_scaling (non-null), use_sliding_window: true,
-  // model_type other than "qwen3" (e.g. qwen3_moe), attention_bias: true, hidden_act other than "silu".
+  // model_type other than "qwen3" (e.g. qwen3_moe), attention_bias: true, hidden_act other than "silu",
+  // a quantization_config other than fp8 / e4m3 / dynamic with two block sizes.
   // head_dim defaults to hidden_size / num_attention_heads when absent (transformers' rule).
   static Qwen3Config from_file(const std::filesystem::path& config_json);
   static Qwen3Config from_json(std::string_view json_text, std::string_view source_name);

@@ -16,6 +16,9 @@ struct Range {
 // Items [begin, end) of part `part` when n items are split into `parts` contiguous parts.
 // Throws qwen3::Error if parts < 1, part is outside [0, parts) or n < 0.
 Range split_even(std::int64_t n, int part, int parts);
+// split_even of n / align units of `align` items where n is a multiple of align and there are at least
+// as many units as parts (every part's bounds then fall on multiples of align), else split_even itself.
+Range split_aligned(std::int64_t n, int part, int parts, std::int64_t align);
 // (How ranks use it: src/parallel/layout.hpp. KV blocks are dealt in snake order: KvBlockOwner.)
 
 }  // namespace qwen3

@@ -51,6 +51,7 @@ struct Engine {
   std::map<ShapeKey, std::optional<dnnl::matmul>> cache;
   std::vector<std::uint16_t> x_bf16;
   std::vector<float> w_f32;
+  std::vector<std::uint16_t> w_bf16;
   bool failed = false;  // an execution failed: every later call goes to the native tiles
   bool refuse_new_shapes = false;  // onednn_refuse_new_shapes_for_testing
 };
@@ -121,17 +122,19 @@ bool probe(dt in_type, std::string* failure) {
   }
 }
 
+// Activations rounded to bf16 for a bf16 matmul, into the engine's buffer.
+const std::uint16_t* bf16_activations(Engine& e, const float* x, std::int64_t n) {
+  e.x_bf16.resize(static_cast<std::size_t>(n));
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) e.x_bf16[static_cast<std::size_t>(i)] = f32_to_bf16(x[i]);
+  return e.x_bf16.data();
+}
+
 bool gemm_direct(Engine& e, const MatrixView& w, const float* x, std::int64_t M, float* y, dt in_type) {
   const std::int64_t N = w.rows, K = w.cols;
   const dnnl::matmul* p = primitive_for(e, M, N, K, N, in_type);
   if (!p) return false;
-  const void* src = x;
-  if (in_type == dt::bf16) {
-    e.x_bf16.resize(static_cast<std::size_t>(M * K));
-#pragma omp parallel for schedule(static)
-    for (std::int64_t i = 0; i < M * K; ++i) e.x_bf16[static_cast<std::size_t>(i)] = f32_to_bf16(x[i]);
-    src = e.x_bf16.data();
-  }
+  const void* src = in_type == dt::bf16 ? static_cast<const void*>(bf16_activations(e, x, M * K)) : x;
   run(e, *p, M, N, K, N, in_type, src, w.data, y);
   return true;
 }
@@ -142,21 +145,31 @@ void widen_tile(const KernelTable& k, const MatrixView& w, std::int64_t r0, std:
   for (std::int64_t r = 0; r < n_rows; ++r) k.widen_rows(w, r0 + r, 1, out + r * w.cols);
 }
 
-// bf16/f16 weights without a oneDNN matmul of their own: tiles of rows widened exactly to f32, each
-// multiplied by oneDNN's f32 matmul into its columns of y. Widening costs one pass over the weights
-// per call, against M multiply-adds per weight in the product.
-bool gemm_converted(Engine& e, const KernelTable& k, const MatrixView& w, const float* x, std::int64_t M, float* y) {
+// Weights without a oneDNN matmul of their own (bf16/f16 where no bf16 matmul exists, Q8): tiles of
+// rows widened by the table's kernel (exactly, to f32; for a bf16 tile then rounded), each multiplied
+// by oneDNN's matmul of that type into its columns of y. Widening costs one pass over the weights per
+// call, against M multiply-adds per weight in the product.
+bool gemm_converted(Engine& e, const KernelTable& k, const MatrixView& w, const float* x, std::int64_t M, float* y, dt tile_type) {
   const std::int64_t N = w.rows, K = w.cols;
-  const std::int64_t tile = std::clamp<std::int64_t>(kConvertTileBytes / (K * 4) / 16 * 16, 16, N);
+  const std::int64_t elem = tile_type == dt::bf16 ? 2 : 4;
+  const std::int64_t tile = std::clamp<std::int64_t>(kConvertTileBytes / (K * elem) / 16 * 16, 16, N);
   e.w_f32.resize(static_cast<std::size_t>(tile * K));
+  if (tile_type == dt::bf16) e.w_bf16.resize(static_cast<std::size_t>(tile * K));
   // Check every shape first, so a refused one falls back before any of y is written.
-  const dnnl::matmul* full = primitive_for(e, M, tile, K, N, dt::f32);
-  const dnnl::matmul* last = N % tile ? primitive_for(e, M, N % tile, K, N, dt::f32) : full;
+  const dnnl::matmul* full = primitive_for(e, M, tile, K, N, tile_type);
+  const dnnl::matmul* last = N % tile ? primitive_for(e, M, N % tile, K, N, tile_type) : full;
   if (!full || !last) return false;
+  const void* src = tile_type == dt::bf16 ? static_cast<const void*>(bf16_activations(e, x, M * K)) : x;
   for (std::int64_t r0 = 0; r0 < N; r0 += tile) {
     const std::int64_t rows = std::min(tile, N - r0);
     widen_tile(k, w, r0, rows, e.w_f32.data());
-    run(e, rows == tile ? *full : *last, M, rows, K, N, dt::f32, x, e.w_f32.data(), y + r0);
+    const void* wei = e.w_f32.data();
+    if (tile_type == dt::bf16) {
+#pragma omp parallel for schedule(static)
+      for (std::int64_t i = 0; i < rows * K; ++i) e.w_bf16[static_cast<std::size_t>(i)] = f32_to_bf16(e.w_f32[static_cast<std::size_t>(i)]);
+      wei = e.w_bf16.data();
+    }
+    run(e, rows == tile ? *full : *last, M, rows, K, N, tile_type, src, wei, y + r0);
   }
   return true;
 }
@@ -177,6 +190,7 @@ std::string_view prefill_gemm_name(PrefillGemm p) {
     case PrefillGemm::OneDnnBf16: return "onednn bf16";
     case PrefillGemm::OneDnnF32: return "onednn f32";
     case PrefillGemm::OneDnnF32Converted: return "onednn f32 on widened tiles";
+    case PrefillGemm::OneDnnBf16Converted: return "onednn bf16 on dequantized tiles";
     case PrefillGemm::Native: break;
   }
   return "native";
@@ -205,6 +219,7 @@ PrefillGemm onednn_prefill_path(DType weights) {
     case DType::F32: return PrefillGemm::OneDnnF32;
     case DType::BF16: return c.bf16_matmul ? PrefillGemm::OneDnnBf16 : PrefillGemm::OneDnnF32Converted;
     case DType::F16: return PrefillGemm::OneDnnF32Converted;
+    case DType::Q8: return c.bf16_matmul ? PrefillGemm::OneDnnBf16Converted : PrefillGemm::OneDnnF32Converted;
     default: return PrefillGemm::Native;
   }
 }
@@ -219,7 +234,8 @@ bool onednn_gemm(const KernelTable& k, const MatrixView& w, const float* x, std:
     switch (path) {
       case PrefillGemm::OneDnnBf16: return gemm_direct(e, w, x, n_tokens, y, dt::bf16);
       case PrefillGemm::OneDnnF32: return gemm_direct(e, w, x, n_tokens, y, dt::f32);
-      case PrefillGemm::OneDnnF32Converted: return gemm_converted(e, k, w, x, n_tokens, y);
+      case PrefillGemm::OneDnnF32Converted: return gemm_converted(e, k, w, x, n_tokens, y, dt::f32);
+      case PrefillGemm::OneDnnBf16Converted: return gemm_converted(e, k, w, x, n_tokens, y, dt::bf16);
       case PrefillGemm::Native: break;
     }
   } catch (const dnnl::error& err) {

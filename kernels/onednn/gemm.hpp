@@ -7,7 +7,8 @@
 //
 // Numerics: the bf16 path multiplies bf16-rounded activations (as PyTorch bf16 inference and llama.cpp
 // do), which moves results by ~1e-2 relative. The f32 paths (f32 weights, or bf16/f16 weights widened
-// exactly to f32 a tile at a time) differ from the scalar reference only by summation order.
+// exactly to f32 a tile at a time) differ from the scalar reference only by summation order. Q8
+// weights dequantized to bf16 tiles are rounded once more (2^-9 relative), like the activations.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -21,7 +22,8 @@ enum class PrefillGemm {
   Native,              // our own row tiles (KernelTable::matmul)
   OneDnnBf16,          // oneDNN bf16 x bf16 -> f32 matmul (activations rounded to bf16)
   OneDnnF32,           // oneDNN f32 matmul on f32 weights
-  OneDnnF32Converted,  // bf16/f16 weights widened to f32 one row tile at a time, oneDNN f32 matmul
+  OneDnnF32Converted,  // bf16/f16 (or Q8) weights widened to f32 one row tile at a time, oneDNN f32 matmul
+  OneDnnBf16Converted, // Q8 weights dequantized to bf16 one row tile at a time, oneDNN bf16 matmul
 };
 std::string_view prefill_gemm_name(PrefillGemm p);  // "native", "onednn bf16", ...
 

@@ -89,6 +89,7 @@ void widen_rows(const MatrixView& w, std::int64_t r0, std::int64_t n_rows, float
       switch (w.dtype) {
         case DType::BF16: dst[c] = bf16_to_f32(static_cast<const std::uint16_t*>(row)[c]); break;
         case DType::F16: dst[c] = f16_to_f32(static_cast<const std::uint16_t*>(row)[c]); break;
+        case DType::Q8: dst[c] = static_cast<const std::int8_t*>(row)[c] * f16_to_f32(w.scales[(r0 + r) * w.scale_stride + c / kQ8Block]); break;
         default: dst[c] = static_cast<const float*>(row)[c]; break;
       }
     }
@@ -107,9 +108,30 @@ float exp_shifted_sum(float* x, std::int64_t n, float shift) {
 }  // namespace
 
 const KernelTable& scalar_kernels() {
-  static const KernelTable table{Isa::Scalar, &matmul, &attention_scores, &attention_accumulate, &exp_shifted_sum,
-                                 &widen_rows};
+  static const KernelTable table = [] {
+    KernelTable t{Isa::Scalar, &matmul, &attention_scores, &attention_accumulate, &exp_shifted_sum, &widen_rows};
+    t.matmul_q8 = &scalar_matmul_q8;
+    return t;
+  }();
   return table;
+}
+
+void scalar_matmul_q8(const MatrixView& w, const Q8Activations& x, float* y, std::int64_t y_stride, std::int64_t r0, std::int64_t r1) {
+  const std::int64_t blocks = w.cols / kQ8Block;
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const auto* row = static_cast<const std::int8_t*>(w.row(r));
+    const std::uint16_t* w_scales = w.scales + r * w.scale_stride;
+    for (std::int64_t t = 0; t < x.n_tokens; ++t) {
+      const std::int8_t* xq = x.q + t * w.cols;
+      double s = 0.0;
+      for (std::int64_t b = 0; b < blocks; ++b) {
+        std::int32_t dot = 0;
+        for (std::int64_t i = b * kQ8Block; i < (b + 1) * kQ8Block; ++i) dot += row[i] * xq[i];
+        s += static_cast<double>(dot) * f16_to_f32(w_scales[b]) * x.scales[t * blocks + b];
+      }
+      y[t * y_stride + r] = static_cast<float>(s);
+    }
+  }
 }
 
 void scalar_matmul_bf16(const MatrixView& w, const std::uint16_t* x, std::int64_t x_stride, std::int64_t n_tokens, float* y,

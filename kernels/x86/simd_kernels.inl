@@ -386,6 +386,10 @@ void widen_rows(const MatrixView& w, std::int64_t r0, std::int64_t n_rows, float
   switch (w.dtype) {
     case DType::BF16: return widen_rows_typed<V, DType::BF16>(w, r0, n_rows, out);
     case DType::F16: return widen_rows_typed<V, DType::F16>(w, r0, n_rows, out);
+    case DType::Q8:  // one pass of multiplies: the embedding row of a token, or a prefill tile
+      for (std::int64_t r = 0; r < n_rows; ++r)
+        dequantize_q8(static_cast<const std::int8_t*>(w.row(r0 + r)), w.scales + (r0 + r) * w.scale_stride, w.cols, out + r * w.cols);
+      return;
     default: return widen_rows_typed<V, DType::F32>(w, r0, n_rows, out);
   }
 }

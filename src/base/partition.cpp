@@ -15,4 +15,10 @@ Range split_even(std::int64_t n, int part, int parts) {
   return {begin, begin + base + (part < extra ? 1 : 0)};
 }
 
+Range split_aligned(std::int64_t n, int part, int parts, std::int64_t align) {
+  if (align < 1 || n % align != 0 || n / align < parts) return split_even(n, part, parts);
+  const Range units = split_even(n / align, part, parts);
+  return {units.begin * align, units.end * align};
+}
+
 }  // namespace qwen3

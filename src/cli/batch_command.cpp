@@ -32,7 +32,7 @@ std::int64_t sequence_context(const BatchCommandOptions& o, const Qwen3Config& c
 // The KV cache the engine may fill: every running sequence at its whole context (or its budget).
 KvRequest batch_kv_request(const BatchCommandOptions& o, const MappedModel& m) {
   KvRequest kv;
-  kv.type = resolve_kv_type(o.runtime.kv_type, m.weights.embed_tokens.dtype);
+  kv.type = resolve_kv_type(o.runtime.kv_type, m.weights.checkpoint_dtype);
   kv.block = o.runtime.kv_block;
   const KvEvictionPolicy policy(kv_policy_options(o.runtime.kv, o.runtime.seed));
   const std::int64_t per_sequence = policy.bounded() ? policy.budget() : sequence_context(o, m.config);

@@ -154,7 +154,7 @@ int run_eval(const EvalCommandOptions& o, Communicator& world) {
   std::vector<std::int32_t> ids;
   Runtime rt(o.runtime, world, [&](const MappedModel& m) {
     ids = eval_tokens(o, m, text, world);
-    return eval_kv_request(o, kv_policy_options(o.runtime.kv, o.runtime.seed), m.weights.embed_tokens.dtype, static_cast<std::int64_t>(ids.size()));
+    return eval_kv_request(o, kv_policy_options(o.runtime.kv, o.runtime.seed), m.weights.checkpoint_dtype, static_cast<std::int64_t>(ids.size()));
   });
   rt.print_load_line();
   const std::int64_t max_positions = rt.config().max_position_embeddings;

@@ -340,7 +340,7 @@ int run_generate(const GenerateOptions& given, const std::atomic<bool>& interrup
   // Everything that can be wrong with the input is checked before the load line, so bad input always
   // ends with exactly one line on stderr.
   PromptInput input = read_prompt_input(o, world);
-  Runtime rt(o.runtime, world, [&](const MappedModel& m) { return kv_request(o, m.weights.embed_tokens.dtype); });
+  Runtime rt(o.runtime, world, [&](const MappedModel& m) { return kv_request(o, m.weights.checkpoint_dtype); });
   Generation g(o, rt, interrupted, line_prompts);
   if (g.reads_stdin()) {
     on_rank0(world, [&] { rt.loaded().require_tokenizer(); });

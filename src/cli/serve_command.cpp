@@ -28,7 +28,7 @@ std::int64_t sequence_tokens(const ServeCommandOptions& o, const Qwen3Config& cf
 // The KV pool: every running sequence at its whole context, lowered to what fits the host.
 KvRequest serve_kv_request(const ServeCommandOptions& o, const MappedModel& m) {
   KvRequest kv;
-  kv.type = resolve_kv_type(o.runtime.kv_type, m.weights.embed_tokens.dtype);
+  kv.type = resolve_kv_type(o.runtime.kv_type, m.weights.checkpoint_dtype);
   kv.block = o.runtime.kv_block;
   const std::int64_t per_sequence = sequence_tokens(o, m.config, kv_policy_options(o.runtime.kv, o.runtime.seed));
   kv.default_tokens = per_sequence * o.max_running;

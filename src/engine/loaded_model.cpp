@@ -13,7 +13,7 @@ const Tokenizer& LoadedModel::require_tokenizer() const {
 }
 
 KvType resolve_kv_type(std::string_view choice, const Qwen3Model& model) {
-  return resolve_kv_type(choice, model.weights().embed_tokens.dtype);
+  return resolve_kv_type(choice, model.weights().checkpoint_dtype);
 }
 
 KvType resolve_kv_type(std::string_view choice, DType weights) {
@@ -37,7 +37,8 @@ RankGroups join_ranks(Communicator& world, const Qwen3Config& cfg, int tp, int s
 }
 
 RankModel load_on_ranks(Communicator& world, const std::filesystem::path& dir, const kernels::KernelTable& kernels,
-                        AttentionKind attention, WeightPlacement placement, int tp, int sp, const KvRequestFor& kv_request) {
+                        AttentionKind attention, WeightPlacement placement, int tp, int sp, const KvRequestFor& kv_request,
+                        WeightFormat format) {
   Qwen3Config layout_config;
   on_every_rank(world, [&] {
     if (!std::filesystem::is_directory(dir)) throw Error(dir.string() + ": model directory not found");
@@ -46,7 +47,7 @@ RankModel load_on_ranks(Communicator& world, const std::filesystem::path& dir, c
   });
   RankModel rm{join_ranks(world, layout_config, tp, sp), {}, {}};
   std::optional<MappedModel> mapped;
-  on_every_rank(world, [&] { mapped = map_model(dir, &rm.groups); });
+  on_every_rank(world, [&] { mapped = map_model(dir, &rm.groups, format); });
   // Every rank has mapped its checkpoint and knows its share: check the whole host before any copy.
   if (kv_request) {
     const KvRequest kv = kv_request(*mapped);
@@ -57,8 +58,8 @@ RankModel load_on_ranks(Communicator& world, const std::filesystem::path& dir, c
   return rm;
 }
 
-MappedModel map_model(const std::filesystem::path& dir, const RankGroups* ranks) {
-  MappedModel m{dir, {}, {}, {}, {}, {}, {}, {}, std::chrono::steady_clock::now()};
+MappedModel map_model(const std::filesystem::path& dir, const RankGroups* ranks, WeightFormat format) {
+  MappedModel m{dir, {}, {}, {}, {}, {}, {}, {}, std::chrono::steady_clock::now(), format};
   if (!std::filesystem::is_directory(dir)) throw Error(dir.string() + ": model directory not found");
   m.config = Qwen3Config::from_file(dir / "config.json");
   m.generation = GenerationConfig::from_file(dir / "generation_config.json");
@@ -69,13 +70,15 @@ MappedModel map_model(const std::filesystem::path& dir, const RankGroups* ranks)
   choose_layout(m.config, m.layout.ranks(), m.layout.rank, m.layout.tp, m.layout.sp);
   m.dist = Distribution{partition_model(m.config, m.layout), ranks->world, ranks->kv()};
   m.checkpoint = Checkpoint::open(dir);
-  m.weights = load_weights(*m.checkpoint, m.config, WeightPlacement::Map, m.dist.part);
+  m.weights = load_weights(*m.checkpoint, m.config, WeightPlacement::Map, m.dist.part, format);
+  if (format == WeightFormat::Bf16 && m.weights.layers.size() && m.weights.layers[0].q_proj.dtype == DType::F8_E4M3)
+    throw Error(dir.string() + ": --weights bf16: this is an FP8 checkpoint; its weights run in 8 bits (--weights auto or q8), never widened");
   if (std::filesystem::exists(dir / "tokenizer.json")) m.tokenizer = Tokenizer::from_file(dir / "tokenizer.json");
   return m;
 }
 
 LoadedModel finish_load(MappedModel&& m, const kernels::KernelTable& kernels, AttentionKind attention, WeightPlacement placement) {
-  if (placement == WeightPlacement::Copy) copy_weights_into_memory(m.weights, m.dist.part);
+  if (placement == WeightPlacement::Copy || needs_conversion(m.weights, m.format)) copy_weights_into_memory(m.weights, m.dist.part, m.format);
   auto model = std::make_unique<Qwen3Model>(m.config, std::move(m.weights), kernels, attention, m.dist);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - m.started).count();
   std::optional<Checkpoint> mapping;
@@ -89,8 +92,8 @@ LoadedModel finish_load(MappedModel&& m, const kernels::KernelTable& kernels, At
 }
 
 LoadedModel load_model(const std::filesystem::path& dir, const kernels::KernelTable& kernels, AttentionKind attention,
-                       WeightPlacement placement, const RankGroups* ranks) {
-  return finish_load(map_model(dir, ranks), kernels, attention, placement);
+                       WeightPlacement placement, const RankGroups* ranks, WeightFormat format) {
+  return finish_load(map_model(dir, ranks, format), kernels, attention, placement);
 }
 
 }  // namespace qwen3

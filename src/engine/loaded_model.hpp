@@ -58,15 +58,18 @@ struct MappedModel {
   Qwen3Weights weights;
   std::optional<Tokenizer> tokenizer;  // absent when the directory has no tokenizer.json
   std::chrono::steady_clock::time_point started;
+  WeightFormat format = WeightFormat::AsStored;  // what finish_load makes of the weights (--weights)
 };
-MappedModel map_model(const std::filesystem::path& dir, const RankGroups* ranks = nullptr);
-// The second half: the huge-page copy (WeightPlacement::Copy), the model, the tokenizer.
+MappedModel map_model(const std::filesystem::path& dir, const RankGroups* ranks = nullptr, WeightFormat format = WeightFormat::AsStored);
+// The second half: the huge-page copy (WeightPlacement::Copy, or whenever the format converts the
+// weights: 8-bit weights exist only in memory), the model, the tokenizer.
 LoadedModel finish_load(MappedModel&& mapped, const kernels::KernelTable& kernels, AttentionKind attention, WeightPlacement placement);
 
 // Both halves. Throws qwen3::Error with one line naming the file at fault.
 // With several ranks (`ranks`, which must outlive the model), each loads only its slices.
 LoadedModel load_model(const std::filesystem::path& dir, const kernels::KernelTable& kernels, AttentionKind attention,
-                       WeightPlacement placement = WeightPlacement::Map, const RankGroups* ranks = nullptr);
+                       WeightPlacement placement = WeightPlacement::Map, const RankGroups* ranks = nullptr,
+                       WeightFormat format = WeightFormat::AsStored);
 
 // --kv-type: "f32", "bf16", or "auto" (f32 for f32 checkpoints, whose fixtures are exact; bf16
 // otherwise, so a long context reads half the bytes). Throws qwen3::Error on anything else.
@@ -87,7 +90,8 @@ struct RankModel {
   std::optional<MemoryFit> memory;
 };
 RankModel load_on_ranks(Communicator& world, const std::filesystem::path& dir, const kernels::KernelTable& kernels,
-                        AttentionKind attention, WeightPlacement placement, int tp, int sp, const KvRequestFor& kv_request = {});
+                        AttentionKind attention, WeightPlacement placement, int tp, int sp, const KvRequestFor& kv_request = {},
+                        WeightFormat format = WeightFormat::AsStored);
 
 // Tokenizer only (for `tokenize`): DIR/tokenizer.json.
 Tokenizer load_tokenizer(const std::filesystem::path& dir);

@@ -67,6 +67,7 @@ Runtime::Runtime(const RuntimeOptions& options, Communicator& world, const KvReq
     threads_ = set_thread_count(options_.threads);
     kernels_ = &kernels::select_kernels(options_.kernel, options_.gemm, options_.decode_rows, kernels::detect_cpu_features());
     attention_ = parse_attention_kind(options_.attention);
+    weight_format_ = parse_weight_format(options_.weights);
   });
   const KvEvictionPolicy policy(kv_policy_);
   rank_ = load_on_ranks(world, options_.model_dir, *kernels_, attention_,
@@ -74,7 +75,8 @@ Runtime::Runtime(const RuntimeOptions& options, Communicator& world, const KvReq
                         [&](const MappedModel& mapped) {
                           kv_request_ = kv_request(mapped);
                           return kv_request_;
-                        });
+                        },
+                        weight_format_);
   kv_type_ = kv_request_.type;
   const MemoryFit& fit = *rank_.memory;
   // An explicit -c; else a bounded policy streams through the model's whole context; else what the
@@ -119,16 +121,17 @@ std::string Runtime::load_line() const {
   if (world_->size() > 1)
     where += std::string(domains ? " | members " : " | ranks ") + std::to_string(world_->size()) + " = " +
              rank_.loaded.layout.describe() + (domains ? " (member 0's share)" : " (rank 0's share)");
-  std::string kernels_desc = kernels::describe_kernels(*kernels_, w.embed_tokens.dtype);
+  const DType body = w.body_dtype();
+  std::string kernels_desc = kernels::describe_kernels(*kernels_, body);
   if (options_.decode_rows == "bf16" && !kernels_->matmul_bf16)  // asked for, but not this CPU's (or variant's)
     kernels_desc += " (decode rows f32: no avx512bf16 here)";
   return printf_string(
                 "load: %s | %.2f s | weights %s (%s, %s) | kv cache %s, up to %s %s | kernels %s, prefill gemm %s | attention %s | threads %d",
                 options_.model_dir.c_str(), rank_.loaded.load_seconds, format_bytes(static_cast<double>(w.matrix_bytes)).c_str(),
-                std::string(dtype_name(w.embed_tokens.dtype)).c_str(), w.storage ? "huge-page copy" : "mmap",
+                describe_weight_dtypes(w).c_str(), w.storage ? "huge-page copy" : "mmap",
                 std::string(kernels::kv_type_name(kv_type_)).c_str(), format_bytes(kv_bytes).c_str(), kv_limit.c_str(),
                 kernels_desc.c_str(),
-                kernels::describe_prefill_gemm(*kernels_, w.embed_tokens.dtype).c_str(),
+                kernels::describe_prefill_gemm(*kernels_, body).c_str(),
                 std::string(attention_kind_name(attention_)).c_str(), threads_.granted) +
          where;
 }

@@ -36,6 +36,7 @@ struct RuntimeOptions {
   std::string kernel = "auto";         // auto | scalar | avx2 | avx512
   std::string gemm = "onednn";         // onednn | native
   std::string decode_rows = "f32";     // f32 | bf16 (--decode-rows)
+  std::string weights = "auto";        // auto | bf16 | q8 (--weights)
   std::string kv_type = "auto";        // auto | f32 | bf16
   std::int64_t kv_block = 64;          // tokens per KV block
   bool use_mmap = false;               // run from the file mapping instead of a huge-page copy
@@ -94,6 +95,7 @@ class Runtime {
   ThreadCount threads_;
   const kernels::KernelTable* kernels_;
   AttentionKind attention_;
+  WeightFormat weight_format_ = WeightFormat::AsStored;
   KvPolicyOptions kv_policy_;
   KvRequest kv_request_;
   RankModel rank_;

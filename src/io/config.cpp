@@ -138,6 +138,30 @@ std::int32_t to_token_id(const Fields& f, const std::string& field, const json& 
   return static_cast<std::int32_t>(id);
 }
 
+// quantization_config as Qwen's FP8 checkpoints have it: {"quant_method": "fp8", "fmt": "e4m3",
+// "activation_scheme": "dynamic", "weight_block_size": [128, 128]}. Anything else is refused by name
+// rather than read as plain weights.
+void read_quantization_config(const Fields& f, const json& q, Qwen3Config& c) {
+  const std::string field = "quantization_config";
+  if (!q.is_object()) f.fail(field, std::string("expected an object, got ") + json_type(q));
+  const Fields qf(q, "");
+  const auto sub = [&](const std::string& name) { return field + "." + name; };
+  const json* method = qf.get("quant_method");
+  if (!method || !method->is_string() || method->get<std::string>() != "fp8")
+    f.fail(sub("quant_method"), (method ? method->dump() : std::string("missing")) + " is not supported (only \"fp8\", Qwen's FP8 checkpoints)");
+  if (const json* fmt = qf.get("fmt"); fmt && (!fmt->is_string() || fmt->get<std::string>() != "e4m3"))
+    f.fail(sub("fmt"), fmt->dump() + " is not supported (only \"e4m3\")");
+  if (const json* act = qf.get("activation_scheme"); act && (!act->is_string() || act->get<std::string>() != "dynamic"))
+    f.fail(sub("activation_scheme"), act->dump() + " is not supported (only \"dynamic\": static input scales are not read)");
+  const json* block = qf.get("weight_block_size");
+  if (!block || !block->is_array() || block->size() != 2 || !(*block)[0].is_number_integer() || !(*block)[1].is_number_integer() ||
+      (*block)[0].get<std::int64_t>() < 1 || (*block)[1].get<std::int64_t>() < 1)
+    f.fail(sub("weight_block_size"), (block ? block->dump() : std::string("missing")) +
+                                         " is not supported (expected two positive integers, e.g. [128, 128]; per-tensor scales are not read)");
+  c.fp8_block_rows = (*block)[0].get<std::int64_t>();
+  c.fp8_block_cols = (*block)[1].get<std::int64_t>();
+}
+
 }  // namespace
 
 Qwen3Config Qwen3Config::from_file(const std::filesystem::path& config_json) {
@@ -191,6 +215,7 @@ Qwen3Config Qwen3Config::from_json(std::string_view json_text, std::string_view 
   c.rope_theta = f.opt_double("rope_theta").value_or(10000.0);
   if (c.rope_theta <= 0) f.fail("rope_theta", "must be positive");
   c.tie_word_embeddings = f.opt_bool("tie_word_embeddings").value_or(false);
+  if (const json* q = f.get("quantization_config")) read_quantization_config(f, *q, c);
   // Newer transformers write "dtype" instead of "torch_dtype".
   if (auto td = f.opt_string("torch_dtype")) {
     c.torch_dtype = *td;

@@ -199,7 +199,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     if (!dt->is_string()) fail(where + ": dtype is a " + std::string(json_type(*dt)) + ", expected a string");
     const auto& dts = dt->get_ref<const std::string&>();
     auto parsed = parse_dtype(dts);
-    if (!parsed) fail(where + ": unsupported dtype \"" + dts + "\" (supported: F32, F16, BF16, I32, I64)");
+    if (!parsed) fail(where + ": unsupported dtype \"" + dts + "\" (supported: F32, F16, BF16, F8_E4M3, I32, I64)");
     t.dtype = *parsed;
 
     auto sh = entry.find("shape");
@@ -339,9 +339,9 @@ const TensorView* Checkpoint::find(std::string_view name) const {
 const TensorView& Checkpoint::require(std::string_view name, std::span<const std::int64_t> shape) const {
   const TensorView* t = find(name);
   if (t == nullptr) fail(dir_.string() + ": tensor " + std::string(name) + " not found");
-  if (!is_float(t->dtype)) {
+  if (!is_float(t->dtype) && t->dtype != DType::F8_E4M3) {
     fail(std::string(name) + ": dtype " + std::string(dtype_name(t->dtype)) +
-         " in the checkpoint, expected a float type (F32, F16 or BF16)");
+         " in the checkpoint, expected a float type (F32, F16, BF16 or F8_E4M3)");
   }
   if (!std::equal(t->shape.begin(), t->shape.end(), shape.begin(), shape.end())) {
     fail(std::string(name) + ": shape " + shape_str(t->shape) + " in the checkpoint, config.json implies " +

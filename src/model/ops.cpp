@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "kernels/convert.hpp"
+#include "kernels/q8.hpp"
 #include "qwen3/online_softmax.hpp"
 
 
@@ -27,9 +28,31 @@ std::int64_t gemm_min_tokens(const kernels::KernelTable& k, const kernels::Matri
   return k.matmul_bf16 && w.dtype == DType::BF16 ? 64 : 32;
 }
 
+// Q8 weights: the activations quantized once per call (each token's blocks by one thread), then the
+// Q8 row kernel over the team's share of the rows.
+void q8_row_kernel(const kernels::KernelTable& k, const kernels::MatrixView& w, const float* x, std::int64_t n_tokens, float* y) {
+  const std::int64_t blocks = w.cols / kernels::kQ8Block;
+  thread_local std::vector<std::int8_t> x_q;
+  thread_local std::vector<float> x_scales;
+  x_q.resize(static_cast<std::size_t>(n_tokens * w.cols));
+  x_scales.resize(static_cast<std::size_t>(n_tokens * blocks));
+  const kernels::Q8Activations xq{x_q.data(), x_scales.data(), n_tokens};
+  std::int8_t* q = x_q.data();
+  float* scales = x_scales.data();
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (std::int64_t i = 0; i < n_tokens * blocks; ++i)
+      kernels::quantize_q8_activations(x + i * kernels::kQ8Block, kernels::kQ8Block, q + i * kernels::kQ8Block, scales + i);
+    const auto [r0, r1] = thread_range(w.rows, omp_get_thread_num(), omp_get_num_threads(), 16);
+    if (r0 < r1) k.matmul_q8(w, xq, y, w.rows, r0, r1);
+  }
+}
+
 // The row kernel over n_tokens rows, its output rows split over the team. bf16 weights go to the
 // bf16 row kernel where the table has one, on the activations rounded to bf16 once per call.
 void row_kernel(const kernels::KernelTable& k, const kernels::MatrixView& w, const float* x, std::int64_t n_tokens, float* y) {
+  if (w.dtype == DType::Q8) return q8_row_kernel(k, w, x, n_tokens, y);
   const bool bf16_rows = k.matmul_bf16 && w.dtype == DType::BF16;
   // Rows start 64-byte aligned (for the usual even column counts): the kernel's 512-bit loads then
   // never straddle two cache lines (straddling ones cost a quarter of the kernel's speed at 16 tokens,

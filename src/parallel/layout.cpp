@@ -48,7 +48,9 @@ ModelPartition partition_model(const Qwen3Config& cfg, const Layout& l) {
   ModelPartition p;
   p.kv_heads = split_even(cfg.num_key_value_heads, l.group(), l.tp);
   p.q_heads = {p.kv_heads.begin * g, p.kv_heads.end * g};
-  p.mlp = split_even(cfg.intermediate_size, l.rank, l.ranks());
+  // Whole blocks of 32 columns of down_proj per rank where the size allows, so 8-bit weights
+  // (kernels::kQ8Block) quantize each rank's slice in the blocks of the whole matrix.
+  p.mlp = split_aligned(cfg.intermediate_size, l.rank, l.ranks(), 32);
   p.vocab = split_even(cfg.vocab_size, l.rank, l.ranks());
   p.kv_member = l.member();
   p.kv_members = l.sp;

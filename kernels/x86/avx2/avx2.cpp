@@ -8,6 +8,7 @@
 
 #include "kernels/convert.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/q8.hpp"
 
 namespace qwen3::kernels {
 namespace {
@@ -89,7 +90,7 @@ struct V256 {
 
 const KernelTable* avx2_kernels() {
   static const KernelTable table{Isa::Avx2, &matmul<V256>, &attention_scores<V256>, &attention_accumulate<V256>,
-                                 &exp_shifted_sum<V256>, &widen_rows<V256>};
+                                 &exp_shifted_sum<V256>, &widen_rows<V256>};  // matmul_q8: chosen by dispatch.cpp
   return &table;
 }
 

@@ -8,6 +8,7 @@
 
 #include "kernels/convert.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/q8.hpp"
 
 namespace qwen3::kernels {
 namespace {
@@ -85,7 +86,7 @@ struct V512 {
 
 const KernelTable* avx512_kernels() {
   static const KernelTable table{Isa::Avx512, &matmul<V512>, &attention_scores<V512>, &attention_accumulate<V512>,
-                                 &exp_shifted_sum<V512>, &widen_rows<V512>};
+                                 &exp_shifted_sum<V512>, &widen_rows<V512>};  // matmul_q8: chosen by dispatch.cpp
   return &table;
 }
 
