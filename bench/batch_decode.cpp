@@ -3,7 +3,8 @@
 // --gen steps in which every sequence gets one token; aggregate decode tokens/s = B x gen / decode
 // seconds, and the time per output token of each sequence = decode seconds / gen.
 //   build/bench/batch_decode --model DIR [--threads 2] [--batch 1,2,4,8,16,32,64] [--prompt 128] [--gen 128]
-//                            [--batch-invariant on|off|both] [--decode-rows f32|bf16|both] [--json out.json]
+//                            [--batch-invariant on|off|both] [--decode-rows f32|bf16|both] [--weights auto|q8|both]
+//                            [--json out.json]
 #include <CLI/CLI.hpp>
 
 #include <random>
@@ -66,7 +67,7 @@ Row run_batch(Qwen3Model& m, std::int64_t batch, std::int64_t prompt, std::int64
 int main(int argc, char** argv) {
   using namespace qwen3;
   CLI::App app{"decode throughput of B sequences in one step"};
-  std::string model_dir, json_path, invariant = "on", decode_rows = "f32";
+  std::string model_dir, json_path, invariant = "on", decode_rows = "f32", weights = "auto";
   int threads = 2;
   std::vector<std::int64_t> batches = {1, 2, 4, 8, 16, 32, 64};
   std::int64_t prompt = 128, gen = 128;
@@ -77,6 +78,8 @@ int main(int argc, char** argv) {
   app.add_option("--gen", gen);
   app.add_option("--batch-invariant", invariant)->check(CLI::IsMember({"on", "off", "both"}));
   app.add_option("--decode-rows", decode_rows, "f32 | bf16 | both (see qwen3_mpi --decode-rows)")->check(CLI::IsMember({"f32", "bf16", "both"}));
+  app.add_option("--weights", weights, "auto | q8 | both (see qwen3_mpi --weights; q8 runs with f32 decode rows only)")
+      ->check(CLI::IsMember({"auto", "q8", "both"}));
   app.add_option("--json", json_path);
   CLI11_PARSE(app, argc, argv);
   try {
@@ -84,28 +87,33 @@ int main(int argc, char** argv) {
     const auto cpu = kernels::detect_cpu_features();
     std::printf("batch_decode: %s | %s | threads %d | prompt %lld, gen %lld per sequence\n", model_dir.c_str(),
                 bench::cpu_name().c_str(), threads, static_cast<long long>(prompt), static_cast<long long>(gen));
-    std::printf("%6s %10s %12s %14s %14s %10s\n", "B", "invariant", "decode rows", "prefill t/s", "decode t/s", "TPOT ms");
+    std::printf("%6s %8s %10s %12s %14s %14s %10s\n", "B", "weights", "invariant", "decode rows", "prefill t/s", "decode t/s", "TPOT ms");
     nlohmann::json out = nlohmann::json::array();
+    for (const std::string format : {"auto", "q8"})
     for (const std::string rows : {"f32", "bf16"}) {
+      if (weights != "both" && weights != format) continue;
       if (decode_rows != "both" && decode_rows != rows) continue;
+      if (format == "q8" && rows == "bf16") continue;  // Q8 has one row kernel
       const kernels::KernelTable& kt = kernels::select_kernels("auto", "onednn", rows, cpu);
       if (rows == "bf16" && !kt.matmul_bf16) {
         std::printf("(no bf16 decode rows here: %s)\n", cpu.describe().c_str());
         continue;
       }
       // The huge-page copy, as qwen3_mpi runs (from the file mapping's 4 KiB pages decode is slower).
-      LoadedModel lm = load_model(model_dir, kt, AttentionKind::Streaming, WeightPlacement::Copy);
-      const std::string isa = kernels::describe_kernels(kt, lm.model->weights().embed_tokens.dtype);
+      LoadedModel lm = load_model(model_dir, kt, AttentionKind::Streaming, WeightPlacement::Copy, nullptr, parse_weight_format(format));
+      const std::string isa = kernels::describe_kernels(kt, lm.model->weights().body_dtype());
+      const std::string dtype = describe_weight_dtypes(lm.model->weights());
       for (std::int64_t b : batches)
         for (bool inv : {true, false}) {
           if ((inv && invariant == "off") || (!inv && invariant == "on")) continue;
           const Row r = run_batch(*lm.model, b, prompt, gen, inv);
-          std::printf("%6lld %10s %12s %14.1f %14.2f %10.1f\n", static_cast<long long>(b), inv ? "on" : "off", rows.c_str(),
+          std::printf("%6lld %8s %10s %12s %14.1f %14.2f %10.1f\n", static_cast<long long>(b), format.c_str(), inv ? "on" : "off", rows.c_str(),
                       r.prefill_tokens_per_s, r.decode_tokens_per_s, r.tpot_ms);
           std::fflush(stdout);
           out.push_back({{"batch", b}, {"batch_invariant", inv}, {"decode_rows", rows}, {"prefill_tokens_per_s", r.prefill_tokens_per_s},
                          {"decode_tokens_per_s", r.decode_tokens_per_s}, {"tpot_ms", r.tpot_ms}, {"threads", threads},
-                         {"prompt", prompt}, {"gen", gen}, {"cpu", bench::cpu_name()}, {"isa", isa}});
+                         {"prompt", prompt}, {"gen", gen}, {"cpu", bench::cpu_name()}, {"isa", isa},
+                         {"weights", format}, {"weight_dtypes", dtype}});
         }
     }
     if (!json_path.empty()) bench::write_json(json_path, out);

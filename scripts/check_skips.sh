@@ -65,8 +65,8 @@ level_of() {
 # hidden_by_level FEATURE LEVEL: whether the level caps the feature away.
 hidden_by_level() {
   case $2:$1 in
-    avx2:avx512 | avx2:avx512_bf16 | avx2:amx) return 0 ;;
-    scalar:avx2 | scalar:avx512 | scalar:avx512_bf16 | scalar:amx) return 0 ;;
+    avx2:avx512 | avx2:avx512_bf16 | avx2:avx512_vnni | avx2:amx) return 0 ;;
+    scalar:avx2 | scalar:avx512 | scalar:avx512_bf16 | scalar:avx512_vnni | scalar:amx) return 0 ;;
   esac
   return 1
 }

@@ -31,7 +31,7 @@
 # QWEN3_PROBE_CPU_FLAGS="flag flag ..." replaces them, to see what another CPU would expect.
 set -uo pipefail
 
-FEATURES=(avx2 avx512 avx512_bf16 amx onednn root slurm netns cgroup openai-client)
+FEATURES=(avx2 avx512 avx512_bf16 avx512_vnni amx onednn root slurm netns cgroup openai-client)
 
 cpu_flags() {
   if [[ -n ${QWEN3_PROBE_CPU_FLAGS+set} ]]; then
@@ -108,6 +108,7 @@ why_missing() {
     avx2) needs_cpu_flags avx2 fma f16c ;;
     avx512) needs_cpu_flags avx512f avx512bw avx512vl ;;
     avx512_bf16) needs_cpu_flags avx512_bf16 ;;
+    avx512_vnni) needs_cpu_flags avx512f avx512bw avx512vl avx512_vnni ;;
     amx) needs_cpu_flags amx_tile amx_bf16 ;;
     onednn) needs_cpu_flags sse4_1 ;;
     root) needs_root ;;

@@ -197,10 +197,37 @@ const BadInputCase kMemoryCases[] = {
      memory("12GB")},
 };
 
+// FP8 checkpoints (Qwen's published layout): what the scales or the quantization_config get wrong is
+// named, never read as plain weights.
+ModelCopy fp8_with(ModelEdit e) { return {kGqa4Fp8, std::move(e)}; }
+const std::string kQProjScales = "model.layers.0.self_attn.q_proj.weight_scale_inv";
+const BadInputCase kFp8Cases[] = {
+    {"fp8_scales_missing", kCopyHi,
+     R"(: tensor model\.layers\.0\.self_attn\.q_proj\.weight_scale_inv not found \(the scales of the FP8 weight model\.layers\.0\.self_attn\.q_proj\.weight\)$)",
+     fp8_with(replace_text("model.safetensors", kQProjScales, "model.layers.0.self_attn.q_proj.weight_scale_xxx"))},
+    {"fp8_scales_wrong_shape", kCopyHi,
+     R"(error: model\.layers\.0\.self_attn\.q_proj\.weight_scale_inv: shape \[2, 2\] in the checkpoint, expected \[4, 1\] \(a 512 x 64 weight in blocks of 128 x 128\)$)",
+     fp8_with(replace_text("model.safetensors", kQProjScales + R"(":{"dtype":"BF16","shape":[4,1])", kQProjScales + R"(":{"dtype":"BF16","shape":[2,2])"))},
+    {"fp8_unknown_fmt", kCopyHi, R"(/config\.json: quantization_config\.fmt: "e5m2" is not supported \(only "e4m3"\)$)",
+     fp8_with(replace_text("config.json", R"("fmt": "e4m3")", R"("fmt": "e5m2")"))},
+    {"fp8_block_size_not_two", kCopyHi, R"(/config\.json: quantization_config\.weight_block_size: \[64,128,128\] is not supported \(expected two positive integers)",
+     fp8_with(replace_text("config.json", R"("weight_block_size": [)", R"("weight_block_size": [64,)"))},
+    {"fp8_other_quant_method", kCopyHi, R"(/config\.json: quantization_config\.quant_method: "awq" is not supported \(only "fp8")",
+     fp8_with(replace_text("config.json", R"("quant_method": "fp8")", R"("quant_method": "awq")"))},
+    {"fp8_static_activations", kCopyHi, R"(quantization_config\.activation_scheme: "static" is not supported)",
+     fp8_with(replace_text("config.json", R"("activation_scheme": "dynamic")", R"("activation_scheme": "static")"))},
+    {"fp8_without_quantization_config", kCopyHi,
+     R"(error: model\.layers\.0\.self_attn\.q_proj\.weight: dtype F8_E4M3, but config\.json has no quantization_config saying how its scales are blocked$)",
+     fp8_with(replace_text("config.json", R"("quantization_config")", R"("quantization_confix")"))},
+    {"fp8_widened_to_bf16", Args{"-m", kGqa4Fp8, "--weights", "bf16"} + kHi,
+     R"(tiny-gqa4-fp8: --weights bf16: this is an FP8 checkpoint; its weights run in 8 bits \(--weights auto or q8\), never widened$)"},
+    {"weights_unknown", kGqa4Hi + Args{"--weights", "q4"}, R"(--weights\b.*\bq4\b)"},
+};
+
 class BadInput : public CliCaseTest<BadInputCase> {};
 TEST_P(BadInput, IsRefusedWithOneErrorLine) { check_bad_input_case(GetParam()); }
 INSTANTIATE_TEST_SUITE_P(cli, BadInput,
-                         ::testing::ValuesIn(concat(kModelCases, kVerifyCases, kPromptCases, kOptionCases, kEvalCases, kMemoryCases)), CaseName());
+                         ::testing::ValuesIn(concat(kModelCases, kFp8Cases, kVerifyCases, kPromptCases, kOptionCases, kEvalCases, kMemoryCases)), CaseName());
 
 }  // namespace
 }  // namespace qwen3::test::cli
