@@ -126,6 +126,10 @@ const KernelTable& scalar_kernels();
 const KernelTable* avx2_kernels();    // nullptr if not compiled in
 const KernelTable* avx512_kernels();  // nullptr if not compiled in
 MatmulBf16 avx512_bf16_matmul();      // vdpbf16ps (AVX512-BF16); nullptr if not compiled in
+// out[i*cols + c] = bf16(W[r0 + i, c]) for n_rows rows of a Q8 matrix: tiles for a bf16 gemm.
+using DequantizeQ8Bf16 = void (*)(const MatrixView& w, std::int64_t r0, std::int64_t n_rows, std::uint16_t* out);
+DequantizeQ8Bf16 avx512_bf16_dequantize_q8();  // vcvtne2ps2bf16 (AVX512-BF16); nullptr if not compiled in
+void scalar_dequantize_q8_bf16(const MatrixView& w, std::int64_t r0, std::int64_t n_rows, std::uint16_t* out);
 MatmulQ8 avx2_q8_matmul();            // vpmaddubsw (AVX2); nullptr if not compiled in
 MatmulQ8 avx512_vnni_q8_matmul();     // vpdpbusd (AVX512-VNNI); nullptr if not compiled in
 

@@ -105,6 +105,14 @@ void dequantize_q8(const std::int8_t* q, const std::uint16_t* scales, std::int64
   }
 }
 
+void scalar_dequantize_q8_bf16(const MatrixView& w, std::int64_t r0, std::int64_t n_rows, std::uint16_t* out) {
+  std::vector<float> row(static_cast<std::size_t>(w.cols));
+  for (std::int64_t r = 0; r < n_rows; ++r) {
+    dequantize_q8(static_cast<const std::int8_t*>(w.row(r0 + r)), w.scales + (r0 + r) * w.scale_stride, w.cols, row.data());
+    for (std::int64_t c = 0; c < w.cols; ++c) out[r * w.cols + c] = f32_to_bf16(row[static_cast<std::size_t>(c)]);
+  }
+}
+
 void source_row_f32(const MatrixView& m, std::int64_t r, float* out) {
   const void* row = m.row(r);
   for (std::int64_t c = 0; c < m.cols; ++c) {

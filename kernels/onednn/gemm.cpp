@@ -146,28 +146,32 @@ void widen_tile(const KernelTable& k, const MatrixView& w, std::int64_t r0, std:
 }
 
 // Weights without a oneDNN matmul of their own (bf16/f16 where no bf16 matmul exists, Q8): tiles of
-// rows widened by the table's kernel (exactly, to f32; for a bf16 tile then rounded), each multiplied
+// rows widened by the table's kernel (exactly, to f32) or Q8 dequantized to bf16, each multiplied
 // by oneDNN's matmul of that type into its columns of y. Widening costs one pass over the weights per
 // call, against M multiply-adds per weight in the product.
 bool gemm_converted(Engine& e, const KernelTable& k, const MatrixView& w, const float* x, std::int64_t M, float* y, dt tile_type) {
   const std::int64_t N = w.rows, K = w.cols;
   const std::int64_t elem = tile_type == dt::bf16 ? 2 : 4;
   const std::int64_t tile = std::clamp<std::int64_t>(kConvertTileBytes / (K * elem) / 16 * 16, 16, N);
-  e.w_f32.resize(static_cast<std::size_t>(tile * K));
   if (tile_type == dt::bf16) e.w_bf16.resize(static_cast<std::size_t>(tile * K));
+  else e.w_f32.resize(static_cast<std::size_t>(tile * K));
   // Check every shape first, so a refused one falls back before any of y is written.
   const dnnl::matmul* full = primitive_for(e, M, tile, K, N, tile_type);
   const dnnl::matmul* last = N % tile ? primitive_for(e, M, N % tile, K, N, tile_type) : full;
   if (!full || !last) return false;
   const void* src = tile_type == dt::bf16 ? static_cast<const void*>(bf16_activations(e, x, M * K)) : x;
+  // Q8 to bf16 in one pass where the CPU can round to bf16 (it does, wherever oneDNN has a bf16 matmul).
+  const DequantizeQ8Bf16 fast = detect_cpu_features().avx512bf16 ? avx512_bf16_dequantize_q8() : nullptr;
+  const DequantizeQ8Bf16 to_bf16 = fast ? fast : &scalar_dequantize_q8_bf16;
   for (std::int64_t r0 = 0; r0 < N; r0 += tile) {
     const std::int64_t rows = std::min(tile, N - r0);
-    widen_tile(k, w, r0, rows, e.w_f32.data());
     const void* wei = e.w_f32.data();
     if (tile_type == dt::bf16) {
 #pragma omp parallel for schedule(static)
-      for (std::int64_t i = 0; i < rows * K; ++i) e.w_bf16[static_cast<std::size_t>(i)] = f32_to_bf16(e.w_f32[static_cast<std::size_t>(i)]);
+      for (std::int64_t r = 0; r < rows; ++r) to_bf16(w, r0 + r, 1, e.w_bf16.data() + r * K);
       wei = e.w_bf16.data();
+    } else {
+      widen_tile(k, w, r0, rows, e.w_f32.data());
     }
     run(e, rows == tile ? *full : *last, M, rows, K, N, tile_type, src, wei, y + r0);
   }

@@ -178,6 +178,20 @@ TEST(MatmulQ8, Avx2AndVnniGiveTheSameBits) {
   EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
 }
 
+// Property: Q8 rows dequantized to bf16 for the prefill gemm by AVX512-BF16 are bit for bit the
+// scalar path's: the exact f32 value (int8 x f16 scale) rounded to nearest even.
+TEST(DequantizeQ8, Avx512Bf16MatchesScalarBitForBit) {
+  const CpuFeatures cpu = detect_cpu_features();
+  if (!avx512_bf16_dequantize_q8() || !cpu.avx512bf16)
+    GTEST_SKIP() << "requires avx512_bf16: not among this process's CPU features (" << cpu.describe() << ")";
+  const Q8Problem p(7, 320, 1, 980);
+  std::vector<std::uint16_t> want(static_cast<std::size_t>(5 * p.cols)), got(want.size());
+  scalar_dequantize_q8_bf16(p.w(), 2, 5, want.data());
+  avx512_bf16_dequantize_q8()(p.w(), 2, 5, got.data());
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(want[0], f32_to_bf16(static_cast<float>(p.w_q[2 * 320]) * f16_to_f32(p.w_scales[2 * 10])));  // row 2's first value
+}
+
 // Property: W8A8 is close to the f32 product it stands for: on 1,024 columns of N(0, 0.05) weights
 // and N(0, 1) activations the error is within 2 % of the output's scale (the two roundings each move
 // a product by at most half a step of its block, about 0.4 % of the block's largest value).

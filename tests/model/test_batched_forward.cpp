@@ -163,7 +163,9 @@ float prefill_together_difference(Qwen3Model& m, const std::vector<Ids>& prompts
     for (int t = 0; t < 4; ++t) s.decode({i});  // catch up
   float worst = 0.f;
   for (std::size_t i = 0; i < prompts.size(); ++i) {
-    if (!first_step_only) EXPECT_EQ(s.runs()[i].ids, want[i].ids) << "sequence " << i;
+    if (!first_step_only) {
+      EXPECT_EQ(s.runs()[i].ids, want[i].ids) << "sequence " << i;
+    }
     for (std::size_t step = 0; step < (first_step_only ? 1 : want[i].logits.size()); ++step) {
       const auto& got = s.runs()[i].logits[step];
       const auto& ref = want[i].logits[step];

@@ -113,8 +113,27 @@ void matmul_bf16(const MatrixView& w, const std::uint16_t* x, std::int64_t x_str
   for (; r < r1; ++r) all_tokens<1>(w, r, x, x_stride, n_tokens, y, y_stride);
 }
 
+// Q8 rows to bf16, 32 values (one block) at a time: int8 -> f32 exactly, times the block's f16 scale
+// (exact in f32: 8 x 11 significant bits), rounded to nearest even by vcvtne2ps2bf16, as f32_to_bf16.
+void dequantize_q8(const MatrixView& w, std::int64_t r0, std::int64_t n_rows, std::uint16_t* out) {
+  const std::int64_t blocks = w.cols / kQ8Block;
+  for (std::int64_t r = 0; r < n_rows; ++r) {
+    const auto* q = static_cast<const std::int8_t*>(w.row(r0 + r));
+    const std::uint16_t* scales = w.scales + (r0 + r) * w.scale_stride;
+    std::uint16_t* dst = out + r * w.cols;
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const __m512 scale = _mm512_set1_ps(_cvtsh_ss(scales[b]));
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + b * kQ8Block));
+      const __m512 lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(v))), scale);
+      const __m512 hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(v, 1))), scale);
+      _mm512_storeu_si512(dst + b * kQ8Block, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+    }
+  }
+}
+
 }  // namespace
 
 MatmulBf16 avx512_bf16_matmul() { return &matmul_bf16; }
+DequantizeQ8Bf16 avx512_bf16_dequantize_q8() { return &dequantize_q8; }
 
 }  // namespace qwen3::kernels
