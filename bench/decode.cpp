@@ -18,6 +18,7 @@
 #include "engine/session.hpp"
 #include "engine/threads.hpp"
 #include "kernels/dispatch.hpp"
+#include "kernels/q8.hpp"
 #include "mpi/mpi_runtime.hpp"
 
 namespace qwen3 {
@@ -68,7 +69,7 @@ int run(int argc, char** argv, qwen3::Communicator& world) {
   std::vector<std::int64_t> depths = {4096};
   int reps = 3;
   bool use_mmap = false;
-  std::string gemm = "onednn", decode_rows = "f32";
+  std::string gemm = "onednn", decode_rows = "f32", weights = "auto";
   int tp = 0, sp = 0;
   app.add_option("--tp", tp, "under mpiexec: rank groups splitting the KV heads");
   app.add_option("--sp", sp, "under mpiexec: ranks per group splitting the KV blocks");
@@ -84,19 +85,22 @@ int run(int argc, char** argv, qwen3::Communicator& world) {
   app.add_option("--json", json_path, "write results as JSON");
   app.add_option("--gemm", gemm, "prefill matrix products: onednn|native")->check(CLI::IsMember({"onednn", "native"}));
   app.add_option("--decode-rows", decode_rows, "decode products of bf16 weights: f32|bf16")->check(CLI::IsMember({"f32", "bf16"}));
+  app.add_option("--weights", weights, "matrices in memory: auto|bf16|q8 (see qwen3_mpi --weights)")->check(CLI::IsMember({"auto", "bf16", "q8"}));
   app.add_flag("--mmap", use_mmap, "run from the file mapping instead of huge-page copies");
   CLI11_PARSE(app, argc, argv);
 
   const kernels::CpuFeatures cpu = kernels::detect_cpu_features();
   const auto& kt = kernels::select_kernels(kernel, gemm, decode_rows, cpu);
-  RankModel rank_model = load_on_ranks(world, model_dir, kt, AttentionKind::Streaming, use_mmap ? WeightPlacement::Map : WeightPlacement::Copy, tp, sp);
+  RankModel rank_model = load_on_ranks(world, model_dir, kt, AttentionKind::Streaming, use_mmap ? WeightPlacement::Map : WeightPlacement::Copy, tp, sp,
+                                       {}, parse_weight_format(weights));
   LoadedModel& lm = rank_model.loaded;
   const Qwen3Config& c = lm.config;
   const Qwen3Weights& w = lm.model->weights();
   const KvType kv = resolve_kv_type(kv_name, *lm.model);
   // Decode reads every layer matrix and the lm_head; of embed_tokens only one row (unless tied). With
   // several ranks, matrix_bytes is already without the embedding, and the job reads every rank's.
-  const double embed_bytes = static_cast<double>(w.embed_tokens.rows * w.embed_tokens.cols) * static_cast<double>(dtype_size(w.embed_tokens.dtype));
+  const double embed_bytes = w.embed_tokens.dtype == DType::Q8 ? static_cast<double>(kernels::q8_bytes(w.embed_tokens.rows, w.embed_tokens.cols))
+                             : static_cast<double>(w.embed_tokens.rows * w.embed_tokens.cols) * static_cast<double>(dtype_size(w.embed_tokens.dtype));
   float job_bytes[1] = {static_cast<float>(static_cast<double>(w.matrix_bytes) - (c.tie_word_embeddings || world.size() > 1 ? 0.0 : embed_bytes))};
   world.allreduce_sum(job_bytes);
   const double weight_bytes = job_bytes[0];
@@ -106,9 +110,10 @@ int run(int argc, char** argv, qwen3::Communicator& world) {
   for (auto d : depths) max_depth = std::max(max_depth, d);
 
   const std::string layout = std::to_string(world.size()) + " (" + lm.layout.describe() + ")";
-  std::printf("decode benchmark: %s | weights %.1f MiB read per token | kv %s | kernels %s | prefill gemm %s | ranks %s | cpu: %s\n",
-              model_dir.c_str(), weight_bytes / (1 << 20), std::string(kernels::kv_type_name(kv)).c_str(), std::string(kernels::isa_name(kt.isa)).c_str(),
-              kernels::describe_prefill_gemm(kt, w.embed_tokens.dtype).c_str(), layout.c_str(), cpu.describe().c_str());
+  std::printf("decode benchmark: %s | weights %.1f MiB read per token (%s) | kv %s | kernels %s | prefill gemm %s | ranks %s | cpu: %s\n",
+              model_dir.c_str(), weight_bytes / (1 << 20), describe_weight_dtypes(w).c_str(), std::string(kernels::kv_type_name(kv)).c_str(),
+              kernels::describe_kernels(kt, w.body_dtype()).c_str(), kernels::describe_prefill_gemm(kt, w.body_dtype()).c_str(), layout.c_str(),
+              cpu.describe().c_str());
   std::printf("%-5s %-7s %-9s %-10s %8s %10s %12s %10s %12s %9s\n", "ranks", "threads", "attention", "test", "depth", "tokens/s",
               "attn_ms/tok", "read_GB/s", "roofline_t/s", "fraction");
   nlohmann::json rows = nlohmann::json::array();
@@ -132,7 +137,8 @@ int run(int argc, char** argv, qwen3::Communicator& world) {
       std::fflush(stdout);
       rows.push_back({{"ranks", world.size()}, {"tp", lm.layout.tp}, {"sp", lm.layout.sp}, {"threads", t}, {"attention", attention}, {"test", test}, {"depth", depth}, {"tokens_per_s", tps},
                       {"attention_ms_per_token", attn_ms >= 0 ? nlohmann::json(attn_ms) : nlohmann::json(nullptr)},
-                      {"read_gbs", bw}, {"roofline_tokens_per_s", roof}, {"fraction_of_roofline", roof > 0 ? tps / roof : 0.0}});
+                      {"read_gbs", bw}, {"roofline_tokens_per_s", roof}, {"fraction_of_roofline", roof > 0 ? tps / roof : 0.0},
+                      {"weights", describe_weight_dtypes(w)}, {"weight_bytes_per_token", weight_bytes}});
     };
     auto report_decode = [&](AttentionKind kind, std::int64_t depth, const DecodeTiming& m, double bytes_per_token) {
       report(kind, "decode", depth, 1.0 / m.seconds_per_token, 1e3 * m.attention_seconds_per_token, bytes_per_token);

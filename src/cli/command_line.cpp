@@ -47,6 +47,8 @@ void add_eval_options(CLI::App& ev, EvalCommandOptions& e) {
       ->capture_default_str();
   ev.add_flag("--json", e.json, "Print one JSON object on stdout");
   ev.add_option("--csv", e.csv_file, "Also write the windows as CSV to FILE");
+  ev.add_option("--predictions", e.predictions_file,
+                "Also write the arg-max id of every scored position to FILE, one per line (next-token agreement of two runs: compare their files)");
 }
 
 constexpr const char* kBatchInvariantHelp =

@@ -145,11 +145,12 @@ int run_eval(const EvalCommandOptions& o, Communicator& world) {
     if (o.chunk < 0 || o.chunk == 1) throw Error("--chunk " + std::to_string(o.chunk) + ": expected 0 (streaming protocol) or at least 2");
   });
   std::string text;
-  std::optional<std::ofstream> csv;  // opened before the run: a path that cannot be written fails first
+  std::optional<std::ofstream> csv, predictions;  // opened before the run: a path that cannot be written fails first
   on_rank0(world, [&] {
     text = read_input_file(o.text_file, "text file");
     if (text.empty()) throw Error(o.text_file + ": the text file is empty");
     if (!o.csv_file.empty() && !csv.emplace(o.csv_file)) throw Error(o.csv_file + ": cannot write CSV");
+    if (!o.predictions_file.empty() && !predictions.emplace(o.predictions_file)) throw Error(o.predictions_file + ": cannot write predictions");
   });
   std::vector<std::int32_t> ids;
   Runtime rt(o.runtime, world, [&](const MappedModel& m) {
@@ -177,6 +178,8 @@ int run_eval(const EvalCommandOptions& o, Communicator& world) {
   const std::size_t rss = peak_rss_bytes();
   if (!speaker) return 0;
   if (csv) write_csv(*csv, r);
+  if (predictions)
+    for (const std::int32_t id : r.predictions) *predictions << id << '\n';
   if (o.json) std::cout << eval_json(o, rt, r, rss).dump() << std::endl;
   else print_eval_table(o, rt, r, rss);
   return 0;

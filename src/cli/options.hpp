@@ -34,6 +34,7 @@ struct EvalCommandOptions {
   std::int64_t chunk = 0;
   bool json = false;
   std::string csv_file;
+  std::string predictions_file;  // --predictions: each scored position's arg-max id, one per line
 };
 
 struct BatchCommandOptions {

@@ -14,10 +14,11 @@
 namespace qwen3 {
 namespace {
 
-// -log softmax(logits)[target] and whether the arg-max is the target.
+// -log softmax(logits)[target], whether the arg-max is the target, and the arg-max.
 struct Score {
   double nll;
   bool correct;
+  std::int32_t argmax;
 };
 
 // The scores of `targets` from rows of this rank's logits (score_rows: the vocabulary may be split).
@@ -25,7 +26,7 @@ std::vector<Score> score(std::span<const float> logits, std::int64_t offset, std
                          Communicator& comm) {
   const std::vector<RowScore> rows = score_rows(logits, offset, targets, comm);
   std::vector<Score> out(rows.size());
-  for (std::size_t r = 0; r < rows.size(); ++r) out[r] = {-rows[r].logprob, rows[r].argmax == targets[r]};
+  for (std::size_t r = 0; r < rows.size(); ++r) out[r] = {-rows[r].logprob, rows[r].argmax == targets[r], rows[r].argmax};
   return out;
 }
 
@@ -49,6 +50,7 @@ class Tally {
     if (w_count_ == 0) w_start_ = pos;
     r_.nll_sum += s.nll;
     r_.correct += s.correct;
+    r_.predictions.push_back(s.argmax);
     ++r_.scored;
     w_nll_ += s.nll;
     w_correct_ += s.correct;

@@ -41,6 +41,7 @@ struct EvalResult {
   std::int64_t correct = 0;
   double ppl = 0, accuracy = 0;
   std::vector<EvalWindow> windows;
+  std::vector<std::int32_t> predictions;  // the arg-max id at every scored position, in order
   double ttft_ms = 0;        // first token in -> its logits out
   double tpot_ms = 0;        // mean time per token after the first
   double tokens_per_s = 0;
