@@ -51,8 +51,8 @@ void add_runtime_options(CLI::App& a, RuntimeOptions& o, const std::string& seed
   a.add_option("--weights", o.weights,
                "Matrices in memory: auto (as stored; FP8 checkpoints in 8 bits), bf16 (f32/f16 checkpoints rounded to bf16), or q8 "
                "(int8 in blocks of 32 with f16 scales, quantized at load, embedding and LM head included: about half the bytes of bf16; "
-               "activations quantized per token the same way)")
-      ->check(CLI::IsMember({"auto", "bf16", "q8"}))->capture_default_str();
+               "activations quantized per token the same way), or q8-body (q8 for the layers, embedding and LM head as stored)")
+      ->check(CLI::IsMember({"auto", "bf16", "q8", "q8-body"}))->capture_default_str();
   a.add_option("--kv-type", o.kv_type, "KV cache element type (auto: f32 for f32 checkpoints, else bf16)")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}))->capture_default_str();
   a.add_option("--kv-block", o.kv_block, "Tokens per KV cache block")->check(int_range(1, 4096))->capture_default_str();

@@ -126,9 +126,17 @@ void rmsnorm(const float* x, const std::vector<float>& weight, std::int64_t n_ro
   }
 }
 
-void embed(const kernels::KernelTable& k, const kernels::MatrixView& table, std::span<const std::int32_t> ids,
-           float* out) {
-  for (std::size_t t = 0; t < ids.size(); ++t) k.widen_rows(table, ids[t], 1, out + static_cast<std::int64_t>(t) * table.cols);
+void embed(const kernels::KernelTable& k, const kernels::MatrixView& table, std::span<const std::int32_t> ids, float* out,
+           bool as_q8) {
+  std::vector<std::int8_t> q(static_cast<std::size_t>(as_q8 ? table.cols : 0));
+  std::vector<std::uint16_t> scales(static_cast<std::size_t>(as_q8 ? table.cols / kernels::kQ8Block : 0));
+  for (std::size_t t = 0; t < ids.size(); ++t) {
+    float* row = out + static_cast<std::int64_t>(t) * table.cols;
+    k.widen_rows(table, ids[t], 1, row);
+    if (!as_q8) continue;
+    kernels::quantize_q8_weights(row, table.cols, q.data(), scales.data());
+    kernels::dequantize_q8(q.data(), scales.data(), table.cols, row);
+  }
 }
 
 RotaryTable rotary_table(std::span<const std::int32_t> positions, std::int64_t head_dim, double theta) {

@@ -33,8 +33,12 @@ void linear_per_sequence(const kernels::KernelTable& k, const kernels::MatrixVie
 // out[r] = weight * x[r] / sqrt(mean(x[r]^2) + eps) for n_rows rows of `dim` (in place allowed).
 void rmsnorm(const float* x, const std::vector<float>& weight, std::int64_t n_rows, std::int64_t dim, float eps, float* out);
 
-// out[t][:] = embedding row of ids[t], widened to f32 (exactly, by k.widen_rows).
-void embed(const kernels::KernelTable& k, const kernels::MatrixView& table, std::span<const std::int32_t> ids, float* out);
+// out[t][:] = embedding row of ids[t], widened to f32 (exactly, by k.widen_rows). as_q8: the values a
+// Q8 copy of the table would give (each row quantized as load quantizes it, then dequantized): the
+// lookup of a table left unquantized in the file mapping on several ranks under --weights q8, so the
+// rank layout does not change the embeddings.
+void embed(const kernels::KernelTable& k, const kernels::MatrixView& table, std::span<const std::int32_t> ids, float* out,
+           bool as_q8 = false);
 
 // cos/sin of each token's rotary angles, [n_tokens][head_dim/2].
 struct RotaryTable {

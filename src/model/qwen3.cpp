@@ -85,7 +85,7 @@ void Qwen3Model::forward(std::span<const SequenceStep> batch, ForwardTrace* trac
 
   // cos/sin of every token's angles, shared by all layers.
   const ops::RotaryTable rope = ops::rotary_table(positions, cfg_.head_dim, cfg_.rope_theta);
-  ops::embed(*k_, w_.embed_tokens, tokens, a_.x.data());
+  ops::embed(*k_, w_.embed_tokens, tokens, a_.x.data(), w_.embedding_as_q8);
   if (trace) trace->hidden.assign(1, a_.x);
   for (std::int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
     const LayerWeights& lw = w_.layers[static_cast<std::size_t>(l)];

@@ -165,6 +165,7 @@ void copy_into_storage(Qwen3Weights& w, bool keep_embedding, WeightFormat format
   std::vector<kernels::MatrixView*> mats;
   if (!keep_embedding) mats.push_back(&w.embed_tokens);
   if (!tied || keep_embedding) mats.push_back(&w.lm_head);
+  const std::size_t n_tables = mats.size();
   for (auto& l : w.layers)
     for (auto* m : l.matrices()) mats.push_back(m);
   std::vector<std::size_t> offsets;
@@ -172,7 +173,7 @@ void copy_into_storage(Qwen3Weights& w, bool keep_embedding, WeightFormat format
   std::size_t total = 0;
   bool converts = false;
   for (const auto* m : mats) {
-    targets.push_back(in_memory_dtype(m->dtype, format));
+    targets.push_back(in_memory_dtype(m->dtype, targets.size() < n_tables ? table_format(format) : format));
     converts = converts || targets.back() != m->dtype;
     offsets.push_back(total);
     total += (bytes_as(*m, targets.back()) + 127) / 64 * 64;  // + a line: Q8 aligns its scales
@@ -190,6 +191,7 @@ void copy_into_storage(Qwen3Weights& w, bool keep_embedding, WeightFormat format
   }
   if (tied && !keep_embedding) w.lm_head = w.embed_tokens;
   w.reads_mapping = keep_embedding;
+  w.embedding_as_q8 = keep_embedding && in_memory_dtype(w.embed_tokens.dtype, table_format(format)) == DType::Q8;
 }
 
 // Q8 quantizes rows in blocks of kQ8Block columns: a matrix (or this rank's column slice) must
@@ -215,17 +217,20 @@ WeightFormat parse_weight_format(std::string_view name) {
   if (name == "auto") return WeightFormat::AsStored;
   if (name == "bf16") return WeightFormat::Bf16;
   if (name == "q8") return WeightFormat::Q8;
-  throw Error("--weights " + std::string(name) + ": expected one of auto, bf16, q8");
+  if (name == "q8-body") return WeightFormat::Q8Body;
+  throw Error("--weights " + std::string(name) + ": expected one of auto, bf16, q8, q8-body");
 }
 
+WeightFormat table_format(WeightFormat format) { return format == WeightFormat::Q8Body ? WeightFormat::AsStored : format; }
+
 DType in_memory_dtype(DType stored, WeightFormat format) {
-  if (stored == DType::F8_E4M3 || format == WeightFormat::Q8) return DType::Q8;
+  if (stored == DType::F8_E4M3 || format == WeightFormat::Q8 || format == WeightFormat::Q8Body) return DType::Q8;
   if (format == WeightFormat::Bf16) return DType::BF16;
   return stored;
 }
 
 bool needs_conversion(const Qwen3Weights& w, WeightFormat format) {
-  if (in_memory_dtype(w.lm_head.dtype, format) != w.lm_head.dtype) return true;
+  if (in_memory_dtype(w.lm_head.dtype, table_format(format)) != w.lm_head.dtype) return true;
   for (const auto& l : w.layers)
     for (const auto* m : const_cast<LayerWeights&>(l).matrices())
       if (in_memory_dtype(m->dtype, format) != m->dtype) return true;
@@ -252,7 +257,7 @@ Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, Weight
     w.lm_head = r.matrix("lm_head.weight", cfg.vocab_size, H);
   }
   w.lm_head = w.lm_head.slice_rows(part.vocab.begin, part.vocab.end);
-  check_q8_columns("lm_head.weight", w.lm_head, format);
+  check_q8_columns("lm_head.weight", w.lm_head, table_format(format));
   for (std::int64_t l = 0; l < cfg.num_hidden_layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     LayerWeights lw;
@@ -277,8 +282,8 @@ Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, Weight
   if (!w.layers.empty()) w.stored_body_dtype = w.layers.front().gate_proj.dtype;
   const bool keep_embedding = keeps_embedding(w, part);
   const bool tied_whole = cfg.tie_word_embeddings && !keep_embedding;
-  w.matrix_bytes += bytes_as(w.lm_head, in_memory_dtype(w.lm_head.dtype, format));
-  if (!tied_whole && !keep_embedding) w.matrix_bytes += bytes_as(w.embed_tokens, in_memory_dtype(w.embed_tokens.dtype, format));
+  w.matrix_bytes += bytes_as(w.lm_head, in_memory_dtype(w.lm_head.dtype, table_format(format)));
+  if (!tied_whole && !keep_embedding) w.matrix_bytes += bytes_as(w.embed_tokens, in_memory_dtype(w.embed_tokens.dtype, table_format(format)));
   if (placement == WeightPlacement::Copy) copy_into_storage(w, keep_embedding, format);
   return w;
 }

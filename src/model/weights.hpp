@@ -48,6 +48,9 @@ struct Qwen3Weights {
   std::deque<kernels::Fp8Scales> fp8_scales;
   DType checkpoint_dtype = DType::F32;  // the embedding table's dtype in the file, whatever --weights made of it
   DType stored_body_dtype = DType::F32; // the layers' matrices' dtype in the file
+  // The embedding table stayed in the file mapping (several ranks) where --weights q8 quantizes it:
+  // lookups round each row as a Q8 copy would (ops::embed).
+  bool embedding_as_q8 = false;
 
   // The dtype of the layers' matrices in memory.
   DType body_dtype() const { return layers.empty() ? embed_tokens.dtype : layers.front().gate_proj.dtype; }  // of the F8_E4M3 views, until load makes them Q8
@@ -68,13 +71,17 @@ enum class WeightPlacement { Copy, Map };
 //             and they stay 8-bit: never widened to bf16).
 //   Bf16:     f32 and f16 matrices rounded to bf16; bf16 ones as stored; FP8 ones refused.
 //   Q8:       every matrix quantized to Q8 (kernels/q8.hpp), embedding and LM head included.
+//   Q8Body:   the layers' matrices quantized to Q8, the embedding table and LM head kept as stored
+//             (the LM head decides every token: README, "8-bit weights", measures what that buys).
 // Any conversion is made while copying into memory, from the mapping straight into this rank's
 // slice: no 16-bit copy is ever held.
-enum class WeightFormat { AsStored, Bf16, Q8 };
+enum class WeightFormat { AsStored, Bf16, Q8, Q8Body };
+// The format of the embedding table and LM head under `format`.
+WeightFormat table_format(WeightFormat format);
 // The matrices' dtypes as the load line names them: "BF16", "Q8 from BF16", "Q8 from F8_E4M3,
 // embedding BF16" (the embedding table or LM head named where they differ from the layers).
 std::string describe_weight_dtypes(const Qwen3Weights& w);
-// Parses "auto|bf16|q8" (--weights); throws qwen3::Error on anything else.
+// Parses "auto|bf16|q8|q8-body" (--weights); throws qwen3::Error on anything else.
 WeightFormat parse_weight_format(std::string_view name);
 // The dtype a matrix stored as `stored` has in memory under `format`.
 DType in_memory_dtype(DType stored, WeightFormat format);
