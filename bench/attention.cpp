@@ -39,7 +39,7 @@ std::vector<float> noise(std::size_t n, unsigned seed) {
 double run_one(const kernels::KernelTable& k, AttentionKind kind, KvType kv, std::int64_t len, bool prefill, int reps) {
   const Shape s;
   constexpr std::int64_t kModelLayers = 28;
-  const double layer_bytes = 2.0 * static_cast<double>(len * s.n_kv * s.d) * static_cast<double>(kv_element_size(kv));
+  const double layer_bytes = 2.0 * static_cast<double>(len * s.n_kv) * static_cast<double>(kv_row_bytes(kv, s.d));
   const std::int64_t sweep = prefill ? 1 : std::clamp<std::int64_t>(static_cast<std::int64_t>(512e6 / layer_bytes), 1, kModelLayers);
   KvCache cache(KvCacheShape{kModelLayers, s.n_kv, s.d, 64, kv}, len);
   std::vector<std::int32_t> pos(static_cast<std::size_t>(len));
@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   std::string json_path, only_kernel, only_kv, only_path;
   app.add_option("--threads", threads, "threads (default: all)");
   app.add_option("--kernel", only_kernel, "only this variant: scalar|avx2|avx512 (default: every one the CPU has)");
-  app.add_option("--kv-type", only_kv, "only this KV type: f32|bf16 (default: both)");
+  app.add_option("--kv-type", only_kv, "only this KV type: f32|bf16|q8 (default: all)");
   app.add_option("--path", only_path, "only this attention path: standard|streaming (default: both)");
   app.add_option("--max-len", max_len, "longest context for decode");
   app.add_option("--max-prefill", max_prefill, "longest context for prefill (O(L^2))");
@@ -93,13 +93,13 @@ int main(int argc, char** argv) {
       for (const auto* k : tables) {
         if (k->isa == kernels::Isa::Scalar && len > (prefill ? max_scalar / 4 : max_scalar)) continue;
         if (!only_kernel.empty() && kernels::isa_name(k->isa) != only_kernel) continue;
-        for (KvType kv : {KvType::BF16, KvType::F32}) {
+        for (KvType kv : {KvType::BF16, KvType::F32, KvType::Q8}) {
           if (!only_kv.empty() && kernels::kv_type_name(kv) != only_kv) continue;
           for (AttentionKind kind : {AttentionKind::Standard, AttentionKind::Streaming}) {
             if (!only_path.empty() && attention_kind_name(kind) != only_path) continue;
             const int reps = len >= 8192 || prefill ? 3 : 11;
             const double secs = run_one(*k, kind, kv, len, prefill, reps);
-            const double kv_bytes = 2.0 * static_cast<double>(len) * 8 * 128 * static_cast<double>(kv_element_size(kv));
+            const double kv_bytes = 2.0 * static_cast<double>(len) * 8 * static_cast<double>(kv_row_bytes(kv, 128));
             // Causal prefill: each of L queries x 16 heads sees on average L/2 keys; 4*d flops per key.
             const double flops = prefill ? 4.0 * 128 * 16 * static_cast<double>(len) * static_cast<double>(len + 1) / 2
                                          : 4.0 * 128 * 16 * static_cast<double>(len);

@@ -79,7 +79,7 @@ int run(int argc, char** argv, qwen3::Communicator& world) {
   app.add_option("--gen", gen, "decode steps");
   app.add_option("--depth", depths, "decode with this many tokens already cached (0 = skip)")->delimiter(',');
   app.add_option("--reps", reps, "repetitions (median)");
-  app.add_option("--kv-type", kv_name, "auto|f32|bf16");
+  app.add_option("--kv-type", kv_name, "auto|f32|bf16|q8");
   app.add_option("--kv-block", kv_block, "tokens per KV block")->check(CLI::Range(1, 1 << 16));
   app.add_option("--kernel", kernel, "auto|scalar|avx2|avx512");
   app.add_option("--json", json_path, "write results as JSON");
@@ -104,8 +104,8 @@ int run(int argc, char** argv, qwen3::Communicator& world) {
   float job_bytes[1] = {static_cast<float>(static_cast<double>(w.matrix_bytes) - (c.tie_word_embeddings || world.size() > 1 ? 0.0 : embed_bytes))};
   world.allreduce_sum(job_bytes);
   const double weight_bytes = job_bytes[0];
-  const double kv_bytes_per_pos = 2.0 * static_cast<double>(c.num_hidden_layers * c.num_key_value_heads * c.head_dim) *
-                                  static_cast<double>(kv_element_size(kv));
+  const double kv_bytes_per_pos = 2.0 * static_cast<double>(c.num_hidden_layers * c.num_key_value_heads) *
+                                  static_cast<double>(kv_row_bytes(kv, c.head_dim));
   std::int64_t max_depth = 0;
   for (auto d : depths) max_depth = std::max(max_depth, d);
 

@@ -11,7 +11,14 @@ std::string_view isa_name(Isa isa) {
   return "?";
 }
 
-std::string_view kv_type_name(KvType t) { return t == KvType::F32 ? "f32" : "bf16"; }
+std::string_view kv_type_name(KvType t) {
+  switch (t) {
+    case KvType::F32: return "f32";
+    case KvType::BF16: return "bf16";
+    case KvType::Q8: return "q8";
+  }
+  return "?";
+}
 
 const void* MatrixView::row(std::int64_t r) const {
   return static_cast<const char*>(data) + r * row_stride * static_cast<std::int64_t>(dtype_size(dtype));

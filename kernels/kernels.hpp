@@ -49,9 +49,18 @@ struct MatrixView {
   MatrixView slice_rows(std::int64_t r0, std::int64_t r1) const;
 };
 
-// Element type of the KV cache.
-enum class KvType { F32, BF16 };
-std::string_view kv_type_name(KvType t);  // "f32" | "bf16", as --kv-type spells them
+// Element type of the KV cache. Q8: int8 with one f32 scale per row (per token and KV head), scale =
+// max|x| / 127: a quarter of f32's bytes, half of bf16's (kernels/q8.hpp, quantize_kv_row).
+enum class KvType { F32, BF16, Q8 };
+std::string_view kv_type_name(KvType t);  // "f32" | "bf16" | "q8", as --kv-type spells them
+
+// One KV head's rows of a block as the attention kernels read them: [n][head_dim] elements of `type`,
+// and for Q8 each row's scale (scales[j] for row j).
+struct KvRows {
+  const void* data = nullptr;
+  KvType type = KvType::F32;
+  const float* scales = nullptr;
+};
 
 // y[t*y_stride + r] = dot(W[r, :], x[t*x_stride + :]) for bf16 weights and bf16 activations (f32
 // sums), t in [0, n_tokens), r in [r0, r1): the products of a CPU with a bf16 dot-product instruction.
@@ -86,18 +95,16 @@ struct KernelTable {
   // values: the kernel requests its lines as it consumes its own, so the next kernel finds them in
   // cache. Decode attention streams the KV cache once per token, and without this a kernel stalled
   // on every first touch of a row (AVX2 P.V walks a row in 64-byte passes).
-  void (*attention_scores)(const float* q, std::int64_t n_q, const void* k, KvType kv_type,
-                           std::int64_t n_keys, std::int64_t head_dim, float scale, float* scores,
-                           const void* prefetch) = nullptr;
+  void (*attention_scores)(const float* q, std::int64_t n_q, KvRows k, std::int64_t n_keys, std::int64_t head_dim, float scale,
+                           float* scores, const void* prefetch) = nullptr;
 
   // o[i*o_stride + :] = o_scale[i] * o[i*o_stride + :] + sum_j p[i*n_keys + j] * V[j*head_dim + :] for
   // n_q rows (o_scale nullptr: 1). The scale is online softmax's rescale of what was accumulated under
   // an older running max, applied while o is in registers anyway; the stride lets o be the output part
   // of packed online-softmax state rows.
   // `prefetch` as for attention_scores (e.g. the keys of the next head or block).
-  void (*attention_accumulate)(const float* p, std::int64_t n_q, const void* v, KvType kv_type,
-                               std::int64_t n_keys, std::int64_t head_dim, const float* o_scale, float* o,
-                               std::int64_t o_stride, const void* prefetch) = nullptr;
+  void (*attention_accumulate)(const float* p, std::int64_t n_q, KvRows v, std::int64_t n_keys, std::int64_t head_dim,
+                               const float* o_scale, float* o, std::int64_t o_stride, const void* prefetch) = nullptr;
 
   // x[j] <- exp(x[j] - shift) for n values, with -inf (a masked score) giving 0; returns the sum.
   // The numerator and denominator of a softmax whose running max is `shift`.

@@ -19,16 +19,16 @@ inline float round_even(float v) {
   return (v + kMagic) - kMagic;
 }
 
-inline float block_amax(const float* x) {
+inline float block_amax(const float* x, std::int64_t n = kQ8Block) {
   float amax = 0.f;
-  for (std::int64_t i = 0; i < kQ8Block; ++i) amax = std::max(amax, std::fabs(x[i]));
+  for (std::int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
   return amax;
 }
 
 // q[i] = round(x[i] * inv), clamped to the symmetric range (an f16-rounded scale may be a little
 // small, so max|x| * inv may round to 128); NaN gives 0 rather than an undefined conversion.
-inline void quantize_block(const float* x, float inv, std::int8_t* q) {
-  for (std::int64_t i = 0; i < kQ8Block; ++i) {
+inline void quantize_block(const float* x, float inv, std::int8_t* q, std::int64_t n = kQ8Block) {
+  for (std::int64_t i = 0; i < n; ++i) {
     const float r = round_even(x[i] * inv);
     q[i] = static_cast<std::int8_t>(r >= 127.f ? 127.f : r <= -127.f ? -127.f : r == r ? r : 0.f);
   }
@@ -96,6 +96,12 @@ void quantize_q8_activations(const float* x, std::int64_t n, std::int8_t* q, flo
     scales[b] = amax / 127.f;
     quantize_block(xb, amax > 0.f ? 127.f / amax : 0.f, q + b * kQ8Block);
   }
+}
+
+void quantize_kv_row(const float* x, std::int64_t n, std::int8_t* q, float* scale) {
+  const float amax = block_amax(x, n);
+  *scale = amax / 127.f;
+  quantize_block(x, amax > 0.f ? 127.f / amax : 0.f, q, n);
 }
 
 void dequantize_q8(const std::int8_t* q, const std::uint16_t* scales, std::int64_t n, float* out) {

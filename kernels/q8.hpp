@@ -29,6 +29,9 @@ float fp8_e4m3_to_f32(std::uint8_t v);
 void quantize_q8_weights(const float* x, std::int64_t n, std::int8_t* q, std::uint16_t* scales);
 // The same for activations, with f32 scales.
 void quantize_q8_activations(const float* x, std::int64_t n, std::int8_t* q, float* scales);
+// One KV row (a token's key or value of one KV head, n = head_dim values) into int8 with one f32
+// scale, max|x| / 127 (KvType::Q8).
+void quantize_kv_row(const float* x, std::int64_t n, std::int8_t* q, float* scale);
 // q * scale for n values of a Q8 row.
 void dequantize_q8(const std::int8_t* q, const std::uint16_t* scales, std::int64_t n, float* out);
 

@@ -52,31 +52,36 @@ void matmul(const MatrixView& w, const float* x, std::int64_t x_stride, std::int
   }
 }
 
-float kv_at(const void* base, KvType t, std::int64_t i) {
-  return t == KvType::F32 ? static_cast<const float*>(base)[i]
-                          : bf16_to_f32(static_cast<const std::uint16_t*>(base)[i]);
+// Element d of row j of a KV head's rows, widened (and for Q8 scaled) to f32.
+float kv_at(const KvRows& rows, std::int64_t head_dim, std::int64_t j, std::int64_t d) {
+  const std::int64_t i = j * head_dim + d;
+  switch (rows.type) {
+    case KvType::F32: return static_cast<const float*>(rows.data)[i];
+    case KvType::BF16: return bf16_to_f32(static_cast<const std::uint16_t*>(rows.data)[i]);
+    case KvType::Q8: return static_cast<float>(static_cast<const std::int8_t*>(rows.data)[i]) * rows.scales[j];
+  }
+  return 0.f;
 }
 
-void attention_scores(const float* q, std::int64_t n_q, const void* k, KvType kv_type, std::int64_t n_keys,
-                      std::int64_t head_dim, float scale, float* scores, const void* /*prefetch: the referee keeps it simple*/) {
+void attention_scores(const float* q, std::int64_t n_q, KvRows k, std::int64_t n_keys, std::int64_t head_dim, float scale,
+                      float* scores, const void* /*prefetch: the referee keeps it simple*/) {
   for (std::int64_t i = 0; i < n_q; ++i) {
     for (std::int64_t j = 0; j < n_keys; ++j) {
       double s = 0.0;
-      for (std::int64_t d = 0; d < head_dim; ++d) s += static_cast<double>(q[i * head_dim + d]) * kv_at(k, kv_type, j * head_dim + d);
+      for (std::int64_t d = 0; d < head_dim; ++d) s += static_cast<double>(q[i * head_dim + d]) * kv_at(k, head_dim, j, d);
       scores[i * n_keys + j] = scale * static_cast<float>(s);
     }
   }
 }
 
-void attention_accumulate(const float* p, std::int64_t n_q, const void* v, KvType kv_type, std::int64_t n_keys,
-                          std::int64_t head_dim, const float* o_scale, float* o, std::int64_t o_stride,
-                          const void* /*prefetch: the referee keeps it simple*/) {
+void attention_accumulate(const float* p, std::int64_t n_q, KvRows v, std::int64_t n_keys, std::int64_t head_dim,
+                          const float* o_scale, float* o, std::int64_t o_stride, const void* /*prefetch: the referee keeps it simple*/) {
   for (std::int64_t i = 0; i < n_q; ++i) {
     if (o_scale)
       for (std::int64_t d = 0; d < head_dim; ++d) o[i * o_stride + d] *= o_scale[i];
     for (std::int64_t j = 0; j < n_keys; ++j) {
       const float pj = p[i * n_keys + j];
-      for (std::int64_t d = 0; d < head_dim; ++d) o[i * o_stride + d] += pj * kv_at(v, kv_type, j * head_dim + d);
+      for (std::int64_t d = 0; d < head_dim; ++d) o[i * o_stride + d] += pj * kv_at(v, head_dim, j, d);
     }
   }
 }

@@ -118,7 +118,7 @@ constexpr std::int64_t kCacheLine = 64;
 
 template <KvType K>
 constexpr std::int64_t kv_bytes() {
-  return K == KvType::BF16 ? 2 : 4;
+  return K == KvType::BF16 ? 2 : K == KvType::Q8 ? 1 : 4;
 }
 
 // Requests the cache lines of [element, element + n) of `region` (nullptr: nothing); see `prefetch`
@@ -130,15 +130,27 @@ inline void prefetch_elements(const void* region, std::int64_t element, std::int
   for (std::int64_t b = 0; b < n * kv_bytes<K>(); b += kCacheLine) _mm_prefetch(p + b, _MM_HINT_T0);
 }
 
+// Q8 rows are read unscaled: a key's scale multiplies its score once, a value's scale its weight p.
 template <class V, KvType K>
 inline typename V::reg load_kv(const void* base, std::int64_t i) {
   if constexpr (K == KvType::BF16) return V::load_bf16(static_cast<const std::uint16_t*>(base) + i);
+  else if constexpr (K == KvType::Q8) return V::load_i8(static_cast<const std::int8_t*>(base) + i);
   else return V::load(static_cast<const float*>(base) + i);
 }
 
 inline float scalar_kv(const void* base, KvType t, std::int64_t i) {
-  return t == KvType::F32 ? static_cast<const float*>(base)[i]
-                          : bf16_to_f32(static_cast<const std::uint16_t*>(base)[i]);
+  switch (t) {
+    case KvType::BF16: return bf16_to_f32(static_cast<const std::uint16_t*>(base)[i]);
+    case KvType::Q8: return static_cast<float>(static_cast<const std::int8_t*>(base)[i]);
+    default: return static_cast<const float*>(base)[i];
+  }
+}
+
+// The factor row j of a KV head's rows carries: its Q8 scale, else 1.
+template <KvType K>
+inline float row_scale(const float* scales, std::int64_t j) {
+  if constexpr (K == KvType::Q8) return scales[j];
+  else return 1.f;
 }
 
 // The longest head_dim whose query rows are split into pairs on the stack; longer heads (none in
@@ -151,7 +163,7 @@ constexpr std::int64_t kMaxPairedHeadDim = 512;
 // dims [0, d_pairs) come from q_pairs ([R][d_pairs], split as V::deinterleave does), the rest in order.
 template <class V, KvType K, int R, int J>
 inline void scores_panel(const float* q, const float* q_pairs, std::int64_t d_pairs, std::int64_t head_dim,
-                         const void* k, std::int64_t j0, std::int64_t n_keys, float scale, float* scores,
+                         const void* k, const float* k_scales, std::int64_t j0, std::int64_t n_keys, float scale, float* scores,
                          const void* prefetch) {
   const std::int64_t d_vec = head_dim - head_dim % V::width;
   typename V::reg acc[R][J];
@@ -193,13 +205,14 @@ inline void scores_panel(const float* q, const float* q_pairs, std::int64_t d_pa
     for (int j = 0; j < J; ++j) {
       float s = sums[j];
       for (std::int64_t d = d_vec; d < head_dim; ++d) s += q[r * head_dim + d] * scalar_kv(k, K, (j0 + j) * head_dim + d);
+      if constexpr (K == KvType::Q8) s *= row_scale<K>(k_scales, j0 + j);
       scores[r * n_keys + j0 + j] = scale * s;
     }
   }
 }
 
 template <class V, KvType K, int R>
-inline void scores_rows(const float* q, const void* k, std::int64_t n_keys, std::int64_t head_dim, float scale,
+inline void scores_rows(const float* q, const void* k, const float* k_scales, std::int64_t n_keys, std::int64_t head_dim, float scale,
                         float* scores, const void* prefetch) {
   constexpr int J = V::score_keys;
   std::int64_t d_pairs = 0;
@@ -217,33 +230,37 @@ inline void scores_rows(const float* q, const void* k, std::int64_t n_keys, std:
   }
   std::int64_t j = 0;
   for (; j + J <= n_keys; j += J)
-    scores_panel<V, K, R, J>(q, q_pairs, d_pairs, head_dim, k, j, n_keys, scale, scores, prefetch);
-  for (; j < n_keys; ++j) scores_panel<V, K, R, 1>(q, q_pairs, d_pairs, head_dim, k, j, n_keys, scale, scores, prefetch);
+    scores_panel<V, K, R, J>(q, q_pairs, d_pairs, head_dim, k, k_scales, j, n_keys, scale, scores, prefetch);
+  for (; j < n_keys; ++j) scores_panel<V, K, R, 1>(q, q_pairs, d_pairs, head_dim, k, k_scales, j, n_keys, scale, scores, prefetch);
 }
 
 template <class V, KvType K>
-void scores_typed(const float* q, std::int64_t n_q, const void* k, std::int64_t n_keys, std::int64_t head_dim,
+void scores_typed(const float* q, std::int64_t n_q, const void* k, const float* k_scales, std::int64_t n_keys, std::int64_t head_dim,
                   float scale, float* scores, const void* prefetch) {
   // Pairs of query rows share each key load (decode with a GQA group of 2 is one pair per KV head).
   // The first pair alone prefetches: the others would request the same lines again.
   std::int64_t i = 0;
   for (; i + 2 <= n_q; i += 2, prefetch = nullptr)
-    scores_rows<V, K, 2>(q + i * head_dim, k, n_keys, head_dim, scale, scores + i * n_keys, prefetch);
-  if (i < n_q) scores_rows<V, K, 1>(q + i * head_dim, k, n_keys, head_dim, scale, scores + i * n_keys, prefetch);
+    scores_rows<V, K, 2>(q + i * head_dim, k, k_scales, n_keys, head_dim, scale, scores + i * n_keys, prefetch);
+  if (i < n_q) scores_rows<V, K, 1>(q + i * head_dim, k, k_scales, n_keys, head_dim, scale, scores + i * n_keys, prefetch);
 }
 
 template <class V>
-void attention_scores(const float* q, std::int64_t n_q, const void* k, KvType kv_type, std::int64_t n_keys,
-                      std::int64_t head_dim, float scale, float* scores, const void* prefetch) {
-  if (kv_type == KvType::BF16) return scores_typed<V, KvType::BF16>(q, n_q, k, n_keys, head_dim, scale, scores, prefetch);
-  return scores_typed<V, KvType::F32>(q, n_q, k, n_keys, head_dim, scale, scores, prefetch);
+void attention_scores(const float* q, std::int64_t n_q, KvRows k, std::int64_t n_keys, std::int64_t head_dim, float scale, float* scores,
+                      const void* prefetch) {
+  switch (k.type) {
+    case KvType::BF16: return scores_typed<V, KvType::BF16>(q, n_q, k.data, nullptr, n_keys, head_dim, scale, scores, prefetch);
+    case KvType::Q8: return scores_typed<V, KvType::Q8>(q, n_q, k.data, k.scales, n_keys, head_dim, scale, scores, prefetch);
+    case KvType::F32: break;
+  }
+  return scores_typed<V, KvType::F32>(q, n_q, k.data, nullptr, n_keys, head_dim, scale, scores, prefetch);
 }
 
 // R rows x C column vectors of o += P V held in registers while the n_keys value rows stream past.
 // Enough independent accumulators (R*C) hide the FMA latency: with one column chunk per pass, each
 // accumulator was a chain of n_keys dependent FMAs and the kernel waited on FMA latency.
 template <class V, KvType K, int R, int C>
-inline void accumulate_panel(const float* p, std::int64_t n_keys, const void* v, std::int64_t head_dim,
+inline void accumulate_panel(const float* p, std::int64_t n_keys, const void* v, const float* v_scales, std::int64_t head_dim,
                              std::int64_t d0, const float* o_scale, float* o, std::int64_t o_stride,
                              const void* prefetch) {
   typename V::reg acc[R][C];
@@ -256,7 +273,7 @@ inline void accumulate_panel(const float* p, std::int64_t n_keys, const void* v,
     typename V::reg vv[C];
     for (int c = 0; c < C; ++c) vv[c] = load_kv<V, K>(v, j * head_dim + d0 + c * V::width);
     for (int r = 0; r < R; ++r) {
-      const typename V::reg pr = V::set1(p[r * n_keys + j]);
+      const typename V::reg pr = V::set1(K == KvType::Q8 ? p[r * n_keys + j] * row_scale<K>(v_scales, j) : p[r * n_keys + j]);
       for (int c = 0; c < C; ++c) acc[r][c] = V::fma(pr, vv[c], acc[r][c]);
     }
   }
@@ -305,7 +322,7 @@ inline void accumulate_pairs_panel(const float* p, std::int64_t n_keys, const st
 }
 
 template <class V, KvType K, int R>
-inline void accumulate_rows(const float* p, std::int64_t n_keys, const void* v, std::int64_t head_dim,
+inline void accumulate_rows(const float* p, std::int64_t n_keys, const void* v, const float* v_scales, std::int64_t head_dim,
                             const float* o_scale, float* o, std::int64_t o_stride, const void* prefetch) {
   constexpr int C = V::accumulate_chunks;
   const std::int64_t d_vec = head_dim - head_dim % V::width;
@@ -319,37 +336,39 @@ inline void accumulate_rows(const float* p, std::int64_t n_keys, const void* v, 
       accumulate_pairs_panel<V, R, 1>(p, n_keys, v16, head_dim, d, o_scale, o, o_stride, prefetch);
   }
   for (; d + C * V::width <= d_vec; d += C * V::width)
-    accumulate_panel<V, K, R, C>(p, n_keys, v, head_dim, d, o_scale, o, o_stride, prefetch);
-  for (; d < d_vec; d += V::width) accumulate_panel<V, K, R, 1>(p, n_keys, v, head_dim, d, o_scale, o, o_stride, prefetch);
+    accumulate_panel<V, K, R, C>(p, n_keys, v, v_scales, head_dim, d, o_scale, o, o_stride, prefetch);
+  for (; d < d_vec; d += V::width) accumulate_panel<V, K, R, 1>(p, n_keys, v, v_scales, head_dim, d, o_scale, o, o_stride, prefetch);
   for (int r = 0; r < R; ++r) {
     if (o_scale)
       for (std::int64_t t = d_vec; t < head_dim; ++t) o[r * o_stride + t] *= o_scale[r];
     for (std::int64_t j = 0; j < n_keys; ++j)
       for (std::int64_t t = d_vec; t < head_dim; ++t)
-        o[r * o_stride + t] += p[r * n_keys + j] * scalar_kv(v, K, j * head_dim + t);
+        o[r * o_stride + t] += p[r * n_keys + j] * row_scale<K>(v_scales, j) * scalar_kv(v, K, j * head_dim + t);
   }
 }
 
 template <class V, KvType K>
-void accumulate_typed(const float* p, std::int64_t n_q, const void* v, std::int64_t n_keys, std::int64_t head_dim,
+void accumulate_typed(const float* p, std::int64_t n_q, const void* v, const float* v_scales, std::int64_t n_keys, std::int64_t head_dim,
                       const float* o_scale, float* o, std::int64_t o_stride, const void* prefetch) {
   // Pairs of rows: decode with a GQA group of 2 (Qwen3-0.6B, 1.7B) is one pair per KV head. The
   // first pair alone prefetches, as in scores_typed.
   std::int64_t i = 0;
   auto scale_at = [&](std::int64_t row) { return o_scale ? o_scale + row : nullptr; };
   for (; i + 2 <= n_q; i += 2, prefetch = nullptr)
-    accumulate_rows<V, K, 2>(p + i * n_keys, n_keys, v, head_dim, scale_at(i), o + i * o_stride, o_stride, prefetch);
+    accumulate_rows<V, K, 2>(p + i * n_keys, n_keys, v, v_scales, head_dim, scale_at(i), o + i * o_stride, o_stride, prefetch);
   if (i < n_q)
-    accumulate_rows<V, K, 1>(p + i * n_keys, n_keys, v, head_dim, scale_at(i), o + i * o_stride, o_stride, prefetch);
+    accumulate_rows<V, K, 1>(p + i * n_keys, n_keys, v, v_scales, head_dim, scale_at(i), o + i * o_stride, o_stride, prefetch);
 }
 
 template <class V>
-void attention_accumulate(const float* p, std::int64_t n_q, const void* v, KvType kv_type, std::int64_t n_keys,
-                          std::int64_t head_dim, const float* o_scale, float* o, std::int64_t o_stride,
-                          const void* prefetch) {
-  if (kv_type == KvType::BF16)
-    return accumulate_typed<V, KvType::BF16>(p, n_q, v, n_keys, head_dim, o_scale, o, o_stride, prefetch);
-  return accumulate_typed<V, KvType::F32>(p, n_q, v, n_keys, head_dim, o_scale, o, o_stride, prefetch);
+void attention_accumulate(const float* p, std::int64_t n_q, KvRows v, std::int64_t n_keys, std::int64_t head_dim, const float* o_scale,
+                          float* o, std::int64_t o_stride, const void* prefetch) {
+  switch (v.type) {
+    case KvType::BF16: return accumulate_typed<V, KvType::BF16>(p, n_q, v.data, nullptr, n_keys, head_dim, o_scale, o, o_stride, prefetch);
+    case KvType::Q8: return accumulate_typed<V, KvType::Q8>(p, n_q, v.data, v.scales, n_keys, head_dim, o_scale, o, o_stride, prefetch);
+    case KvType::F32: break;
+  }
+  return accumulate_typed<V, KvType::F32>(p, n_q, v.data, nullptr, n_keys, head_dim, o_scale, o, o_stride, prefetch);
 }
 
 template <class V>

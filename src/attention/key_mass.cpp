@@ -12,7 +12,6 @@ void attention_key_mass(const AttentionProblem& p, const float* row_stats, float
   const std::int64_t g = p.group_size();
   const std::int64_t d = p.head_dim;
   const std::int64_t n_tokens = p.n_tokens();
-  const KvType type = p.cache->shape().type;
   std::vector<std::int64_t> first_slot(blocks.size() + 1, 0);
   for (std::size_t b = 0; b < blocks.size(); ++b) first_slot[b + 1] = first_slot[b] + blocks[b]->size();
 
@@ -32,7 +31,7 @@ void attention_key_mass(const AttentionProblem& p, const float* row_stats, float
         if (blk.min_position() > qpos) continue;  // wholly in this query's future
         for (std::int64_t kvh = 0; kvh < p.n_kv_heads; ++kvh) {
           // The g query heads of this KV head are adjacent in q: one scores call serves them all.
-          p.kernels->attention_scores(p.q + (t * p.n_heads + kvh * g) * d, g, blk.keys(p.layer, kvh), type, n, d, p.scale,
+          p.kernels->attention_scores(p.q + (t * p.n_heads + kvh * g) * d, g, blk.keys(p.layer, kvh), n, d, p.scale,
                                       scores.data(), nullptr);
           for (std::int64_t i = 0; i < g; ++i) {
             const float* ml = row_stats + p.head_major_row(t, kvh * g + i) * 2;

@@ -56,8 +56,7 @@ void standard_attention(const AttentionProblem& p) {
         const std::int64_t n = blk->size();
         tmp.resize(static_cast<std::size_t>(g * n));
         const KvBlock* next = next_block(b);
-        k.attention_scores(q, g, blk->keys(p.layer, kvh), p.cache->shape().type, n, d, p.scale, tmp.data(),
-                           next ? next->keys(p.layer, kvh) : nullptr);
+        k.attention_scores(q, g, blk->keys(p.layer, kvh), n, d, p.scale, tmp.data(), next ? next->keys(p.layer, kvh).data : nullptr);
         const auto pos = blk->positions();
         for (std::int64_t i = 0; i < g; ++i)
           for (std::int64_t j = 0; j < n; ++j)
@@ -90,8 +89,8 @@ void standard_attention(const AttentionProblem& p) {
         col = 0;
         for (std::size_t b = 0; b < blocks.size(); ++b) {
           const KvBlock* next = next_block(b);
-          k.attention_accumulate(row + col, 1, blocks[b]->values(p.layer, kvh), p.cache->shape().type, blocks[b]->size(), d,
-                                 nullptr, out, d, next ? next->values(p.layer, kvh) : nullptr);
+          k.attention_accumulate(row + col, 1, blocks[b]->values(p.layer, kvh), blocks[b]->size(), d, nullptr, out, d,
+                                 next ? next->values(p.layer, kvh).data : nullptr);
           col += blocks[b]->size();
         }
       }

@@ -61,13 +61,12 @@ void fold_block(const AttentionProblem& p, const KvBlock& blk, std::int64_t kvh,
   const std::int64_t d = p.head_dim;
   const std::int64_t n = blk.size();
   const std::int64_t stride = OnlineSoftmaxState::packed_size(d);
-  const KvType type = p.cache->shape().type;
   // While the keys are read, this head's values are requested. Decode at depth 4096, one layer of
   // Qwen3-0.6B, 2 threads (bench/attention): AVX2 1.17 -> 0.78 ms, AVX-512 0.81 -> 0.72 ms. Also
   // requesting the next head's keys while the values are read made it slower (0.89 ms on AVX2): the
   // keys are one sequential run the hardware prefetcher follows by itself, and the software requests
   // only took line-fill buffers from the value loads.
-  p.kernels->attention_scores(q_tile, rows, blk.keys(p.layer, kvh), type, n, d, p.scale, scores, blk.values(p.layer, kvh));
+  p.kernels->attention_scores(q_tile, rows, blk.keys(p.layer, kvh), n, d, p.scale, scores, blk.values(p.layer, kvh).data);
   const auto pos = blk.positions();
   for (std::int64_t r = 0; r < rows; ++r) {
     float* s = scores + r * n;
@@ -92,7 +91,7 @@ void fold_block(const AttentionProblem& p, const KvBlock& blk, std::int64_t kvh,
     st.l() = st.l() * alpha[r] + sum;
   }
   // o = alpha o + P V for all rows at once: the value block is read once for the whole tile.
-  p.kernels->attention_accumulate(scores, rows, blk.values(p.layer, kvh), type, n, d, alpha, states + 2, stride, nullptr);
+  p.kernels->attention_accumulate(scores, rows, blk.values(p.layer, kvh), n, d, alpha, states + 2, stride, nullptr);
 }
 
 }  // namespace

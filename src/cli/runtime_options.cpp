@@ -53,8 +53,9 @@ void add_runtime_options(CLI::App& a, RuntimeOptions& o, const std::string& seed
                "(int8 in blocks of 32 with f16 scales, quantized at load, embedding and LM head included: about half the bytes of bf16; "
                "activations quantized per token the same way), or q8-body (q8 for the layers, embedding and LM head as stored)")
       ->check(CLI::IsMember({"auto", "bf16", "q8", "q8-body"}))->capture_default_str();
-  a.add_option("--kv-type", o.kv_type, "KV cache element type (auto: f32 for f32 checkpoints, else bf16)")
-      ->check(CLI::IsMember({"auto", "f32", "bf16"}))->capture_default_str();
+  a.add_option("--kv-type", o.kv_type,
+               "KV cache element type (auto: f32 for f32 checkpoints, else bf16; q8: int8 with one scale per token and KV head, half of bf16's bytes)")
+      ->check(CLI::IsMember({"auto", "f32", "bf16", "q8"}))->capture_default_str();
   a.add_option("--kv-block", o.kv_block, "Tokens per KV cache block")->check(int_range(1, 4096))->capture_default_str();
   a.add_flag("--mmap", o.use_mmap, "Run from the memory-mapped checkpoint instead of copying weights into huge pages (less memory, slower decode)");
   add_kv_policy_options(a, o.kv);

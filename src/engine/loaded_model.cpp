@@ -19,7 +19,8 @@ KvType resolve_kv_type(std::string_view choice, const Qwen3Model& model) {
 KvType resolve_kv_type(std::string_view choice, DType weights) {
   if (choice == "f32") return KvType::F32;
   if (choice == "bf16") return KvType::BF16;
-  if (choice != "auto") throw Error("--kv-type " + std::string(choice) + ": expected auto, f32 or bf16");
+  if (choice == "q8") return KvType::Q8;
+  if (choice != "auto") throw Error("--kv-type " + std::string(choice) + ": expected auto, f32, bf16 or q8");
   return weights == DType::F32 ? KvType::F32 : KvType::BF16;
 }
 

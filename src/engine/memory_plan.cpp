@@ -39,8 +39,8 @@ RankMemory rank_memory(const Qwen3Config& cfg, const ModelPartition& part, doubl
   m.weights = weight_bytes;
   m.fixed = weight_bytes + activations + logits + kRuntimeBytes;
   // Every layer keeps a key and a value row per KV head; the sp members share the blocks.
-  m.kv_per_token = static_cast<double>(cfg.num_hidden_layers) * 2 * k * static_cast<double>(kv_element_size(kv.type)) /
-                   static_cast<double>(std::max(1, part.kv_members));
+  m.kv_per_token = static_cast<double>(cfg.num_hidden_layers) * 2 * static_cast<double>(part.kv_heads.size()) *
+                   static_cast<double>(kv_row_bytes(kv.type, cfg.head_dim)) / static_cast<double>(std::max(1, part.kv_members));
   return m;
 }
 

@@ -6,15 +6,20 @@
 #include <string>
 
 #include "kernels/convert.hpp"
+#include "kernels/q8.hpp"
 #include "qwen3/error.hpp"
 
 namespace qwen3 {
 
-std::size_t kv_element_size(KvType t) { return t == KvType::F32 ? 4 : 2; }
+std::size_t kv_element_size(KvType t) { return t == KvType::F32 ? 4 : t == KvType::BF16 ? 2 : 1; }
+
+std::size_t kv_row_bytes(KvType t, std::int64_t head_dim) {
+  return static_cast<std::size_t>(head_dim) * kv_element_size(t) + (t == KvType::Q8 ? sizeof(float) : 0);
+}
 
 namespace {
 std::size_t block_bytes(const KvCacheShape& s, std::int64_t capacity) {
-  return static_cast<std::size_t>(s.n_layers * 2 * s.n_kv_heads * capacity * s.head_dim) * kv_element_size(s.type);
+  return static_cast<std::size_t>(s.n_layers * 2 * s.n_kv_heads * capacity) * kv_row_bytes(s.type, s.head_dim);
 }
 }  // namespace
 
@@ -27,6 +32,19 @@ std::size_t KvBlock::offset(std::int64_t layer, std::int64_t kv_head, int kind) 
   const KvCacheShape& s = shape_;
   const std::int64_t rows = ((layer * 2 + kind) * s.n_kv_heads + kv_head) * capacity_;
   return static_cast<std::size_t>(rows * s.head_dim) * kv_element_size(s.type);
+}
+
+std::size_t KvBlock::scales_offset(std::int64_t layer, std::int64_t kv_head, int kind) const {
+  const KvCacheShape& s = shape_;
+  const std::size_t all_rows = static_cast<std::size_t>(s.n_layers * 2 * s.n_kv_heads * capacity_ * s.head_dim);  // 1 byte each
+  const std::int64_t rows = ((layer * 2 + kind) * s.n_kv_heads + kv_head) * capacity_;
+  return all_rows + static_cast<std::size_t>(rows) * sizeof(float);
+}
+
+kernels::KvRows KvBlock::rows(std::int64_t layer, std::int64_t kv_head, int kind) const {
+  const float* scales =
+      shape_.type == KvType::Q8 ? reinterpret_cast<const float*>(data_.data() + scales_offset(layer, kv_head, kind)) : nullptr;
+  return {data_.data() + offset(layer, kv_head, kind), shape_.type, scales};
 }
 
 std::int64_t KvBlock::add_slot(std::int64_t token, std::int32_t position) {
@@ -74,6 +92,7 @@ void KvBlock::compact() {
   const KvCacheShape& sh = shape_;
   const std::size_t row = static_cast<std::size_t>(sh.head_dim) * kv_element_size(sh.type);
   const std::int64_t old_capacity = capacity_;
+  const std::size_t old_scales = scales_offset(0, 0, 0);  // Q8: where the old buffer's scales start
   std::vector<std::size_t> live_slots;
   for (std::size_t s = 0; s < positions_.size(); ++s)
     if (positions_[s] != kEvicted) live_slots.push_back(s);
@@ -88,6 +107,10 @@ void KvBlock::compact() {
         const std::byte* from = old.data() + static_cast<std::size_t>(rows * old_capacity) * row;
         std::byte* to = data_.data() + offset(layer, h, kind);
         for (std::size_t i = 0; i < live_slots.size(); ++i) std::memcpy(to + i * row, from + live_slots[i] * row, row);
+        if (sh.type != KvType::Q8) continue;
+        const auto* from_scales = reinterpret_cast<const float*>(old.data() + old_scales + static_cast<std::size_t>(rows * old_capacity) * sizeof(float));
+        auto* to_scales = reinterpret_cast<float*>(data_.data() + scales_offset(layer, h, kind));
+        for (std::size_t i = 0; i < live_slots.size(); ++i) to_scales[i] = from_scales[live_slots[i]];
       }
   for (std::size_t i = 0; i < live_slots.size(); ++i) {
     positions_[i] = positions_[live_slots[i]];
@@ -136,6 +159,9 @@ void KvBlock::write_rows(std::int64_t layer, std::int64_t slot, int kind, const 
     const float* row = src + h * s.head_dim;
     if (s.type == KvType::F32) {
       std::memcpy(dst, row, static_cast<std::size_t>(s.head_dim) * sizeof(float));
+    } else if (s.type == KvType::Q8) {
+      auto* scale = reinterpret_cast<float*>(data_.data() + scales_offset(layer, h, kind)) + slot;
+      kernels::quantize_kv_row(row, s.head_dim, reinterpret_cast<std::int8_t*>(dst), scale);
     } else {
       auto* out = reinterpret_cast<std::uint16_t*>(dst);
       for (std::int64_t d = 0; d < s.head_dim; ++d) out[d] = kernels::f32_to_bf16(row[d]);

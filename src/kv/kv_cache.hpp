@@ -27,6 +27,8 @@ struct KvCacheShape {
 };
 
 std::size_t kv_element_size(KvType t);
+// Bytes of one row (a token's K or V of one KV head): head_dim elements, and a Q8 row's f32 scale.
+std::size_t kv_row_bytes(KvType t, std::int64_t head_dim);
 
 class KvBlock {
  public:
@@ -46,9 +48,9 @@ class KvBlock {
   std::int32_t min_position() const { return min_pos_; }
   std::int32_t max_position() const { return max_pos_; }
 
-  // Rows [size()][head_dim] of one layer's KV head, in the cache's element type.
-  const void* keys(std::int64_t layer, std::int64_t kv_head) const { return data_.data() + offset(layer, kv_head, 0); }
-  const void* values(std::int64_t layer, std::int64_t kv_head) const { return data_.data() + offset(layer, kv_head, 1); }
+  // Rows [size()][head_dim] of one layer's KV head, in the cache's element type (Q8: with their scales).
+  kernels::KvRows keys(std::int64_t layer, std::int64_t kv_head) const { return rows(layer, kv_head, 0); }
+  kernels::KvRows values(std::int64_t layer, std::int64_t kv_head) const { return rows(layer, kv_head, 1); }
 
   // Appends a slot for the token with append index `token` at `position`; its K/V are written per
   // layer with store().
@@ -70,12 +72,15 @@ class KvBlock {
 
  private:
   std::size_t offset(std::int64_t layer, std::int64_t kv_head, int kind) const;
+  // Q8: where the scales of those rows start, after every layer's rows ([n_layers][2][n_kv_heads][capacity_] floats).
+  std::size_t scales_offset(std::int64_t layer, std::int64_t kv_head, int kind) const;
+  kernels::KvRows rows(std::int64_t layer, std::int64_t kv_head, int kind) const;
 
   KvCacheShape shape_;  // a copy: a shared block outlives the cache that filled it
   std::int64_t index_;
   std::int64_t capacity_;  // slots allocated: block_size, or the live count after compact()
   std::size_t bytes_;
-  PageBuffer data_;  // [n_layers][2 (K,V)][n_kv_heads][capacity_][head_dim]
+  PageBuffer data_;  // [n_layers][2 (K,V)][n_kv_heads][capacity_][head_dim], then Q8's scales
   std::vector<std::int32_t> positions_;
   std::vector<std::int64_t> tokens_;
   std::int64_t live_ = 0;

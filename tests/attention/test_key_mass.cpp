@@ -23,8 +23,8 @@ std::vector<double> direct_mass(const KvCache& cache, const std::vector<float>& 
   std::vector<std::int64_t> head_offset;  // per slot: where its head-0 key row starts
   for (const auto& blk : cache.blocks())
     for (std::int64_t s = 0; s < blk->size(); ++s) {
-      keys.push_back(static_cast<const float*>(blk->keys(0, 0)) + s * kDim);
-      head_offset.push_back(static_cast<const float*>(blk->keys(0, 1)) - static_cast<const float*>(blk->keys(0, 0)));
+      keys.push_back(static_cast<const float*>(blk->keys(0, 0).data) + s * kDim);
+      head_offset.push_back(static_cast<const float*>(blk->keys(0, 1).data) - static_cast<const float*>(blk->keys(0, 0).data));
       pos.push_back(blk->positions()[static_cast<std::size_t>(s)]);
     }
   std::vector<double> mass(keys.size(), 0.0);

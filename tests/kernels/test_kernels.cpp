@@ -15,6 +15,7 @@
 
 #include "kernels/convert.hpp"
 #include "kernels/dispatch.hpp"
+#include "kernels/q8.hpp"
 #include "kernels/onednn/gemm.hpp"
 #include "qwen3/error.hpp"
 #include "test_support.hpp"
@@ -108,14 +109,24 @@ TEST_P(KernelVariantTest, WidenRowsIsExact) {
   }
 }
 
+// KV rows of head_dim values quantized as the cache stores --kv-type q8 (one scale per row).
+struct Q8Rows {
+  std::vector<std::int8_t> q;
+  std::vector<float> scales;
+  Q8Rows(const std::vector<float>& f, std::int64_t head_dim) : q(f.size()), scales(f.size() / static_cast<std::size_t>(head_dim)) {
+    for (std::size_t r = 0; r < scales.size(); ++r)
+      quantize_kv_row(f.data() + r * static_cast<std::size_t>(head_dim), head_dim, q.data() + r * static_cast<std::size_t>(head_dim), &scales[r]);
+  }
+};
+
 // Property: attention scores and P.V accumulation (with and without rescaling o) of every variant
-// equal scalar for f32 and bf16 KV,
+// equal scalar for f32, bf16 and q8 KV (the same int8 rows and scales),
 // GQA row counts 1..9 and head_dim 64/128, 72 (a tail for 16-wide vectors and a single 8-wide chunk
 // after the 32-wide P.V panels) and 68 (a 4-element tail for both widths).
 TEST_P(KernelVariantTest, AttentionTilesMatchScalarWithin1e5) {
   const KernelTable& k = variant();
   std::uint32_t seed = 100;
-  for (KvType kv : {KvType::F32, KvType::BF16}) {
+  for (KvType kv : {KvType::F32, KvType::BF16, KvType::Q8}) {
     for (std::int64_t d : {64, 128, 72, 68}) {
       for (std::int64_t nq : {1, 4, 9}) {
         const std::int64_t n = 61;
@@ -123,14 +134,18 @@ TEST_P(KernelVariantTest, AttentionTilesMatchScalarWithin1e5) {
         const auto kf = test::random_floats(static_cast<std::size_t>(n * d), seed++);
         const auto vf = test::random_floats(static_cast<std::size_t>(n * d), seed++);
         const auto k16 = to_16bit(kf, DType::BF16), v16 = to_16bit(vf, DType::BF16);
-        const void* kp = kv == KvType::F32 ? static_cast<const void*>(kf.data()) : k16.data();
-        const void* vp = kv == KvType::F32 ? static_cast<const void*>(vf.data()) : v16.data();
+        const Q8Rows k8(kf, d), v8(vf, d);
+        const auto rows = [&](const std::vector<float>& f, const std::vector<std::uint16_t>& h, const Q8Rows& q8) {
+          if (kv == KvType::Q8) return KvRows{q8.q.data(), kv, q8.scales.data()};
+          return KvRows{kv == KvType::F32 ? static_cast<const void*>(f.data()) : h.data(), kv, nullptr};
+        };
+        const KvRows kp = rows(kf, k16, k8), vp = rows(vf, v16, v8);
         std::vector<float> want(static_cast<std::size_t>(nq * n)), got(want.size());
-        scalar_kernels().attention_scores(q.data(), nq, kp, kv, n, d, 0.125f, want.data(), nullptr);
+        scalar_kernels().attention_scores(q.data(), nq, kp, n, d, 0.125f, want.data(), nullptr);
         // With and without a prefetch region (here the values): it must not change a result.
-        for (const void* pf : {static_cast<const void*>(nullptr), vp}) {
-          k.attention_scores(q.data(), nq, kp, kv, n, d, 0.125f, got.data(), pf);
-          EXPECT_LE(worst_excess(got, want), 0.f) << "scores d=" << d << " nq=" << nq << " prefetch " << (pf != nullptr);
+        for (const void* pf : {static_cast<const void*>(nullptr), vp.data}) {
+          k.attention_scores(q.data(), nq, kp, n, d, 0.125f, got.data(), pf);
+          EXPECT_LE(worst_excess(got, want), 0.f) << kv_type_name(kv) << " scores d=" << d << " nq=" << nq << " prefetch " << (pf != nullptr);
         }
 
         const auto p = test::random_floats(static_cast<std::size_t>(nq * n), seed++, 0.1f);
@@ -139,9 +154,9 @@ TEST_P(KernelVariantTest, AttentionTilesMatchScalarWithin1e5) {
         const auto o_scale = test::random_floats(static_cast<std::size_t>(nq), seed++, 1.f);
         for (const float* scale : {static_cast<const float*>(nullptr), o_scale.data()}) {
           std::vector<float> o_want = test::random_floats(static_cast<std::size_t>(nq * stride), seed++), o_got(o_want);
-          scalar_kernels().attention_accumulate(p.data(), nq, vp, kv, n, d, scale, o_want.data(), stride, nullptr);
-          k.attention_accumulate(p.data(), nq, vp, kv, n, d, scale, o_got.data(), stride, scale ? kp : nullptr);
-          EXPECT_LE(worst_excess(o_got, o_want), 0.f) << "accumulate d=" << d << " nq=" << nq << " scaled " << (scale != nullptr);
+          scalar_kernels().attention_accumulate(p.data(), nq, vp, n, d, scale, o_want.data(), stride, nullptr);
+          k.attention_accumulate(p.data(), nq, vp, n, d, scale, o_got.data(), stride, scale ? kp.data : nullptr);
+          EXPECT_LE(worst_excess(o_got, o_want), 0.f) << kv_type_name(kv) << " accumulate d=" << d << " nq=" << nq << " scaled " << (scale != nullptr);
         }
       }
     }

@@ -13,7 +13,7 @@ namespace {
 // Property: tokens fill blocks of block_size in order, each block records its tokens' positions and
 // their min/max, and stored rows read back per (layer, kv head) exactly (f32) or bf16-rounded.
 TEST(KvCache, BlocksHoldPositionsAndRows) {
-  for (KvType type : {KvType::F32, KvType::BF16}) {
+  for (KvType type : {KvType::F32, KvType::BF16, KvType::Q8}) {
     KvCache cache(KvCacheShape{2, 3, 4, 5, type}, 100);
     std::vector<std::int32_t> pos(12);
     std::iota(pos.begin(), pos.end(), 7);
@@ -33,14 +33,19 @@ TEST(KvCache, BlocksHoldPositionsAndRows) {
     // Token 6 (block 1, slot 1), kv head 2, dim 3:
     const std::size_t src = (6 * 3 + 2) * 4 + 3;
     const std::size_t at = 1 * 4 + 3;
+    const kernels::KvRows keys = cache.blocks()[1]->keys(1, 2), values = cache.blocks()[1]->values(1, 2);
     if (type == KvType::F32) {
-      EXPECT_EQ(static_cast<const float*>(cache.blocks()[1]->keys(1, 2))[at], k[src]);
-      EXPECT_EQ(static_cast<const float*>(cache.blocks()[1]->values(1, 2))[at], v[src]);
-    } else {
-      EXPECT_EQ(kernels::bf16_to_f32(static_cast<const std::uint16_t*>(cache.blocks()[1]->keys(1, 2))[at]),
-                kernels::bf16_to_f32(kernels::f32_to_bf16(k[src])));
+      EXPECT_EQ(static_cast<const float*>(keys.data)[at], k[src]);
+      EXPECT_EQ(static_cast<const float*>(values.data)[at], v[src]);
+    } else if (type == KvType::BF16) {
+      EXPECT_EQ(kernels::bf16_to_f32(static_cast<const std::uint16_t*>(keys.data)[at]), kernels::bf16_to_f32(kernels::f32_to_bf16(k[src])));
+    } else {  // a row's int8 value times its scale: within half a step of the key, and the row's largest value exact to 1 ulp
+      const float key = static_cast<const std::int8_t*>(keys.data)[at] * keys.scales[1];
+      EXPECT_NEAR(key, k[src], keys.scales[1] * 0.5f);
+      EXPECT_EQ(keys.scales[1], k[(6 * 3 + 2) * 4 + 3] / 127.f);  // the row's largest |k| is its last (k grows with i)
+      EXPECT_EQ(static_cast<const std::int8_t*>(values.data)[at], -127);
     }
-    EXPECT_EQ(cache.bytes(), 3u * 2 * 2 * 3 * 5 * 4 * kv_element_size(type));
+    EXPECT_EQ(cache.bytes(), 3u * 2 * 2 * 3 * 5 * kv_row_bytes(type, 4));
   }
 }
 

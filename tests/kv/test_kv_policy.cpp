@@ -193,8 +193,8 @@ TEST(KvPolicy, ConstantMemoryAndRowsSurviveCompaction) {
   EXPECT_EQ(cache.peak_bytes(), peak_at_40);
   for (const auto& blk : cache.blocks()) {
     for (std::int64_t layer = 0; layer < 2; ++layer) {
-      const auto* k = static_cast<const float*>(blk->keys(layer, 0));
-      const auto* v = static_cast<const float*>(blk->values(layer, 0));
+      const auto* k = static_cast<const float*>(blk->keys(layer, 0).data);
+      const auto* v = static_cast<const float*>(blk->values(layer, 0).data);
       for (std::int64_t s = 0; s < blk->size(); ++s) {
         const std::int32_t p = blk->positions()[static_cast<std::size_t>(s)];
         if (p == KvBlock::kEvicted) continue;

@@ -125,7 +125,7 @@ TEST(KvCacheSharing, SharedBlocksAreCopiedBeforeAnyChange) {
   EXPECT_NE(reader.blocks()[1].get(), owner.blocks()[1].get());
   EXPECT_EQ(reader.blocks()[1]->size(), 2);
   EXPECT_EQ(owner.blocks()[1]->size(), 4);
-  EXPECT_EQ(static_cast<const float*>(reader.blocks()[1]->keys(0, 0))[3], 5.f);  // token 5's row came along
+  EXPECT_EQ(static_cast<const float*>(reader.blocks()[1]->keys(0, 0).data)[3], 5.f);  // token 5's row came along
   reader.evict(0);
   EXPECT_EQ(owner.blocks()[0]->live(), 4);
   EXPECT_EQ(reader.blocks()[0]->live(), 3);

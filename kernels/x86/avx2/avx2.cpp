@@ -29,6 +29,9 @@ struct V256 {
   static reg load_f16(const std::uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
+  static reg load_i8(const std::int8_t* p) {  // 8 int8 values widened exactly
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
   // 16 bf16 values as f32 in two registers, even-indexed and odd-indexed elements: one shift and one
   // mask on a single load, where load_bf16 twice costs two shuffles (port 5) and two shifts.
   static void load_bf16_pairs(const std::uint16_t* p, reg& even, reg& odd) {

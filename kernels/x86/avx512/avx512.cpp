@@ -31,6 +31,9 @@ struct V512 {
   static reg load_f16(const std::uint16_t* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
+  static reg load_i8(const std::int8_t* p) {  // 16 int8 values widened exactly
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+  }
   // 32 bf16 values as f32 in two registers, even-indexed and odd-indexed elements (see avx2.cpp).
   static void load_bf16_pairs(const std::uint16_t* p, reg& even, reg& odd) {
     const __m512i x = _mm512_loadu_si512(p);
