@@ -77,7 +77,8 @@ int main(int argc, char** argv) {
   app.add_option("--prompt", prompt);
   app.add_option("--gen", gen);
   app.add_option("--batch-invariant", invariant)->check(CLI::IsMember({"on", "off", "both"}));
-  app.add_option("--decode-rows", decode_rows, "f32 | bf16 | both (see qwen3_mpi --decode-rows)")->check(CLI::IsMember({"f32", "bf16", "both"}));
+  app.add_option("--decode-rows", decode_rows, "f32 | bf16 | int8 | both (f32 and the other kind the weights have; see qwen3_mpi --decode-rows)")
+      ->check(CLI::IsMember({"f32", "bf16", "int8", "both"}));
   app.add_option("--weights", weights, "auto | q8 | both (see qwen3_mpi --weights; q8 runs with f32 decode rows only)")
       ->check(CLI::IsMember({"auto", "q8", "both"}));
   app.add_option("--json", json_path);
@@ -90,11 +91,12 @@ int main(int argc, char** argv) {
     std::printf("%6s %8s %10s %12s %14s %14s %10s\n", "B", "weights", "invariant", "decode rows", "prefill t/s", "decode t/s", "TPOT ms");
     nlohmann::json out = nlohmann::json::array();
     for (const std::string format : {"auto", "q8"})
-    for (const std::string rows : {"f32", "bf16"}) {
+    for (const std::string rows : {"f32", "bf16", "int8"}) {
       if (weights != "both" && weights != format) continue;
       if (decode_rows != "both" && decode_rows != rows) continue;
-      if (format == "q8" && rows == "bf16") continue;  // Q8 has one row kernel
+      if ((format == "q8" && rows == "bf16") || (format != "q8" && rows == "int8")) continue;  // rows of the other weights
       const kernels::KernelTable& kt = kernels::select_kernels("auto", "onednn", rows, cpu);
+      // (int8 rows exist on every level; bf16 rows only where the CPU has AVX512-BF16)
       if (rows == "bf16" && !kt.matmul_bf16) {
         std::printf("(no bf16 decode rows here: %s)\n", cpu.describe().c_str());
         continue;

@@ -84,7 +84,7 @@ int run(int argc, char** argv, qwen3::Communicator& world) {
   app.add_option("--kernel", kernel, "auto|scalar|avx2|avx512");
   app.add_option("--json", json_path, "write results as JSON");
   app.add_option("--gemm", gemm, "prefill matrix products: onednn|native")->check(CLI::IsMember({"onednn", "native"}));
-  app.add_option("--decode-rows", decode_rows, "decode products of bf16 weights: f32|bf16")->check(CLI::IsMember({"f32", "bf16"}));
+  app.add_option("--decode-rows", decode_rows, "decode activations: f32|bf16|int8 (see qwen3_mpi --decode-rows)")->check(CLI::IsMember({"f32", "bf16", "int8"}));
   app.add_option("--weights", weights, "matrices in memory: auto|bf16|q8 (see qwen3_mpi --weights)")->check(CLI::IsMember({"auto", "bf16", "q8"}));
   app.add_flag("--mmap", use_mmap, "run from the file mapping instead of huge-page copies");
   CLI11_PARSE(app, argc, argv);

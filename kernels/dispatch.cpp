@@ -15,25 +15,9 @@ KernelChoice parse_kernel_choice(std::string_view name) {
   throw Error("--kernel " + std::string(name) + ": expected one of auto, scalar, avx2, avx512");
 }
 
-namespace {
-
-// The table with its Q8 row kernel: vpdpbusd at the avx512 level where the CPU has AVX512-VNNI, else
-// vpmaddubsw (avx2 and avx512 levels); the scalar table has its own.
-const KernelTable* with_q8_rows(const KernelTable* base, const CpuFeatures& cpu) {
-  if (!base) return nullptr;
-  static KernelTable avx2_q8, avx512_q8;
-  KernelTable& t = base->isa == Isa::Avx2 ? avx2_q8 : avx512_q8;
-  t = *base;
-  const MatmulQ8 vnni = base->isa == Isa::Avx512 && cpu.avx512vnni ? avx512_vnni_q8_matmul() : nullptr;
-  t.matmul_q8 = vnni ? vnni : avx2_q8_matmul();
-  return &t;
-}
-
-}  // namespace
-
 const KernelTable& select_kernels(KernelChoice choice, const CpuFeatures& cpu) {
-  const KernelTable* avx512 = with_q8_rows(cpu.has_avx512_set() ? avx512_kernels() : nullptr, cpu);
-  const KernelTable* avx2 = with_q8_rows(cpu.has_avx2_set() ? avx2_kernels() : nullptr, cpu);
+  const KernelTable* avx512 = cpu.has_avx512_set() ? avx512_kernels() : nullptr;
+  const KernelTable* avx2 = cpu.has_avx2_set() ? avx2_kernels() : nullptr;
   switch (choice) {
     case KernelChoice::Scalar: return scalar_kernels();
     case KernelChoice::Avx2:
@@ -52,7 +36,19 @@ const KernelTable& select_kernels(KernelChoice choice, const CpuFeatures& cpu) {
 const KernelTable& select_kernels(std::string_view kernel, std::string_view gemm, std::string_view decode_rows, const CpuFeatures& cpu) {
   const KernelTable& base = select_kernels(parse_kernel_choice(kernel), cpu);
   const KernelTable& with_gemm = gemm == "onednn" ? with_onednn_gemm(base) : base;
-  return decode_rows == "bf16" ? with_bf16_rows(with_gemm) : with_gemm;
+  if (decode_rows == "bf16") return with_bf16_rows(with_gemm);
+  if (decode_rows == "int8") return with_int8_rows(with_gemm, cpu);
+  return with_gemm;
+}
+
+const KernelTable& with_int8_rows(const KernelTable& base, const CpuFeatures& cpu) {
+  // One copy per variant and gemm: the tables are chosen once at start-up and then only read.
+  static KernelTable copies[3][2];
+  KernelTable& t = copies[static_cast<int>(base.isa)][base.gemm ? 1 : 0];
+  t = base;
+  const MatmulQ8 vnni = base.isa == Isa::Avx512 && cpu.avx512vnni ? avx512_vnni_q8_matmul() : nullptr;
+  t.matmul_q8 = base.isa == Isa::Scalar ? &scalar_matmul_q8 : vnni ? vnni : avx2_q8_matmul();
+  return t;
 }
 
 const KernelTable& with_onednn_gemm(const KernelTable& base) {
@@ -79,15 +75,16 @@ PrefillGemm prefill_gemm(const KernelTable& kt, DType weights) {
 }
 
 std::string_view q8_rows_name(const KernelTable& kt) {
-  if (kt.matmul_q8 && kt.matmul_q8 == avx512_vnni_q8_matmul()) return "avx512vnni";
-  if (kt.matmul_q8 && kt.matmul_q8 == avx2_q8_matmul()) return "avx2";
+  if (!kt.matmul_q8) return "";
+  if (kt.matmul_q8 == avx512_vnni_q8_matmul()) return "avx512vnni";
+  if (kt.matmul_q8 == avx2_q8_matmul()) return "avx2";
   return "scalar";
 }
 
 std::string describe_kernels(const KernelTable& kt, DType weights) {
   std::string s(isa_name(kt.isa));
   if (kt.matmul_bf16 && weights == DType::BF16) s += " (decode rows bf16: avx512bf16)";
-  if (weights == DType::Q8) s += " (q8 rows: " + std::string(q8_rows_name(kt)) + ")";
+  if (kt.matmul_q8 && weights == DType::Q8) s += " (decode rows int8: " + std::string(q8_rows_name(kt)) + ")";
   return s;
 }
 

@@ -30,19 +30,27 @@ const KernelTable& with_onednn_gemm(const KernelTable& base);
 // into bf16-ulp ones, so one process and N ranks no longer sample the same tokens.
 const KernelTable& with_bf16_rows(const KernelTable& base);
 
+// The same variant whose row products of Q8 weights (decode) multiply int8-quantized activations
+// (W8A8, KernelTable::matmul_q8): vpdpbusd at the avx512 level where the CPU has AVX512-VNNI, else
+// vpmaddubsw, the referee at scalar. Opt-in (--decode-rows int8), like bf16 rows: faster for many
+// sequences, but rounding activations to 8 bits moves more next-token choices than the weights alone
+// do (README, "8-bit weights"), and other rank layouts may then sample other tokens.
+const KernelTable& with_int8_rows(const KernelTable& base, const CpuFeatures& cpu);
+
 // The path prefill products of `weights` take with this table, and that path as the load line
 // names it, e.g. "onednn f32 on widened tiles (avx2)".
 PrefillGemm prefill_gemm(const KernelTable& kt, DType weights);
-// The instructions of the table's Q8 row kernel: "avx512vnni", "avx2" or "scalar".
+// The instructions of the table's W8A8 row kernel: "avx512vnni", "avx2", "scalar", or "" (none: Q8
+// weights are widened and multiply f32 activations).
 std::string_view q8_rows_name(const KernelTable& kt);
 // The variant as the load line names it, e.g. "avx512 (decode rows bf16: avx512bf16)", or
-// "avx512 (q8 rows: avx512vnni)" for Q8 weights.
+// "avx512 (decode rows int8: avx512vnni)" for Q8 weights with --decode-rows int8.
 std::string describe_kernels(const KernelTable& kt, DType weights);
 std::string describe_prefill_gemm(const KernelTable& kt, DType weights);
 
-// What --kernel NAME --gemm onednn|native --decode-rows f32|bf16 ask for:
-// select_kernels(parse_kernel_choice(NAME)), with the oneDNN gemm when gemm is "onednn" and bf16
-// rows when decode_rows is "bf16".
+// What --kernel NAME --gemm onednn|native --decode-rows f32|bf16|int8 ask for:
+// select_kernels(parse_kernel_choice(NAME)), with the oneDNN gemm when gemm is "onednn", bf16 rows
+// when decode_rows is "bf16", int8 rows when it is "int8".
 const KernelTable& select_kernels(std::string_view kernel, std::string_view gemm, std::string_view decode_rows, const CpuFeatures& cpu);
 
 }  // namespace qwen3::kernels

@@ -124,7 +124,9 @@ struct KernelTable {
   // tokens than a gemm takes here instead of to `matmul`. nullptr: every row product is f32.
   MatmulBf16 matmul_bf16 = nullptr;
 
-  // The row kernel of Q8 weights (every table has one; ops::linear quantizes the activations).
+  // Optional: the row kernel of Q8 weights on activations quantized to int8 (W8A8; ops::linear
+  // quantizes them once per call). nullptr: Q8 products go to `matmul`, which widens the weights and
+  // keeps the activations f32 (W8A16).
   MatmulQ8 matmul_q8 = nullptr;
 };
 

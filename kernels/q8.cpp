@@ -98,6 +98,19 @@ void quantize_q8_activations(const float* x, std::int64_t n, std::int8_t* q, flo
   }
 }
 
+void quantize_i16_activations(const float* x, std::int64_t n, std::int16_t* q, float* scales) {
+  for (std::int64_t b = 0; b < n / kQ8Block; ++b) {
+    const float* xb = x + b * kQ8Block;
+    const float amax = block_amax(xb);
+    scales[b] = amax / 32767.f;
+    const float inv = amax > 0.f ? 32767.f / amax : 0.f;
+    for (std::int64_t i = 0; i < kQ8Block; ++i) {
+      const float r = round_even(xb[i] * inv);
+      q[b * kQ8Block + i] = static_cast<std::int16_t>(r >= 32767.f ? 32767.f : r <= -32767.f ? -32767.f : r == r ? r : 0.f);
+    }
+  }
+}
+
 void quantize_kv_row(const float* x, std::int64_t n, std::int8_t* q, float* scale) {
   const float amax = block_amax(x, n);
   *scale = amax / 127.f;

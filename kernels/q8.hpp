@@ -9,9 +9,10 @@
 // the kernels multiply, and small enough that one large weight costs the precision of 31 others
 // only. f16 scales: 1.0625 bytes per weight against 1.125 with f32, and decode reads every byte.
 //
-// Activations are quantized per token in the same blocks with f32 scales (W8A8), so a block's
-// product is one int8 dot product (vpdpbusd / vpmaddubsw) scaled once; the rounding is the same
-// function on every ISA level, so every level multiplies the same integers.
+// Activations are quantized per token in the same blocks with f32 scales, to int16 by default (a
+// block's product is one vpmaddwd on the weights widened to int16, scaled once) or to int8 with
+// --decode-rows int8 (W8A8: vpdpbusd / vpmaddubsw, faster for many sequences, coarser). The rounding
+// is the same function on every ISA level, so every level multiplies the same integers.
 #include <cstdint>
 
 #include "kernels/kernels.hpp"
@@ -29,6 +30,9 @@ float fp8_e4m3_to_f32(std::uint8_t v);
 void quantize_q8_weights(const float* x, std::int64_t n, std::int8_t* q, std::uint16_t* scales);
 // The same for activations, with f32 scales.
 void quantize_q8_activations(const float* x, std::int64_t n, std::int8_t* q, float* scales);
+// Activations at 16 bits for the default Q8 product: int16 in [-32767, 32767] per block of
+// kQ8Block, scale max|x| / 32767 (a step of 1/65534 of the block's largest value, finer than bf16).
+void quantize_i16_activations(const float* x, std::int64_t n, std::int16_t* q, float* scales);
 // One KV row (a token's key or value of one KV head, n = head_dim values) into int8 with one f32
 // scale, max|x| / 127 (KvType::Q8).
 void quantize_kv_row(const float* x, std::int64_t n, std::int8_t* q, float* scale);

@@ -3,15 +3,18 @@
 // they are also the fallback on CPUs without AVX2.
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "kernels/convert.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/q8.hpp"
 
 namespace qwen3::kernels {
 namespace {
 
 struct Bf16 { const std::uint16_t* p; };
 struct F16 { const std::uint16_t* p; };
+struct Q8Row { const std::int8_t* q; const std::uint16_t* scales; };
 
 template <class Row>
 float dot_row(Row row, const float* x, std::int64_t n);
@@ -35,6 +38,22 @@ float dot_row<F16>(F16 w, const float* x, std::int64_t n) {
   return static_cast<float>(s);
 }
 
+// Q8 weights on the activations quantized to int16 as every level quantizes them: each block's
+// integer dot exact, scaled and summed in double.
+template <>
+float dot_row<Q8Row>(Q8Row w, const float* x, std::int64_t n) {
+  std::vector<std::int16_t> xq(static_cast<std::size_t>(n));
+  std::vector<float> xs(static_cast<std::size_t>(n / kQ8Block));
+  quantize_i16_activations(x, n, xq.data(), xs.data());
+  double s = 0.0;
+  for (std::int64_t b = 0; b < n / kQ8Block; ++b) {
+    std::int64_t dot = 0;
+    for (std::int64_t i = b * kQ8Block; i < (b + 1) * kQ8Block; ++i) dot += static_cast<std::int64_t>(w.q[i]) * xq[static_cast<std::size_t>(i)];
+    s += static_cast<double>(dot) * f16_to_f32(w.scales[b]) * xs[static_cast<std::size_t>(b)];
+  }
+  return static_cast<float>(s);
+}
+
 void matmul(const MatrixView& w, const float* x, std::int64_t x_stride, std::int64_t n_tokens, float* y,
             std::int64_t y_stride, std::int64_t r0, std::int64_t r1) {
   for (std::int64_t r = r0; r < r1; ++r) {
@@ -45,6 +64,7 @@ void matmul(const MatrixView& w, const float* x, std::int64_t x_stride, std::int
       switch (w.dtype) {
         case DType::BF16: s = dot_row(Bf16{static_cast<const std::uint16_t*>(row)}, xt, w.cols); break;
         case DType::F16: s = dot_row(F16{static_cast<const std::uint16_t*>(row)}, xt, w.cols); break;
+        case DType::Q8: s = dot_row(Q8Row{static_cast<const std::int8_t*>(row), w.scales + r * w.scale_stride}, xt, w.cols); break;
         default: s = dot_row(static_cast<const float*>(row), xt, w.cols); break;
       }
       y[t * y_stride + r] = s;
@@ -113,11 +133,7 @@ float exp_shifted_sum(float* x, std::int64_t n, float shift) {
 }  // namespace
 
 const KernelTable& scalar_kernels() {
-  static const KernelTable table = [] {
-    KernelTable t{Isa::Scalar, &matmul, &attention_scores, &attention_accumulate, &exp_shifted_sum, &widen_rows};
-    t.matmul_q8 = &scalar_matmul_q8;
-    return t;
-  }();
+  static const KernelTable table{Isa::Scalar, &matmul, &attention_scores, &attention_accumulate, &exp_shifted_sum, &widen_rows};
   return table;
 }
 

@@ -104,12 +104,76 @@ void matmul_typed(const MatrixView& w, const float* x, std::int64_t x_stride, st
   }
 }
 
+// Q8 weights (the default product; --decode-rows int8 takes the W8A8 kernels instead): each token's
+// activations quantized to int16 per block (kernels/q8.hpp), each block's 32 products summed exactly
+// in int32 (V::block_dot_i16) and added to its (row, token) accumulator times scale_w x scale_x. Every
+// (row, token) sum runs over the blocks in order in every tile shape: batch invariant.
+template <class V, int R, int NT>
+inline void q8_i16_tile(const MatrixView& w, std::int64_t r, const std::int16_t* xq, const float* xs, float* y, std::int64_t y_stride) {
+  const std::int64_t blocks = w.cols / kQ8Block;
+  typename V::reg acc[R][NT];
+  for (int a = 0; a < R; ++a)
+    for (int b = 0; b < NT; ++b) acc[a][b] = V::zero();
+  const std::int8_t* rows[R];
+  const std::uint16_t* row_scales[R];
+  for (int a = 0; a < R; ++a) {
+    rows[a] = static_cast<const std::int8_t*>(w.row(r + a));
+    row_scales[a] = w.scales + (r + a) * w.scale_stride;
+  }
+  const std::int64_t ahead = kPrefetchRows * w.row_stride;
+  for (std::int64_t k = 0; k < blocks; ++k) {
+    for (int a = 0; a < R; ++a) {
+      if (k % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(rows[a] + ahead + k * kQ8Block), _MM_HINT_T0);
+      const float w_scale = _cvtsh_ss(row_scales[a][k]);
+      const typename V::wide_block wb = V::widen_block(rows[a] + k * kQ8Block);
+      for (int b = 0; b < NT; ++b) {
+        const typename V::reg dot = V::block_dot_i16(wb, xq + b * w.cols + k * kQ8Block);
+        acc[a][b] = V::fma(dot, V::set1(w_scale * xs[b * blocks + k]), acc[a][b]);
+      }
+    }
+  }
+  for (int a = 0; a < R; ++a)
+    for (int b = 0; b < NT; ++b) y[b * y_stride + r + a] = V::hsum(acc[a][b]);
+}
+
+template <class V, int NT>
+inline void q8_i16_rows(const MatrixView& w, const std::int16_t* xq, const float* xs, float* y, std::int64_t y_stride, std::int64_t r0,
+                        std::int64_t r1, bool one_row) {
+  std::int64_t r = r0;
+  if (!one_row)
+    for (; r + 4 <= r1; r += 4) q8_i16_tile<V, 4, NT>(w, r, xq, xs, y, y_stride);
+  for (; r < r1; ++r) q8_i16_tile<V, 1, NT>(w, r, xq, xs, y, y_stride);
+}
+
+template <class V>
+void matmul_q8_i16(const MatrixView& w, const float* x, std::int64_t x_stride, std::int64_t n_tokens, float* y, std::int64_t y_stride,
+                   std::int64_t r0, std::int64_t r1) {
+  const std::int64_t blocks = w.cols / kQ8Block;
+  thread_local std::vector<std::int16_t> xq;
+  thread_local std::vector<float> xs;
+  xq.resize(static_cast<std::size_t>(n_tokens * w.cols));
+  xs.resize(static_cast<std::size_t>(n_tokens * blocks));
+  for (std::int64_t t = 0; t < n_tokens; ++t) quantize_i16_activations(x + t * x_stride, w.cols, xq.data() + t * w.cols, xs.data() + t * blocks);
+  const bool one_row = n_tokens <= kOneRowTokens;  // one sequential stream per thread (see matmul_typed)
+  constexpr int NT = V::token_tile;
+  constexpr std::int64_t kRowBlock = 32;  // rows kept in L2 while the token tiles pass (see matmul_typed)
+  for (std::int64_t rb = r0; rb < r1; rb += kRowBlock) {
+    const std::int64_t re = std::min(rb + kRowBlock, r1);
+    std::int64_t t = 0;
+    for (; t + NT <= n_tokens; t += NT)
+      q8_i16_rows<V, NT>(w, xq.data() + t * w.cols, xs.data() + t * blocks, y + t * y_stride, y_stride, rb, re, one_row);
+    for (; t < n_tokens; ++t)
+      q8_i16_rows<V, 1>(w, xq.data() + t * w.cols, xs.data() + t * blocks, y + t * y_stride, y_stride, rb, re, one_row);
+  }
+}
+
 template <class V>
 void matmul(const MatrixView& w, const float* x, std::int64_t x_stride, std::int64_t n_tokens, float* y,
             std::int64_t y_stride, std::int64_t r0, std::int64_t r1) {
   switch (w.dtype) {
     case DType::BF16: return matmul_typed<V, DType::BF16>(w, x, x_stride, n_tokens, y, y_stride, r0, r1);
     case DType::F16: return matmul_typed<V, DType::F16>(w, x, x_stride, n_tokens, y, y_stride, r0, r1);
+    case DType::Q8: return matmul_q8_i16<V>(w, x, x_stride, n_tokens, y, y_stride, r0, r1);
     default: return matmul_typed<V, DType::F32>(w, x, x_stride, n_tokens, y, y_stride, r0, r1);
   }
 }

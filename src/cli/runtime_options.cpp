@@ -44,10 +44,11 @@ void add_runtime_options(CLI::App& a, RuntimeOptions& o, const std::string& seed
   a.add_option("--gemm", o.gemm, "Prefill matrix products: onednn (the path its start-up probe finds: bf16 matmul on AMX/AVX-512, else f32 on widened weight tiles; the load line names it) or native (our f32 tiles)")
       ->check(CLI::IsMember({"onednn", "native"}))->capture_default_str();
   a.add_option("--decode-rows", o.decode_rows,
-               "Decode products of bf16 weights: f32 (activations kept in f32; every rank layout samples the same tokens) or bf16 "
-               "(activations rounded to bf16, AVX512-BF16 dot products: faster decode of many sequences; logits move by ~1e-2 and other rank layouts "
-               "may sample other tokens; f32 where the CPU lacks avx512bf16, as the load line says)")
-      ->check(CLI::IsMember({"f32", "bf16"}))->capture_default_str();
+               "Activations of decode products: f32 (kept in f32; every rank layout samples the same tokens), bf16 (bf16 weights: "
+               "activations rounded to bf16, AVX512-BF16 dot products; f32 where the CPU lacks avx512bf16, as the load line says) or "
+               "int8 (Q8 weights: activations quantized per token, int8 dot products). bf16 and int8 decode many sequences faster; logits "
+               "move by ~1e-2 and other rank layouts may sample other tokens")
+      ->check(CLI::IsMember({"f32", "bf16", "int8"}))->capture_default_str();
   a.add_option("--weights", o.weights,
                "Matrices in memory: auto (as stored; FP8 checkpoints in 8 bits), bf16 (f32/f16 checkpoints rounded to bf16), or q8 "
                "(int8 in blocks of 32 with f16 scales, quantized at load, embedding and LM head included: about half the bytes of bf16; "

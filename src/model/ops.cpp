@@ -52,7 +52,7 @@ void q8_row_kernel(const kernels::KernelTable& k, const kernels::MatrixView& w, 
 // The row kernel over n_tokens rows, its output rows split over the team. bf16 weights go to the
 // bf16 row kernel where the table has one, on the activations rounded to bf16 once per call.
 void row_kernel(const kernels::KernelTable& k, const kernels::MatrixView& w, const float* x, std::int64_t n_tokens, float* y) {
-  if (w.dtype == DType::Q8) return q8_row_kernel(k, w, x, n_tokens, y);
+  if (w.dtype == DType::Q8 && k.matmul_q8) return q8_row_kernel(k, w, x, n_tokens, y);
   const bool bf16_rows = k.matmul_bf16 && w.dtype == DType::BF16;
   // Rows start 64-byte aligned (for the usual even column counts): the kernel's 512-bit loads then
   // never straddle two cache lines (straddling ones cost a quarter of the kernel's speed at 16 tokens,

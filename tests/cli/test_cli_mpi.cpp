@@ -43,15 +43,22 @@ std::vector<IdsCase> layout_cases() {
 }
 
 // --weights q8 on tiny-gqa4: one process's ids (the first three are transformers' on the f32 weights;
-// then W8A8 rounding tips a near tie). Every layout quantizes the same blocks (its slices start on
-// block boundaries) and rounds the embedding rows it looks up as the Q8 table would, so 3 ranks give
-// these same ids.
-const Ids kGqa4Q8Ids = {395, 6, 220, 395, 395, 395, 395, 395};
+// then 8-bit weights tip a near tie). Every layout quantizes the same blocks (its slices start on block
+// boundaries) and rounds the embedding rows it looks up as the Q8 table would, so 3 and 4 ranks give
+// these same ids; so do int8 activations (--decode-rows int8) and a q8 KV cache, with their own ids.
+const Ids kGqa4Q8Ids = {395, 6, 220, 395, 143, 395, 395, 395};
+const Ids kGqa4Q8Int8Ids = {395, 6, 220, 395, 395, 395, 395, 395};  // also --weights q8 --kv-type q8
 
 const IdsCase kIdsCases[] = {
     {"verify_q8_n1", kVerify8 + Args{"--weights", "q8", "--kv-block", "4"}, kGqa4Q8Ids, {R"(weights [0-9.]+ KiB \(Q8 from F32, huge-page copy\))"}, {}, 1},
     {"verify_q8_n3", kVerify8 + Args{"--weights", "q8", "--kv-block", "4"}, kGqa4Q8Ids,
      {R"(weights [0-9.]+ KiB \(Q8 from F32, embedding F32, huge-page copy\))"}, {}, 3},
+    // A q8 KV cache: each member quantizes the rows of the blocks it holds; the ids stay transformers'.
+    {"verify_kv_q8_n3", kVerify8 + Args{"--kv-type", "q8", "--kv-block", "4"}, kGqa4GreedyIds, {R"(kv cache q8, )"}, {}, 3},
+    {"verify_q8_kv_q8_n4_sp4", kVerify8 + Args{"--weights", "q8", "--kv-type", "q8", "--kv-block", "4", "--sp", "4"}, kGqa4Q8Int8Ids,
+     {R"(kv cache q8, )"}, {}, 4},
+    {"verify_q8_int8_rows_n3", kVerify8 + Args{"--weights", "q8", "--decode-rows", "int8", "--kv-block", "4"}, kGqa4Q8Int8Ids,
+     {R"(kernels [a-z0-9]+ \(decode rows int8: )"}, {}, 3},
     // The default layout: the largest tp dividing both the KV heads and the ranks.
     {"default_layout_n6", kVerify8, kGqa4GreedyIds, {R"(\| ranks 6 = tp 2 x sp 3 )"}, {}, 6},
     {"default_layout_n3", kVerify8, kGqa4GreedyIds, {R"(\| ranks 3 = tp 1 x sp 3 )"}, {}, 3},

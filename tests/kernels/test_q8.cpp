@@ -3,6 +3,7 @@
 // and in a batch.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -212,21 +213,46 @@ TEST(MatmulQ8, CloseToTheF32ProductOfTheUnquantizedValues) {
   EXPECT_GT(std::sqrt(err / norm), 1e-5);  // and it is the quantized product, not an exact one
 }
 
-// Property: the dispatch gives each table a Q8 row kernel: vpdpbusd at the avx512 level exactly where
-// the CPU has AVX512-VNNI, vpmaddubsw at the avx2 level (and at avx512 without VNNI), the referee at
-// scalar; and the load line names it.
-TEST(MatmulQ8, DispatchNamesTheInstructionsItPicks) {
+// Property: the W8A8 row kernel is opt-in (--decode-rows int8): the default tables have none, and
+// with_int8_rows gives vpdpbusd at the avx512 level exactly where the CPU has AVX512-VNNI, vpmaddubsw
+// at the avx2 level (and at avx512 without VNNI), the referee at scalar; the load line names it.
+TEST(MatmulQ8, Int8RowsOnlyWhereAskedFor) {
   const CpuFeatures cpu = detect_cpu_features();
-  EXPECT_EQ(select_kernels(KernelChoice::Scalar, cpu).matmul_q8, &scalar_matmul_q8);
-  EXPECT_EQ(q8_rows_name(select_kernels(KernelChoice::Scalar, cpu)), "scalar");
+  EXPECT_EQ(select_kernels(KernelChoice::Scalar, cpu).matmul_q8, nullptr);
+  EXPECT_EQ(select_kernels("scalar", "native", "f32", cpu).matmul_q8, nullptr);
+  EXPECT_EQ(select_kernels("scalar", "native", "int8", cpu).matmul_q8, &scalar_matmul_q8);
+  EXPECT_EQ(describe_kernels(select_kernels("scalar", "native", "int8", cpu), DType::Q8), "scalar (decode rows int8: scalar)");
+  EXPECT_EQ(describe_kernels(select_kernels("scalar", "native", "f32", cpu), DType::Q8), "scalar");
   if (cpu.has_avx2_set() && avx2_kernels()) {
-    EXPECT_EQ(select_kernels(KernelChoice::Avx2, cpu).matmul_q8, avx2_q8_matmul());
-    EXPECT_EQ(describe_kernels(select_kernels(KernelChoice::Avx2, cpu), DType::Q8), "avx2 (q8 rows: avx2)");
+    EXPECT_EQ(select_kernels("avx2", "onednn", "int8", cpu).matmul_q8, avx2_q8_matmul());
+    EXPECT_EQ(select_kernels("avx2", "onednn", "f32", cpu).matmul_q8, nullptr);
   }
   if (cpu.has_avx512_set() && avx512_kernels()) {
-    const KernelTable& t = with_onednn_gemm(select_kernels(KernelChoice::Avx512, cpu));
+    const KernelTable& t = select_kernels("avx512", "onednn", "int8", cpu);
     EXPECT_EQ(t.matmul_q8, cpu.avx512vnni ? avx512_vnni_q8_matmul() : avx2_q8_matmul());
     EXPECT_EQ(q8_rows_name(t), cpu.avx512vnni ? "avx512vnni" : "avx2");
+    EXPECT_EQ(t.gemm, with_onednn_gemm(select_kernels(KernelChoice::Avx512, cpu)).gemm);
+  }
+}
+
+// Property (W8A16, the default for Q8 weights): every variant's row kernel multiplies the widened,
+// scaled int8 weights by f32 activations within 1e-5 + 1e-5*|ref| of the referee (which sums the same
+// products in double), and a token's outputs are bit-identical alone and inside 17 tokens.
+TEST(MatmulQ8, WidenedWeightsOnF32ActivationsMatchTheReferee) {
+  for (const KernelTable* k : test::host_kernel_tables()) {
+    for (const auto& shape : {std::array<std::int64_t, 3>{40, 128, 1}, {33, 96, 7}, {18, 1024, 2}, {37, 1024, 17}}) {
+      const Q8Problem p(shape[0], shape[1], shape[2], 1000 + static_cast<std::uint32_t>(shape[2]));
+      std::vector<float> want(static_cast<std::size_t>(p.tokens * p.rows)), got(want.size());
+      scalar_kernels().matmul(p.w(), p.x_f32.data(), p.cols, p.tokens, want.data(), p.rows, 0, p.rows);
+      k->matmul(p.w(), p.x_f32.data(), p.cols, p.tokens, got.data(), p.rows, 0, p.rows);
+      EXPECT_LE(test::worst_excess(got, want), 0.f) << isa_name(k->isa) << " " << p.rows << "x" << p.cols << " tokens " << p.tokens;
+      for (std::int64_t t = 0; t < p.tokens; ++t) {
+        std::vector<float> alone(static_cast<std::size_t>(p.rows));
+        k->matmul(p.w(), p.x_f32.data() + t * p.cols, p.cols, 1, alone.data(), p.rows, 0, p.rows);
+        for (std::int64_t r = 0; r < p.rows; ++r)
+          ASSERT_EQ(alone[static_cast<std::size_t>(r)], got[static_cast<std::size_t>(t * p.rows + r)]) << isa_name(k->isa) << " token " << t;
+      }
+    }
   }
 }
 

@@ -29,10 +29,11 @@ struct Case {
   float logprob_tol;  // max |log-softmax - transformers'| at the reference's top-5 ids of each step
 };
 
-// Measured on these fixtures (max over the three kernel levels; logits of order 3), bounded with about
-// 2x margin: q8 on f32 weights (W8A8: both the weights and each token's activations rounded to 8
-// bits) 0.078 (tiny-gqa4) and 0.136 (tiny-mha-tied) on logits, 0.058 on log-probabilities; FP8
-// requantized to Q8 (on top of the fp8 values transformers ran) 0.079 and 0.145, 0.085.
+// Measured on these fixtures (max over the three kernel levels and both kinds of decode rows; logits
+// of order 3), bounded with about 2x margin: q8 on f32 weights 0.078 (tiny-gqa4) and 0.137
+// (tiny-mha-tied) on logits, 0.059 on log-probabilities; FP8 requantized to Q8 (on top of the fp8
+// values transformers ran) 0.079 and 0.145, 0.085. The weights' rounding dominates: int16 and int8
+// activations differ by at most 0.03 here.
 const Case kCases[] = {
     {"tiny-gqa4", WeightFormat::Q8, 0.16f, 0.12f},
     {"tiny-mha-tied", WeightFormat::Q8, 0.28f, 0.12f},
@@ -63,19 +64,22 @@ float top2_margin(std::span<const float> v) {
   return s[0] - s[1];
 }
 
-using Param = std::tuple<Case, kernels::Isa>;
+// (case, kernel level, --decode-rows): f32 (the default: activations at 16 bits) or int8 (W8A8).
+using Param = std::tuple<Case, kernels::Isa, const char*>;
 
 class EightBitReference : public ::testing::TestWithParam<Param> {
  protected:
   void SetUp() override {
     const kernels::Isa isa = std::get<1>(GetParam());
+    const std::string rows = std::get<2>(GetParam());
     if (const std::string missing = test::missing_isa(isa); !missing.empty()) GTEST_SKIP() << missing;
     const auto choice = isa == kernels::Isa::Scalar ? kernels::KernelChoice::Scalar
                         : isa == kernels::Isa::Avx2 ? kernels::KernelChoice::Avx2
                                                     : kernels::KernelChoice::Avx512;
     // With the oneDNN gemm: the 74-token prompts prefill through it (Q8 dequantized to bf16 tiles where
     // oneDNN has a bf16 matmul), the decode steps through the level's Q8 row kernel.
-    kernels_ = &kernels::with_onednn_gemm(kernels::select_kernels(choice, kernels::detect_cpu_features()));
+    const kernels::KernelTable& level = kernels::with_onednn_gemm(kernels::select_kernels(choice, kernels::detect_cpu_features()));
+    kernels_ = rows == "int8" ? &kernels::with_int8_rows(level, kernels::detect_cpu_features()) : &level;
   }
   const kernels::KernelTable* kernels_ = nullptr;
 };
@@ -84,7 +88,7 @@ class EightBitReference : public ::testing::TestWithParam<Param> {
 // 8 teacher-forced greedy steps stay within the case's bound of transformers, the log-probabilities
 // of each step's top 5 within theirs, and every clear greedy choice is the reference's.
 TEST_P(EightBitReference, MatchesTransformersWithinTheQuantizationBound) {
-  const auto& [c, isa] = GetParam();
+  const auto& [c, isa, rows] = GetParam();
   const auto dir = test::model_dir(c.model);
   LoadedModel lm = load_model(dir, *kernels_, AttentionKind::Streaming, WeightPlacement::Map, nullptr, c.format);
   ASSERT_EQ(lm.model->weights().body_dtype(), DType::Q8);
@@ -128,8 +132,8 @@ TEST_P(EightBitReference, MatchesTransformersWithinTheQuantizationBound) {
     const std::int32_t tok[1] = {greedy_ids[s]};
     lm.model->forward(tok, pos, cache, 1, step.data());
   }
-  std::printf("%s (%s): max |logit - transformers| %.4f (bound %.3g), max |top-5 logprob - transformers| %.4f (bound %.3g), %d clear choices compared\n",
-              c.model.c_str(), describe_weight_dtypes(lm.model->weights()).c_str(), worst_logit, c.logit_tol, worst_logprob, c.logprob_tol, clear);
+  std::printf("%s (%s, decode rows %s): max |logit - transformers| %.4f (bound %.3g), max |top-5 logprob - transformers| %.4f (bound %.3g), %d clear choices compared\n",
+              c.model.c_str(), describe_weight_dtypes(lm.model->weights()).c_str(), rows, worst_logit, c.logit_tol, worst_logprob, c.logprob_tol, clear);
   EXPECT_LE(worst_logit, c.logit_tol);
   EXPECT_LE(worst_logprob, c.logprob_tol);
   EXPECT_GT(worst_logit, 1e-4f) << "the weights were not quantized";
@@ -137,8 +141,8 @@ TEST_P(EightBitReference, MatchesTransformersWithinTheQuantizationBound) {
 }
 
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  const auto& [c, isa] = info.param;
-  std::string name = c.model + "_" + std::string(kernels::isa_name(isa));
+  const auto& [c, isa, rows] = info.param;
+  std::string name = c.model + "_" + std::string(kernels::isa_name(isa)) + "_" + rows + "_rows";
   for (char& ch : name)
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   return name;
@@ -146,7 +150,8 @@ std::string param_name(const ::testing::TestParamInfo<Param>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, EightBitReference,
                          ::testing::Combine(::testing::ValuesIn(kCases),
-                                            ::testing::Values(kernels::Isa::Scalar, kernels::Isa::Avx2, kernels::Isa::Avx512)),
+                                            ::testing::Values(kernels::Isa::Scalar, kernels::Isa::Avx2, kernels::Isa::Avx512),
+                                            ::testing::Values("f32", "int8")),
                          param_name);
 
 // Property: --weights q8 keeps only the quantized bytes: every matrix (embedding and LM head too) is

@@ -114,15 +114,17 @@ float max_abs(const std::vector<float>& v) {
   return m;
 }
 
-// (fixture, attention path, --decode-rows or "q8"): f32 fixtures with f32 products, a bf16 one with
-// bf16 rows where the CPU has them, and an f32 one with --weights q8 (W8A8 row kernels).
+// (fixture, attention path, --decode-rows or "q8" / "q8-int8"): f32 fixtures with f32 products, a
+// bf16 one with bf16 rows where the CPU has them, and an f32 one with --weights q8 (activations at 16
+// bits, or int8 with --decode-rows int8).
 class BatchedForward : public ::testing::TestWithParam<std::tuple<const char*, AttentionKind, const char*>> {
  protected:
   void SetUp() override {
     const auto& [name, kind, decode_rows] = GetParam();
     const kernels::CpuFeatures cpu = kernels::detect_cpu_features();
-    const bool q8 = std::string(decode_rows) == "q8";
-    const kernels::KernelTable& kt = kernels::select_kernels("auto", "onednn", q8 ? "f32" : decode_rows, cpu);
+    const bool q8 = std::string(decode_rows).starts_with("q8");
+    const std::string rows = std::string(decode_rows) == "q8-int8" ? "int8" : q8 ? "f32" : decode_rows;
+    const kernels::KernelTable& kt = kernels::select_kernels("auto", "onednn", rows, cpu);
     bf16_rows_ = std::string(decode_rows) == "bf16";
     rounded_activations_ = bf16_rows_ || q8;
     if (bf16_rows_ && !kt.matmul_bf16) GTEST_SKIP() << "requires avx512_bf16: no bf16 decode rows here (" << cpu.describe() << ")";
@@ -204,7 +206,7 @@ TEST_P(BatchedForward, FortySequencesDecodingInOneStepAreBitIdenticalToEachAlone
 TEST_P(BatchedForward, WithoutBatchInvarianceCloseToEachAlone) {
   const auto want = alone(*lm_->model, prompts_);
   lm_->model->set_batch_invariant(false);
-  const bool q8 = std::string(std::get<2>(GetParam())) == "q8";
+  const bool q8 = std::string(std::get<2>(GetParam())).starts_with("q8");
   const float worst = prefill_together_difference(*lm_->model, prompts_, want, q8);
   if (q8) {
     EXPECT_LE(worst, 5e-2f);
@@ -229,9 +231,10 @@ TEST_P(BatchedForward, AFullContextInOneSequenceLeavesEveryCacheUntouched) {
 }
 
 std::string case_name(const ::testing::TestParamInfo<BatchedForward::ParamType>& info) {
-  std::string name = std::get<0>(info.param);
+  std::string name = std::string(std::get<0>(info.param)) + (std::get<1>(info.param) == AttentionKind::Standard ? "_standard" : "_streaming") +
+                     "_" + std::get<2>(info.param) + "_rows";
   std::replace(name.begin(), name.end(), '-', '_');
-  return name + (std::get<1>(info.param) == AttentionKind::Standard ? "_standard" : "_streaming") + "_" + std::get<2>(info.param) + "_rows";
+  return name;
 }
 
 INSTANTIATE_TEST_SUITE_P(F32Fixtures, BatchedForward,
@@ -244,7 +247,7 @@ INSTANTIATE_TEST_SUITE_P(Bf16Rows, BatchedForward,
                          case_name);
 INSTANTIATE_TEST_SUITE_P(Q8Weights, BatchedForward,
                          ::testing::Combine(::testing::Values("tiny-gqa4"),
-                                            ::testing::Values(AttentionKind::Standard, AttentionKind::Streaming), ::testing::Values("q8")),
+                                            ::testing::Values(AttentionKind::Standard, AttentionKind::Streaming), ::testing::Values("q8", "q8-int8")),
                          case_name);
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "kernels/convert.hpp"
 #include "kernels/kernels.hpp"
@@ -28,6 +29,18 @@ struct V256 {
   }
   static reg load_f16(const std::uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  // One Q8 block (32 int8 weights) widened to int16 once for every token of a tile, then times 32
+  // int16 activations: 8 int32 sums of 4 products each (vpmaddwd on two halves of 16), as f32.
+  struct wide_block { __m256i lo, hi; };
+  static wide_block widen_block(const std::int8_t* w) {
+    return {_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w))),
+            _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 16)))};
+  }
+  static reg block_dot_i16(const wide_block& w, const std::int16_t* x) {
+    const __m256i lo = _mm256_madd_epi16(w.lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
+    const __m256i hi = _mm256_madd_epi16(w.hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 16)));
+    return _mm256_cvtepi32_ps(_mm256_add_epi32(lo, hi));
   }
   static reg load_i8(const std::int8_t* p) {  // 8 int8 values widened exactly
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));

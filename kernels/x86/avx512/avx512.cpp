@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "kernels/convert.hpp"
 #include "kernels/kernels.hpp"
@@ -30,6 +31,15 @@ struct V512 {
   }
   static reg load_f16(const std::uint16_t* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  // One Q8 block (32 int8 weights) widened to int16 once for every token of a tile (one 512-bit
+  // register), then times 32 int16 activations: 16 int32 sums of 2 products each (vpmaddwd), as f32.
+  using wide_block = __m512i;
+  static wide_block widen_block(const std::int8_t* w) {
+    return _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
+  }
+  static reg block_dot_i16(const wide_block& w, const std::int16_t* x) {
+    return _mm512_cvtepi32_ps(_mm512_madd_epi16(w, _mm512_loadu_si512(x)));
   }
   static reg load_i8(const std::int8_t* p) {  // 16 int8 values widened exactly
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
