@@ -28,8 +28,9 @@ std::int64_t gemm_min_tokens(const kernels::KernelTable& k, const kernels::Matri
   return k.matmul_bf16 && w.dtype == DType::BF16 ? 64 : 32;
 }
 
-// Q8 weights: the activations quantized once per call (each token's blocks by one thread), then the
-// Q8 row kernel over the team's share of the rows.
+// Q8 weights with int8 decode rows (W8A8, --decode-rows int8): the activations quantized to int8 once
+// per call (each token's blocks by one thread), then the W8A8 row kernel over the team's share of the
+// rows. (Without it, Q8 products go to KernelTable::matmul, which quantizes them to int16 itself.)
 void q8_row_kernel(const kernels::KernelTable& k, const kernels::MatrixView& w, const float* x, std::int64_t n_tokens, float* y) {
   const std::int64_t blocks = w.cols / kernels::kQ8Block;
   thread_local std::vector<std::int8_t> x_q;
