@@ -1,6 +1,7 @@
-// libFuzzer harness: config.json and generation_config.json parsing on arbitrary text. Property: the
-// parser either throws qwen3::Error or returns a config whose sizes passed its own validation (no
-// other exception type, no crash, no sanitizer report).
+// libFuzzer harness: config.json (quantization_config included; corpus/fp8_config.json is an FP8
+// checkpoint's) and generation_config.json parsing on arbitrary text. Property: the parser either
+// throws qwen3::Error or returns a config whose sizes passed its own validation (no other exception
+// type, no crash, no sanitizer report).
 #include <cstdint>
 #include <string_view>
 
@@ -14,6 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const qwen3::Qwen3Config cfg = qwen3::Qwen3Config::from_json(text, "fuzz/config.json");
     if (cfg.hidden_size <= 0 || cfg.num_hidden_layers <= 0 || cfg.vocab_size <= 0 || cfg.head_dim <= 0)
       qwen3::fuzz::property_failed("a config with a non-positive size was accepted");
+    if (cfg.fp8_block_rows < 0 || cfg.fp8_block_cols < 0 || (cfg.fp8_block_rows == 0) != (cfg.fp8_block_cols == 0))
+      qwen3::fuzz::property_failed("an FP8 quantization_config with a non-positive block size was accepted");
   } catch (const qwen3::Error&) {
   }
   const qwen3::fuzz::TempFile file(data, size, ".json");
