@@ -1,6 +1,6 @@
-// W8A8 row kernel (--decode-rows int8) for AVX2 (compiled with -mavx2 -mfma -mf16c): a block's 32 products by vpmaddubsw
-// (unsigned |w| x signed x into 16 pair sums, which cannot saturate: 2 * 127 * 127 < 32767) and
-// vpmaddwd by ones into 8 int32 sums. Also the avx512 level's kernel where the CPU lacks AVX512-VNNI.
+// W8A8 row kernel (--decode-rows int8) for AVX2 (compiled with -mavx2 -mfma -mf16c): a block's 32 products
+// by vpmaddubsw (unsigned |w| x signed x into 16 pair sums, which cannot saturate: 2 * 127 * 127 < 32767)
+// and vpmaddwd by ones into 8 int32 sums. Also the avx512 level's kernel where the CPU lacks AVX512-VNNI.
 #include <immintrin.h>
 
 #include <cstdint>

@@ -1,7 +1,7 @@
-// W8A8 row kernel (--decode-rows int8) for AVX512-VNNI (compiled with -mavx512vnni -mavx512vl on top of AVX2): a block's 32
-// products and their sums into 8 int32 lanes by one vpdpbusd on 256-bit registers. 256 bits, not
-// 512: one block is 32 bytes, and Zen 4 runs 512-bit integer operations as two 256-bit halves anyway;
-// the 32 registers of AVX-512 hold a 4 x 4 tile.
+// W8A8 row kernel (--decode-rows int8) for AVX512-VNNI (compiled with -mavx512vnni -mavx512vl on top of
+// AVX2): a block's 32 products and their sums into 8 int32 lanes by one vpdpbusd on 256-bit registers. 256
+// bits, not 512: one block is 32 bytes, and Zen 4 runs 512-bit integer operations as two 256-bit halves
+// anyway; the 32 registers of AVX-512 hold a 4 x 4 tile.
 #include <immintrin.h>
 
 #include <cstdint>

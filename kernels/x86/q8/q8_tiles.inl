@@ -1,5 +1,6 @@
-// The W8A8 row kernel (Q8 weights on int8 activations, --decode-rows int8; kernels/q8.hpp) written once for its two x86 variants, which include it inside
-// their own anonymous namespace after defining, for their own -m flags:
+// The W8A8 row kernel (Q8 weights on int8 activations, --decode-rows int8; kernels/q8.hpp) written once for
+// its two x86 variants, which include it inside their own anonymous namespace after defining, for their own
+// -m flags:
 //   __m256i block_dot(__m256i w_abs, __m256i x_signed): 8 int32 sums of 4 products each, of the
 //     unsigned |w| and the signed x carrying w's sign (vpsignb), 32 columns in all;
 //   constexpr int kMaxTokens: the most tokens one tile multiplies (registers: R*NT accumulators).
