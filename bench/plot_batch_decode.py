@@ -12,12 +12,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 data = json.load(open(sys.argv[1]))
 fig, (tps, tpot) = plt.subplots(1, 2, figsize=(11, 4.2))
-for (decode_rows, invariant), style in ((("f32", False), "o-"), (("f32", True), "s--"), (("bf16", False), "D-"), (("bf16", True), "v--")):
-    rows = sorted((r for r in data["qwen3_mpi"] if r["batch_invariant"] == invariant and r.get("decode_rows", "f32") == decode_rows),
-                  key=lambda r: r["batch"])
+series = ((("auto", "f32", False), "o-"), (("auto", "f32", True), "s--"), (("auto", "bf16", False), "D-"), (("auto", "bf16", True), "v--"),
+          (("q8", "f32", False), "P-"), (("q8", "f32", True), "P--"), (("q8", "int8", False), "X-"), (("q8", "int8", True), "X--"))
+for (weights, decode_rows, invariant), style in series:
+    rows = sorted((r for r in data["qwen3_mpi"] if r["batch_invariant"] == invariant and r.get("decode_rows", "f32") == decode_rows
+                   and r.get("weights", "auto") == weights), key=lambda r: r["batch"])
     if not rows:
         continue
-    label = "qwen3_mpi" + (" --decode-rows bf16" if decode_rows == "bf16" else "") + (" --batch-invariant" if invariant else "")
+    label = ("qwen3_mpi" + (" --weights q8" if weights == "q8" else "") + (f" --decode-rows {decode_rows}" if decode_rows != "f32" else "")
+             + (" --batch-invariant" if invariant else ""))
     tps.plot([r["batch"] for r in rows], [r["decode_tokens_per_s"] for r in rows], style, label=label)
     tpot.plot([r["batch"] for r in rows], [r["tpot_ms"] for r in rows], style, label=label)
 llama = sorted(data["llama_cpp"]["rows"].items(), key=lambda kv: int(kv[0]))
