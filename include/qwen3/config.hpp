@@ -2,11 +2,21 @@
 // config.json and generation_config.json of a Hugging Face Qwen3 checkpoint.
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace qwen3 {
+
+// rope_scaling as transformers reads it for YaRN (rope_type "yarn"; model/rope.hpp computes the
+// frequencies from it). Unset optional fields take transformers' defaults there.
+struct RopeScaling {
+  double factor = 1.0;
+  std::int64_t original_max_position_embeddings = 0;  // 0: absent (then max_position_embeddings)
+  std::optional<double> beta_fast, beta_slow, attention_factor, mscale, mscale_all_dim;
+  bool truncate = true;
+};
 
 struct Qwen3Config {
   std::string model_type;             // must be "qwen3"
@@ -22,13 +32,14 @@ struct Qwen3Config {
   double rope_theta = 10000.0;
   bool tie_word_embeddings = false;
   std::string torch_dtype;            // informational: the tensors' own dtypes are what count
+  std::optional<RopeScaling> rope_scaling;  // YaRN; absent (or rope_type "default"): plain RoPE
   // quantization_config of Qwen's FP8 checkpoints: each F8_E4M3 weight's weight_scale_inv holds one
   // scale per block of fp8_block_rows x fp8_block_cols weights. 0: no quantization_config.
   std::int64_t fp8_block_rows = 0, fp8_block_cols = 0;
 
   // Parses and validates. Throws qwen3::Error naming the file and field for: malformed JSON, a missing
   // or mistyped required field, non-positive sizes, num_attention_heads % num_key_value_heads != 0,
-  // and features not implemented yet: rope_scaling (non-null), use_sliding_window: true,
+  // and features not implemented yet: rope_scaling other than YaRN, use_sliding_window: true,
   // model_type other than "qwen3" (e.g. qwen3_moe), attention_bias: true, hidden_act other than "silu",
   // a quantization_config other than fp8 / e4m3 / dynamic with two block sizes.
   // head_dim defaults to hidden_size / num_attention_heads when absent (transformers' rule).

@@ -138,6 +138,29 @@ std::int32_t to_token_id(const Fields& f, const std::string& field, const json& 
   return static_cast<std::int32_t>(id);
 }
 
+// rope_scaling: YaRN (rope_type or, in older configs, type "yarn") with its fields, or "default"
+// (none). Other rope types are refused by name.
+std::optional<RopeScaling> read_rope_scaling(const Fields& f, const json& rs, const std::string& source) {
+  if (!rs.is_object()) f.fail("rope_scaling", std::string("expected an object or null, got ") + json_type(rs));
+  const Fields rf(rs, source + ": rope_scaling");
+  const std::optional<std::string> type = rf.opt_string("rope_type") ? rf.opt_string("rope_type") : rf.opt_string("type");
+  if (!type) rf.fail("rope_type", "missing (required: \"yarn\")");
+  if (*type == "default") return std::nullopt;
+  if (*type != "yarn") rf.fail("rope_type", "\"" + *type + "\" is not supported (only \"yarn\")");
+  RopeScaling r;
+  r.factor = rf.to_double("factor", rf.require("factor"));
+  if (!(r.factor >= 1.0)) rf.fail("factor", "must be at least 1, got " + std::to_string(r.factor));
+  if (const auto o = rf.opt_int("original_max_position_embeddings")) r.original_max_position_embeddings = rf.size("original_max_position_embeddings", *o);
+  r.beta_fast = rf.opt_double("beta_fast");
+  r.beta_slow = rf.opt_double("beta_slow");
+  r.attention_factor = rf.opt_double("attention_factor");
+  r.mscale = rf.opt_double("mscale");
+  r.mscale_all_dim = rf.opt_double("mscale_all_dim");
+  r.truncate = rf.opt_bool("truncate").value_or(true);
+  if (r.attention_factor && !(*r.attention_factor > 0)) rf.fail("attention_factor", "must be positive");
+  return r;
+}
+
 // quantization_config as Qwen's FP8 checkpoints have it: {"quant_method": "fp8", "fmt": "e4m3",
 // "activation_scheme": "dynamic", "weight_block_size": [128, 128]}. Anything else is refused by name
 // rather than read as plain weights.
@@ -180,10 +203,7 @@ Qwen3Config Qwen3Config::from_json(std::string_view json_text, std::string_view 
   }
 
   // Features this runtime does not implement: refuse rather than silently compute something else.
-  if (const json* rs = f.get("rope_scaling")) {
-    (void)rs;
-    f.fail("rope_scaling", "is set, but RoPE scaling (YaRN etc.) is not implemented; only null is supported");
-  }
+  if (const json* rs = f.get("rope_scaling")) c.rope_scaling = read_rope_scaling(f, *rs, source);
   if (f.opt_bool("use_sliding_window").value_or(false)) {
     f.fail("use_sliding_window", "true is not supported (sliding-window attention is not implemented)");
   }

@@ -140,23 +140,34 @@ void embed(const kernels::KernelTable& k, const kernels::MatrixView& table, std:
   }
 }
 
-RotaryTable rotary_table(std::span<const std::int32_t> positions, std::int64_t head_dim, double theta) {
+RotaryTable rotary_table(std::span<const std::int32_t> positions, const RopeFrequencies& freqs, bool with_attention_factor) {
   RotaryTable rt;
-  rt.half_dim = head_dim / 2;
+  rt.half_dim = static_cast<std::int64_t>(freqs.inv_freq.size());
   rt.cos.resize(positions.size() * static_cast<std::size_t>(rt.half_dim));
   rt.sin.resize(rt.cos.size());
+  const float factor = with_attention_factor ? freqs.attention_factor : 1.f;
   for (std::int64_t i = 0; i < rt.half_dim; ++i) {
     // inv_freq rounded to f32 as transformers has it; the angle pos * inv_freq in double: transformers
     // rounds it to f32, which at position 100,000 is off by up to 4e-3 rad (half an f32 ulp of the
     // angle), and a StreamingLLM stream runs that far. Below ~10,000 the two agree to 5e-4 rad.
-    const float inv_freq = static_cast<float>(1.0 / std::pow(theta, static_cast<double>(2 * i) / static_cast<double>(head_dim)));
+    // YaRN's attention factor multiplies the f32 cos and sin, as transformers does.
+    const float inv_freq = freqs.inv_freq[static_cast<std::size_t>(i)];
     for (std::size_t t = 0; t < positions.size(); ++t) {
       const double angle = static_cast<double>(positions[t]) * static_cast<double>(inv_freq);
-      rt.cos[t * static_cast<std::size_t>(rt.half_dim) + static_cast<std::size_t>(i)] = static_cast<float>(std::cos(angle));
-      rt.sin[t * static_cast<std::size_t>(rt.half_dim) + static_cast<std::size_t>(i)] = static_cast<float>(std::sin(angle));
+      const std::size_t at = t * static_cast<std::size_t>(rt.half_dim) + static_cast<std::size_t>(i);
+      rt.cos[at] = static_cast<float>(std::cos(angle));
+      rt.sin[at] = static_cast<float>(std::sin(angle));
+      if (factor != 1.f) {
+        rt.cos[at] *= factor;
+        rt.sin[at] *= factor;
+      }
     }
   }
   return rt;
+}
+
+RotaryTable rotary_table(std::span<const std::int32_t> positions, std::int64_t head_dim, double theta) {
+  return rotary_table(positions, plain_rope(head_dim, theta));
 }
 
 void apply_rope(float* x, std::int64_t n_tokens, std::int64_t n_heads, const RotaryTable& rope) {
@@ -185,12 +196,12 @@ void normalize_states(const float* states, std::int64_t n_heads, std::int64_t n_
           .normalize_into(out + (t * n_heads + h) * head_dim);
 }
 
-void rotate_sink_keys(KvCache& cache, std::int64_t layer, double rope_theta) {
+void rotate_sink_keys(KvCache& cache, std::int64_t layer, const RopeFrequencies& freqs) {
   std::vector<float> k(cache.sink_keys(layer).begin(), cache.sink_keys(layer).end());
   const std::int64_t heads = cache.shape().n_kv_heads, d = cache.shape().head_dim;
   const std::int64_t n = static_cast<std::int64_t>(k.size()) / (heads * d);
   const std::vector<std::int32_t> shift(static_cast<std::size_t>(n), cache.sink_shift());
-  apply_rope(k.data(), n, heads, rotary_table(shift, d, rope_theta));
+  apply_rope(k.data(), n, heads, rotary_table(shift, freqs, false));
   cache.write_sink_keys(layer, k.data());
 }
 

@@ -8,6 +8,7 @@
 
 #include "kernels/kernels.hpp"
 #include "kv/kv_cache.hpp"
+#include "model/rope.hpp"
 
 namespace qwen3::ops {
 
@@ -45,7 +46,8 @@ struct RotaryTable {
   std::int64_t half_dim = 0;
   std::vector<float> cos, sin;
 };
-RotaryTable rotary_table(std::span<const std::int32_t> positions, std::int64_t head_dim, double theta);
+RotaryTable rotary_table(std::span<const std::int32_t> positions, const RopeFrequencies& freqs, bool with_attention_factor = true);
+RotaryTable rotary_table(std::span<const std::int32_t> positions, std::int64_t head_dim, double theta);  // plain RoPE
 // Rotates x [n_tokens][n_heads][head_dim] in place, Hugging Face rotate_half layout.
 void apply_rope(float* x, std::int64_t n_tokens, std::int64_t n_heads, const RotaryTable& rope);
 
@@ -56,7 +58,8 @@ void normalize_states(const float* states, std::int64_t n_heads, std::int64_t n_
 // StreamingLLM's positions: the attention sinks sit just before the oldest kept token, so when the
 // window slides, their keys in `layer` are rotated by the cache's sink_shift() from the exact keys
 // first stored (angles in double: no error grows with the number of slides).
-void rotate_sink_keys(KvCache& cache, std::int64_t layer, double rope_theta);
+// The shift rotates without YaRN's attention factor: the stored keys carry it already.
+void rotate_sink_keys(KvCache& cache, std::int64_t layer, const RopeFrequencies& freqs);
 
 // gate <- silu(gate) * up, elementwise over n values.
 void swiglu(float* gate, const float* up, std::int64_t n);

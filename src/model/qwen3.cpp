@@ -46,6 +46,7 @@ Qwen3Model::Qwen3Model(const Qwen3Config& cfg, Qwen3Weights weights, const kerne
                        AttentionKind attention, const Distribution& dist)
     : cfg_(cfg), w_(std::move(weights)), k_(&kernels), attention_(attention), dist_(dist) {
   if (cfg_.head_dim % 2 != 0) throw Error("config.json: head_dim " + std::to_string(cfg_.head_dim) + " must be even for RoPE");
+  rope_ = rope_frequencies(cfg_);
 }
 
 KvCacheShape Qwen3Model::kv_shape(KvType type, std::int64_t block_size) const {
@@ -84,7 +85,7 @@ void Qwen3Model::forward(std::span<const SequenceStep> batch, ForwardTrace* trac
   a_.resize(cfg_, dist_.part, static_cast<std::int64_t>(tokens.size()));
 
   // cos/sin of every token's angles, shared by all layers.
-  const ops::RotaryTable rope = ops::rotary_table(positions, cfg_.head_dim, cfg_.rope_theta);
+  const ops::RotaryTable rope = ops::rotary_table(positions, rope_);
   ops::embed(*k_, w_.embed_tokens, tokens, a_.x.data(), w_.embedding_as_q8);
   if (trace) trace->hidden.assign(1, a_.x);
   for (std::int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
@@ -145,7 +146,7 @@ void Qwen3Model::attend(const SequenceStep& seq, const StepRows& rows, std::int6
   const std::int64_t n_heads = part.q_heads.size(), n_kv = part.kv_heads.size();  // this rank's
   KvCache& cache = *seq.cache;
   cache.store(layer, rows.slots, a_.k.data() + rows.first * n_kv * D, a_.v.data() + rows.first * n_kv * D);
-  if (cache.sinks_stale(layer)) ops::rotate_sink_keys(cache, layer, cfg_.rope_theta);  // StreamingLLM positions
+  if (cache.sinks_stale(layer)) ops::rotate_sink_keys(cache, layer, rope_);  // StreamingLLM positions
 
   AttentionProblem p;
   p.kernels = k_;

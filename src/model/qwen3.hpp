@@ -10,6 +10,7 @@
 #include "kv/kv_cache.hpp"
 #include "model/ops.hpp"
 #include "model/weights.hpp"
+#include "model/rope.hpp"
 #include "parallel/layout.hpp"
 #include "qwen3/comm.hpp"
 #include "qwen3/config.hpp"
@@ -98,6 +99,7 @@ class Qwen3Model {
   void linear(const kernels::MatrixView& w, const float* x, std::span<const ops::RowSpan> spans, float* y) const;
 
   Qwen3Config cfg_;
+  RopeFrequencies rope_;  // plain or YaRN (rope_scaling)
   Qwen3Weights w_;
   const kernels::KernelTable* k_;
   AttentionKind attention_;

@@ -53,9 +53,8 @@ const BadInputCase kModelCases[] = {
     {"tied_config_mismatch_sharded", kCopyHi, R"(error: model\.embed_tokens\.weight: shape \[400, 128\] in the checkpoint, config\.json implies \[400, 64\]$)",
      mha_with(replace_text("config.json", "\"hidden_size\": 128", "\"hidden_size\": 64"))},
     // Features the runtime refuses rather than computing something else.
-    {"rope_scaling", kCopyHi, R"(/config\.json: rope_scaling: is set, but RoPE scaling .*is not implemented)",
-     gqa4_with(replace_text("config.json", "\"rope_scaling\": null",
-                            R"("rope_scaling": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 128})"))},
+    {"rope_scaling_not_yarn", kCopyHi, R"(/config\.json: rope_scaling: rope_type: "linear" is not supported \(only "yarn"\)$)",
+     gqa4_with(replace_text("config.json", "\"rope_scaling\": null", R"("rope_scaling": {"rope_type": "linear", "factor": 4.0})"))},
     {"use_sliding_window", kCopyHi, R"(/config\.json: use_sliding_window: true is not supported)",
      gqa4_with(replace_text("config.json", "\"use_sliding_window\": false", "\"use_sliding_window\": true"))},
     {"model_type_qwen3_moe", kCopyHi, R"(/config\.json: model_type "qwen3_moe" is not supported)",

@@ -92,11 +92,16 @@ TEST(Qwen3Config, RefusesOtherModelType) {
   EXPECT_QWEN3_ERROR(parse(j), "model_type \"llama\"");
 }
 
-// rope_scaling set (YaRN) is refused, naming rope_scaling.
-TEST(Qwen3Config, RefusesRopeScaling) {
+// rope_scaling: YaRN (Qwen's recipe) is read with its fields; another rope type is refused, naming it.
+TEST(Qwen3Config, ReadsYarnAndRefusesOtherRopeScaling) {
   json j = base_config();
   j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 32768}};
-  EXPECT_QWEN3_ERROR(parse(j), "cfg.json: rope_scaling");
+  const Qwen3Config c = parse(j);
+  ASSERT_TRUE(c.rope_scaling);
+  EXPECT_EQ(c.rope_scaling->factor, 4.0);
+  EXPECT_EQ(c.rope_scaling->original_max_position_embeddings, 32768);
+  j["rope_scaling"] = {{"rope_type", "dynamic"}, {"factor", 2.0}};
+  EXPECT_QWEN3_ERROR(parse(j), "cfg.json: rope_scaling: rope_type: \"dynamic\" is not supported (only \"yarn\")");
 }
 
 // use_sliding_window: true is refused, naming use_sliding_window.

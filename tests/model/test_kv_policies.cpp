@@ -66,7 +66,7 @@ void sink_window_at_cache_index_positions(KvType kv, float tol) {
       const std::int32_t pos[1] = {start + static_cast<std::int32_t>(t)};
       const auto slots = cache.append(pos);
       cache.store(0, slots, rotated(k_raw.data() + t * d, 1, pos[0]).data(), v.data() + t * d);
-      if (cache.sinks_stale(0)) ops::rotate_sink_keys(cache, 0, theta);
+      if (cache.sinks_stale(0)) ops::rotate_sink_keys(cache, 0, plain_rope(d, theta));
     }
     // The paper's: the kept tokens (sinks, then the window) at cache indices 0 .. budget-1.
     std::vector<std::int64_t> kept(static_cast<std::size_t>(sinks));

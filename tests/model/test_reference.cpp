@@ -35,6 +35,8 @@ const Case kCases[] = {
     {"tiny-gqa4", KvType::F32, 1e-4f},      {"tiny-mha-tied", KvType::F32, 1e-4f},
     {"tiny-gqa4-bf16", KvType::F32, 1e-4f}, {"tiny-gqa4-f16", KvType::F32, 1e-4f},
     {"tiny-gqa4-bf16", KvType::BF16, 3e-2f}, {"tiny-gqa4", KvType::Q8, 0.1f},
+    // YaRN (rope_scaling factor 4 over an original context of 128; a 400-token prompt runs to 3x past it).
+    {"tiny-gqa4-yarn", KvType::F32, 1e-4f},
 };
 
 using Param = std::tuple<Case, AttentionKind, kernels::Isa>;
