@@ -18,6 +18,22 @@ struct RopeScaling {
   bool truncate = true;
 };
 
+// A qwen3_moe model's mixture-of-experts MLPs (transformers' Qwen3MoeSparseMoeBlock): a router
+// (mlp.gate) picks experts_per_token of num_experts per token; their SwiGLU MLPs of
+// moe_intermediate_size are summed with the router's softmax weights (renormalised over the chosen
+// ones when norm_topk_prob). router_aux_loss_coef only matters in training and is ignored.
+struct MoeConfig {
+  std::int64_t num_experts = 0;
+  std::int64_t experts_per_token = 0;
+  std::int64_t moe_intermediate_size = 0;
+  bool norm_topk_prob = false;
+  std::int64_t decoder_sparse_step = 1;
+  std::vector<std::int64_t> mlp_only_layers;  // layers with a dense MLP of intermediate_size
+
+  // transformers: not in mlp_only_layers, and (layer + 1) % decoder_sparse_step == 0.
+  bool sparse(std::int64_t layer) const;
+};
+
 struct Qwen3Config {
   std::string model_type;             // must be "qwen3"
   std::int64_t vocab_size = 0;        // rows of embed_tokens / lm_head (may exceed the tokenizer's size)
@@ -33,6 +49,7 @@ struct Qwen3Config {
   bool tie_word_embeddings = false;
   std::string torch_dtype;            // informational: the tensors' own dtypes are what count
   std::optional<RopeScaling> rope_scaling;  // YaRN; absent (or rope_type "default"): plain RoPE
+  std::optional<MoeConfig> moe;             // model_type qwen3_moe
   // quantization_config of Qwen's FP8 checkpoints: each F8_E4M3 weight's weight_scale_inv holds one
   // scale per block of fp8_block_rows x fp8_block_cols weights. 0: no quantization_config.
   std::int64_t fp8_block_rows = 0, fp8_block_cols = 0;

@@ -1,6 +1,7 @@
 // config.json and generation_config.json of a Hugging Face Qwen3 checkpoint.
 #include "qwen3/config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -161,6 +162,28 @@ std::optional<RopeScaling> read_rope_scaling(const Fields& f, const json& rs, co
   return r;
 }
 
+// The qwen3_moe fields, checked against each other and the layer count.
+MoeConfig read_moe_config(const Fields& f, const Qwen3Config& c) {
+  MoeConfig m;
+  m.num_experts = f.size("num_experts", f.to_int("num_experts", f.require("num_experts")));
+  m.experts_per_token = f.size("num_experts_per_tok", f.to_int("num_experts_per_tok", f.require("num_experts_per_tok")));
+  if (m.experts_per_token > m.num_experts)
+    f.fail("num_experts_per_tok", std::to_string(m.experts_per_token) + " is more than num_experts " + std::to_string(m.num_experts));
+  m.moe_intermediate_size = f.size("moe_intermediate_size", f.to_int("moe_intermediate_size", f.require("moe_intermediate_size")));
+  m.norm_topk_prob = f.opt_bool("norm_topk_prob").value_or(false);
+  m.decoder_sparse_step = f.size("decoder_sparse_step", f.opt_int("decoder_sparse_step").value_or(1));
+  if (const json* only = f.get("mlp_only_layers")) {
+    if (!only->is_array()) f.fail("mlp_only_layers", std::string("expected a list of layer numbers, got ") + json_type(*only));
+    for (const json& l : *only) {
+      const std::int64_t layer = f.to_int("mlp_only_layers", l);
+      if (layer < 0 || layer >= c.num_hidden_layers)
+        f.fail("mlp_only_layers", "layer " + std::to_string(layer) + " is not one of the " + std::to_string(c.num_hidden_layers) + " layers");
+      m.mlp_only_layers.push_back(layer);
+    }
+  }
+  return m;
+}
+
 // quantization_config as Qwen's FP8 checkpoints have it: {"quant_method": "fp8", "fmt": "e4m3",
 // "activation_scheme": "dynamic", "weight_block_size": [128, 128]}. Anything else is refused by name
 // rather than read as plain weights.
@@ -187,6 +210,11 @@ void read_quantization_config(const Fields& f, const json& q, Qwen3Config& c) {
 
 }  // namespace
 
+bool MoeConfig::sparse(std::int64_t layer) const {
+  return std::find(mlp_only_layers.begin(), mlp_only_layers.end(), layer) == mlp_only_layers.end() && num_experts > 0 &&
+         (layer + 1) % decoder_sparse_step == 0;
+}
+
 Qwen3Config Qwen3Config::from_file(const std::filesystem::path& config_json) {
   return from_json(read_file(config_json), config_json.string());
 }
@@ -198,8 +226,8 @@ Qwen3Config Qwen3Config::from_json(std::string_view json_text, std::string_view 
   Qwen3Config c;
 
   c.model_type = f.to_string("model_type", f.require("model_type"));
-  if (c.model_type != "qwen3") {
-    throw Error(one_line(source + ": model_type \"" + c.model_type + "\" is not supported (only qwen3)"));
+  if (c.model_type != "qwen3" && c.model_type != "qwen3_moe") {
+    throw Error(one_line(source + ": model_type \"" + c.model_type + "\" is not supported (only qwen3 and qwen3_moe)"));
   }
 
   // Features this runtime does not implement: refuse rather than silently compute something else.
@@ -236,6 +264,7 @@ Qwen3Config Qwen3Config::from_json(std::string_view json_text, std::string_view 
   if (c.rope_theta <= 0) f.fail("rope_theta", "must be positive");
   c.tie_word_embeddings = f.opt_bool("tie_word_embeddings").value_or(false);
   if (const json* q = f.get("quantization_config")) read_quantization_config(f, *q, c);
+  if (c.model_type == "qwen3_moe") c.moe = read_moe_config(f, c);
   // Newer transformers write "dtype" instead of "torch_dtype".
   if (auto td = f.opt_string("torch_dtype")) {
     c.torch_dtype = *td;

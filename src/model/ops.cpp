@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "kernels/convert.hpp"
 #include "kernels/q8.hpp"
@@ -203,6 +204,33 @@ void rotate_sink_keys(KvCache& cache, std::int64_t layer, const RopeFrequencies&
   const std::vector<std::int32_t> shift(static_cast<std::size_t>(n), cache.sink_shift());
   apply_rope(k.data(), n, heads, rotary_table(shift, freqs, false));
   cache.write_sink_keys(layer, k.data());
+}
+
+Routing route_tokens(std::span<const float> router_logits, std::int64_t n_tokens, std::int64_t n_experts, std::int64_t top_k, bool normalize) {
+  Routing r;
+  r.rows_of_expert.resize(static_cast<std::size_t>(n_experts));
+  std::vector<float> prob(static_cast<std::size_t>(n_experts));
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n_experts));
+  for (std::int64_t t = 0; t < n_tokens; ++t) {
+    const float* logits = router_logits.data() + t * n_experts;
+    const float mx = *std::max_element(logits, logits + n_experts);
+    double sum = 0;
+    for (std::int64_t e = 0; e < n_experts; ++e) sum += std::exp(static_cast<double>(logits[e] - mx));
+    for (std::int64_t e = 0; e < n_experts; ++e)
+      prob[static_cast<std::size_t>(e)] = static_cast<float>(std::exp(static_cast<double>(logits[e] - mx)) / sum);
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + top_k, order.end(), [&](std::int64_t a, std::int64_t b) {
+      return prob[static_cast<std::size_t>(a)] > prob[static_cast<std::size_t>(b)] || (prob[static_cast<std::size_t>(a)] == prob[static_cast<std::size_t>(b)] && a < b);
+    });
+    float kept = 0.f;
+    for (std::int64_t k = 0; k < top_k; ++k) kept += prob[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])];
+    for (std::int64_t k = 0; k < top_k; ++k) {
+      const std::int64_t e = order[static_cast<std::size_t>(k)];
+      const float w = prob[static_cast<std::size_t>(e)];
+      r.rows_of_expert[static_cast<std::size_t>(e)].push_back({t, normalize ? w / kept : w});
+    }
+  }
+  return r;
 }
 
 void swiglu(float* gate, const float* up, std::int64_t n) {

@@ -61,6 +61,19 @@ void normalize_states(const float* states, std::int64_t n_heads, std::int64_t n_
 // The shift rotates without YaRN's attention factor: the stored keys carry it already.
 void rotate_sink_keys(KvCache& cache, std::int64_t layer, const RopeFrequencies& freqs);
 
+// A mixture-of-experts router's choice: for each expert, the rows (tokens) that chose it, in token
+// order, with the weight of its output in theirs.
+struct RoutedRow {
+  std::int64_t token = 0;
+  float weight = 0.f;
+};
+struct Routing {
+  std::vector<std::vector<RoutedRow>> rows_of_expert;  // [n_experts]
+};
+// As transformers: softmax over the n_experts router logits of each token in f32, its top_k experts
+// (the larger probability first, the lower expert on a tie), renormalised to sum 1 when `normalize`.
+Routing route_tokens(std::span<const float> router_logits, std::int64_t n_tokens, std::int64_t n_experts, std::int64_t top_k, bool normalize);
+
 // gate <- silu(gate) * up, elementwise over n values.
 void swiglu(float* gate, const float* up, std::int64_t n);
 // y += x over n values.

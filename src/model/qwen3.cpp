@@ -229,11 +229,61 @@ void Qwen3Model::linear(const kernels::MatrixView& w, const float* x, std::span<
 void Qwen3Model::mlp_block(const LayerWeights& lw, std::int64_t n) {
   const std::int64_t H = cfg_.hidden_size;
   ops::rmsnorm(a_.x.data(), lw.post_attention_layernorm, n, H, static_cast<float>(cfg_.rms_norm_eps), a_.xn.data());
+  if (lw.sparse()) return moe_block(lw, n);
   linear(lw.gate_proj, a_.xn.data(), step_spans_, a_.gate.data());
   linear(lw.up_proj, a_.xn.data(), step_spans_, a_.up.data());
   ops::swiglu(a_.gate.data(), a_.up.data(), n * dist_.part.mlp.size());
   linear(lw.down_proj, a_.gate.data(), step_spans_, a_.tmp.data());
   dist_.all->allreduce_sum(a_.tmp);  // each rank's rows of the intermediate dimension
+  ops::add_inplace(a_.x.data(), a_.tmp.data(), n * H);
+}
+
+// The mixture-of-experts MLP, as transformers' Qwen3MoeSparseMoeBlock: the router's softmax over all
+// experts (f32), the top experts_per_token of each token (renormalised over them when
+// norm_topk_prob), and each chosen expert's SwiGLU MLP on the tokens that chose it, added with its
+// weight in expert order. Each expert's weights are read once per step, for all its tokens; one that
+// no token chose is not read at all.
+void Qwen3Model::moe_block(const LayerWeights& lw, std::int64_t n) {
+  const MoeConfig& moe = *cfg_.moe;
+  const std::int64_t H = cfg_.hidden_size, E = moe.num_experts, K = moe.experts_per_token, EI = moe.moe_intermediate_size;
+  std::vector<float> router_logits(static_cast<std::size_t>(n * E));
+  linear(lw.router, a_.xn.data(), step_spans_, router_logits.data());
+  const ops::Routing routing = ops::route_tokens(router_logits, n, E, K, moe.norm_topk_prob);
+  // Which sequence of the step each row belongs to: an expert's rows keep their sequences apart, so
+  // batch invariance holds as for the dense MLP.
+  std::vector<std::int64_t> sequence_of(static_cast<std::size_t>(n));
+  for (std::size_t s = 0; s < step_spans_.size(); ++s)
+    for (std::int64_t r = 0; r < step_spans_[s].count; ++r) sequence_of[static_cast<std::size_t>(step_spans_[s].first + r)] = static_cast<std::int64_t>(s);
+  std::fill(a_.tmp.begin(), a_.tmp.begin() + n * H, 0.f);
+  std::vector<float> xe, gate, up, down;
+  for (std::int64_t e = 0; e < E; ++e) {
+    const auto& rows = routing.rows_of_expert[static_cast<std::size_t>(e)];
+    if (rows.empty()) continue;
+    const auto m = static_cast<std::int64_t>(rows.size());
+    xe.resize(static_cast<std::size_t>(m * H));
+    std::vector<ops::RowSpan> spans;
+    for (std::int64_t j = 0; j < m; ++j) {
+      const std::int64_t t = rows[static_cast<std::size_t>(j)].token;
+      std::copy(a_.xn.begin() + t * H, a_.xn.begin() + (t + 1) * H, xe.begin() + j * H);
+      if (j > 0 && sequence_of[static_cast<std::size_t>(t)] == sequence_of[static_cast<std::size_t>(rows[static_cast<std::size_t>(j - 1)].token)])
+        ++spans.back().count;
+      else
+        spans.push_back({j, 1});
+    }
+    gate.resize(static_cast<std::size_t>(m * EI));
+    up.resize(gate.size());
+    down.resize(static_cast<std::size_t>(m * H));
+    const ExpertWeights& ew = lw.experts[static_cast<std::size_t>(e)];
+    linear(ew.gate_proj, xe.data(), spans, gate.data());
+    linear(ew.up_proj, xe.data(), spans, up.data());
+    ops::swiglu(gate.data(), up.data(), m * EI);
+    linear(ew.down_proj, gate.data(), spans, down.data());
+    for (std::int64_t j = 0; j < m; ++j) {
+      const ops::RoutedRow& row = rows[static_cast<std::size_t>(j)];
+      float* out = a_.tmp.data() + row.token * H;
+      for (std::int64_t h = 0; h < H; ++h) out[h] += down[static_cast<std::size_t>(j * H + h)] * row.weight;
+    }
+  }
   ops::add_inplace(a_.x.data(), a_.tmp.data(), n * H);
 }
 

@@ -95,6 +95,7 @@ class Qwen3Model {
   void logits_of(std::span<const SequenceStep> batch, std::span<const StepRows> rows);
   void project_qkv(const LayerWeights& lw, std::int64_t n, const ops::RotaryTable& rope);
   void mlp_block(const LayerWeights& lw, std::int64_t n);
+  void moe_block(const LayerWeights& lw, std::int64_t n);  // a sparse layer's MLP (qwen3_moe); xn is normed
   // y = W x over the step's rows (the spans of its sequences: per sequence when batch-invariant).
   void linear(const kernels::MatrixView& w, const float* x, std::span<const ops::RowSpan> spans, float* y) const;
 

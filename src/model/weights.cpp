@@ -243,6 +243,9 @@ Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, Weight
 
 Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, WeightPlacement placement, const ModelPartition& part,
                           WeightFormat format) {
+  if (cfg.moe && part.ranks > 1)
+    throw Error(ckpt.dir().string() + ": qwen3_moe on " + std::to_string(part.ranks) +
+                " ranks or NUMA domains is not supported yet (experts over ranks is planned); run it in one process with --numa off");
   Qwen3Weights w;
   WeightReader r(ckpt, cfg, w.fp8_scales);
   const std::int64_t H = cfg.hidden_size, I = cfg.intermediate_size, D = cfg.head_dim;
@@ -267,19 +270,30 @@ Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, Weight
     lw.o_proj = slice_cols(r.matrix(p + "self_attn.o_proj.weight", H, QD), part.own_q_heads.begin * D, part.own_q_heads.end * D);
     lw.q_norm = r.vector(p + "self_attn.q_norm.weight", D);
     lw.k_norm = r.vector(p + "self_attn.k_norm.weight", D);
-    lw.gate_proj = r.matrix(p + "mlp.gate_proj.weight", I, H).slice_rows(part.mlp.begin, part.mlp.end);
-    lw.up_proj = r.matrix(p + "mlp.up_proj.weight", I, H).slice_rows(part.mlp.begin, part.mlp.end);
-    lw.down_proj = slice_cols(r.matrix(p + "mlp.down_proj.weight", H, I), part.mlp.begin, part.mlp.end);
+    if (cfg.moe && cfg.moe->sparse(l)) {
+      // Every expert whole on the one rank that runs them (experts over ranks: not yet).
+      const std::int64_t E = cfg.moe->num_experts, EI = cfg.moe->moe_intermediate_size;
+      lw.router = r.matrix(p + "mlp.gate.weight", E, H);
+      for (std::int64_t e = 0; e < E; ++e) {
+        const std::string q = p + "mlp.experts." + std::to_string(e) + ".";
+        lw.experts.push_back({r.matrix(q + "gate_proj.weight", EI, H), r.matrix(q + "up_proj.weight", EI, H), r.matrix(q + "down_proj.weight", H, EI)});
+        check_q8_columns(q + "down_proj.weight", lw.experts.back().down_proj, format);
+      }
+    } else {
+      lw.gate_proj = r.matrix(p + "mlp.gate_proj.weight", I, H).slice_rows(part.mlp.begin, part.mlp.end);
+      lw.up_proj = r.matrix(p + "mlp.up_proj.weight", I, H).slice_rows(part.mlp.begin, part.mlp.end);
+      lw.down_proj = slice_cols(r.matrix(p + "mlp.down_proj.weight", H, I), part.mlp.begin, part.mlp.end);
+      check_q8_columns(p + "mlp.down_proj.weight", lw.down_proj, format);
+    }
     lw.input_layernorm = r.vector(p + "input_layernorm.weight", H);
     lw.post_attention_layernorm = r.vector(p + "post_attention_layernorm.weight", H);
     check_q8_columns(p + "self_attn.o_proj.weight", lw.o_proj, format);
-    check_q8_columns(p + "mlp.down_proj.weight", lw.down_proj, format);
     check_q8_columns(p + "self_attn.q_proj.weight", lw.q_proj, format);  // hidden_size: every in-projection alike
     for (const auto* m : lw.matrices()) w.matrix_bytes += bytes_as(*m, in_memory_dtype(m->dtype, format));
     w.layers.push_back(std::move(lw));
   }
   r.check_all_used(cfg);
-  if (!w.layers.empty()) w.stored_body_dtype = w.layers.front().gate_proj.dtype;
+  if (!w.layers.empty()) w.stored_body_dtype = w.layers.front().q_proj.dtype;
   const bool keep_embedding = keeps_embedding(w, part);
   const bool tied_whole = cfg.tie_word_embeddings && !keep_embedding;
   w.matrix_bytes += bytes_as(w.lm_head, in_memory_dtype(w.lm_head.dtype, table_format(format)));

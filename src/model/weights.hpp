@@ -19,22 +19,40 @@
 
 namespace qwen3 {
 
+// One expert of a mixture-of-experts MLP: a SwiGLU MLP of moe_intermediate_size.
+struct ExpertWeights {
+  kernels::MatrixView gate_proj;  // [moe_intermediate][hidden]
+  kernels::MatrixView up_proj;    // [moe_intermediate][hidden]
+  kernels::MatrixView down_proj;  // [hidden][moe_intermediate]
+};
+
 struct LayerWeights {
   kernels::MatrixView q_proj;                 // [n_heads*head_dim][hidden]
   kernels::MatrixView k_proj;                 // [n_kv_heads*head_dim][hidden]
   kernels::MatrixView v_proj;                 // [n_kv_heads*head_dim][hidden]
   kernels::MatrixView o_proj;                 // [hidden][n_heads*head_dim]
-  kernels::MatrixView gate_proj;              // [intermediate][hidden]
+  kernels::MatrixView gate_proj;              // [intermediate][hidden]   (dense MLP; empty in a sparse layer)
   kernels::MatrixView up_proj;                // [intermediate][hidden]
   kernels::MatrixView down_proj;              // [hidden][intermediate]
+  kernels::MatrixView router;                 // [num_experts][hidden]    (qwen3_moe's mlp.gate; sparse layers only)
+  std::vector<ExpertWeights> experts;         // [num_experts]
   std::vector<float> input_layernorm;         // [hidden]
   std::vector<float> post_attention_layernorm;// [hidden]
   std::vector<float> q_norm;                  // [head_dim], shared by all query heads
   std::vector<float> k_norm;                  // [head_dim], shared by all key heads
 
-  // The seven matrices, for code that treats them alike (byte counts, the huge-page copy).
-  std::array<kernels::MatrixView*, 7> matrices() {
-    return {&q_proj, &k_proj, &v_proj, &o_proj, &gate_proj, &up_proj, &down_proj};
+  bool sparse() const { return !experts.empty(); }
+  // Every matrix of the layer (the dense MLP's, or the router and every expert's), for code that
+  // treats them alike (byte counts, the huge-page copy).
+  std::vector<kernels::MatrixView*> matrices() {
+    std::vector<kernels::MatrixView*> m{&q_proj, &k_proj, &v_proj, &o_proj};
+    if (!sparse()) {
+      m.insert(m.end(), {&gate_proj, &up_proj, &down_proj});
+      return m;
+    }
+    m.push_back(&router);
+    for (ExpertWeights& e : experts) m.insert(m.end(), {&e.gate_proj, &e.up_proj, &e.down_proj});
+    return m;
   }
 };
 
@@ -53,7 +71,7 @@ struct Qwen3Weights {
   bool embedding_as_q8 = false;
 
   // The dtype of the layers' matrices in memory.
-  DType body_dtype() const { return layers.empty() ? embed_tokens.dtype : layers.front().gate_proj.dtype; }  // of the F8_E4M3 views, until load makes them Q8
+  DType body_dtype() const { return layers.empty() ? embed_tokens.dtype : layers.front().q_proj.dtype; }  // of the F8_E4M3 views, until load makes them Q8
   // Some matrices are still views into the file mapping, which must outlive them. With several ranks
   // the embedding table stays there: a step reads only the rows of its own tokens.
   bool reads_mapping = true;

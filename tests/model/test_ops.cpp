@@ -58,5 +58,30 @@ TEST(Linear, Bf16RowsMultiplyBf16RoundedActivations) {
   EXPECT_LE(test::worst_excess(got, exact), 0.f);
 }
 
+// Property: the router picks each token's top_k experts by softmax probability (the lower expert on
+// a tie), lists each expert's tokens in token order, and weighs them by the softmax probability, or
+// by it renormalised over the chosen experts when asked (transformers' norm_topk_prob).
+TEST(Routing, TopExpertsBySoftmaxWithOptionalRenormalisation) {
+  // Token 0: logits favour expert 2 then 0; token 1: experts 1 and 3 tie at the top.
+  const std::vector<float> logits = {1.f, 0.f, 2.f, -1.f, 0.f, 3.f, 0.f, 3.f};
+  const ops::Routing plain = ops::route_tokens(logits, 2, 4, 2, false);
+  const double z0 = std::exp(1.0) + 1 + std::exp(2.0) + std::exp(-1.0);
+  ASSERT_EQ(plain.rows_of_expert[2].size(), 1u);
+  EXPECT_EQ(plain.rows_of_expert[2][0].token, 0);
+  EXPECT_NEAR(plain.rows_of_expert[2][0].weight, std::exp(2.0) / z0, 1e-6);
+  EXPECT_NEAR(plain.rows_of_expert[0][0].weight, std::exp(1.0) / z0, 1e-6);
+  ASSERT_EQ(plain.rows_of_expert[1].size(), 1u);
+  ASSERT_EQ(plain.rows_of_expert[3].size(), 1u);
+  EXPECT_EQ(plain.rows_of_expert[1][0].token, 1);
+  const ops::Routing normed = ops::route_tokens(logits, 2, 4, 2, true);
+  EXPECT_NEAR(normed.rows_of_expert[2][0].weight + normed.rows_of_expert[0][0].weight, 1.0, 1e-6);
+  EXPECT_NEAR(normed.rows_of_expert[1][0].weight, 0.5, 1e-6);
+  // A tie beyond top_k: with top 1, token 1 takes expert 1, the lower of the two.
+  const ops::Routing one = ops::route_tokens(logits, 2, 4, 1, true);
+  EXPECT_EQ(one.rows_of_expert[1].size(), 1u);
+  EXPECT_TRUE(one.rows_of_expert[3].empty());
+  EXPECT_EQ(one.rows_of_expert[1][0].weight, 1.f);
+}
+
 }  // namespace
 }  // namespace qwen3
