@@ -242,10 +242,11 @@ void Qwen3Model::mlp_block(const LayerWeights& lw, std::int64_t n) {
 // experts (f32), the top experts_per_token of each token (renormalised over them when
 // norm_topk_prob), and each chosen expert's SwiGLU MLP on the tokens that chose it, added with its
 // weight in expert order. Each expert's weights are read once per step, for all its tokens; one that
-// no token chose is not read at all.
+// no token chose is not read at all. On several ranks each runs its whole experts (ModelPartition::experts).
 void Qwen3Model::moe_block(const LayerWeights& lw, std::int64_t n) {
   const MoeConfig& moe = *cfg_.moe;
   const std::int64_t H = cfg_.hidden_size, E = moe.num_experts, K = moe.experts_per_token, EI = moe.moe_intermediate_size;
+  // Every rank routes every token (the router is small and replicated), then runs its own experts.
   std::vector<float> router_logits(static_cast<std::size_t>(n * E));
   linear(lw.router, a_.xn.data(), step_spans_, router_logits.data());
   const ops::Routing routing = ops::route_tokens(router_logits, n, E, K, moe.norm_topk_prob);
@@ -256,7 +257,8 @@ void Qwen3Model::moe_block(const LayerWeights& lw, std::int64_t n) {
     for (std::int64_t r = 0; r < step_spans_[s].count; ++r) sequence_of[static_cast<std::size_t>(step_spans_[s].first + r)] = static_cast<std::int64_t>(s);
   std::fill(a_.tmp.begin(), a_.tmp.begin() + n * H, 0.f);
   std::vector<float> xe, gate, up, down;
-  for (std::int64_t e = 0; e < E; ++e) {
+  // This rank's experts (all of them in one process); the ranks' sums meet in the all-reduce below.
+  for (std::int64_t e = lw.first_expert; e < lw.first_expert + static_cast<std::int64_t>(lw.experts.size()); ++e) {
     const auto& rows = routing.rows_of_expert[static_cast<std::size_t>(e)];
     if (rows.empty()) continue;
     const auto m = static_cast<std::int64_t>(rows.size());
@@ -273,7 +275,7 @@ void Qwen3Model::moe_block(const LayerWeights& lw, std::int64_t n) {
     gate.resize(static_cast<std::size_t>(m * EI));
     up.resize(gate.size());
     down.resize(static_cast<std::size_t>(m * H));
-    const ExpertWeights& ew = lw.experts[static_cast<std::size_t>(e)];
+    const ExpertWeights& ew = lw.experts[static_cast<std::size_t>(e - lw.first_expert)];
     linear(ew.gate_proj, xe.data(), spans, gate.data());
     linear(ew.up_proj, xe.data(), spans, up.data());
     ops::swiglu(gate.data(), up.data(), m * EI);
@@ -284,6 +286,7 @@ void Qwen3Model::moe_block(const LayerWeights& lw, std::int64_t n) {
       for (std::int64_t h = 0; h < H; ++h) out[h] += down[static_cast<std::size_t>(j * H + h)] * row.weight;
     }
   }
+  dist_.all->allreduce_sum(a_.tmp);  // each rank's experts, as the dense MLP's rows
   ops::add_inplace(a_.x.data(), a_.tmp.data(), n * H);
 }
 

@@ -243,9 +243,6 @@ Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, Weight
 
 Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, WeightPlacement placement, const ModelPartition& part,
                           WeightFormat format) {
-  if (cfg.moe && part.ranks > 1)
-    throw Error(ckpt.dir().string() + ": qwen3_moe on " + std::to_string(part.ranks) +
-                " ranks or NUMA domains is not supported yet (experts over ranks is planned); run it in one process with --numa off");
   Qwen3Weights w;
   WeightReader r(ckpt, cfg, w.fp8_scales);
   const std::int64_t H = cfg.hidden_size, I = cfg.intermediate_size, D = cfg.head_dim;
@@ -271,14 +268,19 @@ Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, Weight
     lw.q_norm = r.vector(p + "self_attn.q_norm.weight", D);
     lw.k_norm = r.vector(p + "self_attn.k_norm.weight", D);
     if (cfg.moe && cfg.moe->sparse(l)) {
-      // Every expert whole on the one rank that runs them (experts over ranks: not yet).
+      // The router on every rank (each needs every token's choice); of the experts only this rank's,
+      // whole. The others' tensors are checked and left to their ranks.
       const std::int64_t E = cfg.moe->num_experts, EI = cfg.moe->moe_intermediate_size;
       lw.router = r.matrix(p + "mlp.gate.weight", E, H);
       for (std::int64_t e = 0; e < E; ++e) {
         const std::string q = p + "mlp.experts." + std::to_string(e) + ".";
-        lw.experts.push_back({r.matrix(q + "gate_proj.weight", EI, H), r.matrix(q + "up_proj.weight", EI, H), r.matrix(q + "down_proj.weight", H, EI)});
-        check_q8_columns(q + "down_proj.weight", lw.experts.back().down_proj, format);
+        ExpertWeights ew{r.matrix(q + "gate_proj.weight", EI, H), r.matrix(q + "up_proj.weight", EI, H), r.matrix(q + "down_proj.weight", H, EI)};
+        if (e < part.experts.begin || e >= part.experts.end) continue;
+        check_q8_columns(q + "down_proj.weight", ew.down_proj, format);
+        lw.experts.push_back(ew);
       }
+      lw.first_expert = part.experts.begin;
+      lw.sparse_layer = true;
     } else {
       lw.gate_proj = r.matrix(p + "mlp.gate_proj.weight", I, H).slice_rows(part.mlp.begin, part.mlp.end);
       lw.up_proj = r.matrix(p + "mlp.up_proj.weight", I, H).slice_rows(part.mlp.begin, part.mlp.end);

@@ -35,13 +35,15 @@ struct LayerWeights {
   kernels::MatrixView up_proj;                // [intermediate][hidden]
   kernels::MatrixView down_proj;              // [hidden][intermediate]
   kernels::MatrixView router;                 // [num_experts][hidden]    (qwen3_moe's mlp.gate; sparse layers only)
-  std::vector<ExpertWeights> experts;         // [num_experts]
+  std::vector<ExpertWeights> experts;         // this rank's experts: first_expert, first_expert + 1, ...
+  std::int64_t first_expert = 0;
+  bool sparse_layer = false;                  // qwen3_moe: router + experts instead of the dense MLP
   std::vector<float> input_layernorm;         // [hidden]
   std::vector<float> post_attention_layernorm;// [hidden]
   std::vector<float> q_norm;                  // [head_dim], shared by all query heads
   std::vector<float> k_norm;                  // [head_dim], shared by all key heads
 
-  bool sparse() const { return !experts.empty(); }
+  bool sparse() const { return sparse_layer; }
   // Every matrix of the layer (the dense MLP's, or the router and every expert's), for code that
   // treats them alike (byte counts, the huge-page copy).
   std::vector<kernels::MatrixView*> matrices() {

@@ -52,6 +52,10 @@ ModelPartition partition_model(const Qwen3Config& cfg, const Layout& l) {
   // (kernels::kQ8Block) quantize each rank's slice in the blocks of the whole matrix.
   p.mlp = split_aligned(cfg.intermediate_size, l.rank, l.ranks(), 32);
   p.vocab = split_even(cfg.vocab_size, l.rank, l.ranks());
+  // Whole experts per rank: a token's chosen experts run where they live, and their sum joins the
+  // dense MLP's all-reduce. (Rows of every expert over all ranks would read the router's choice on
+  // every rank but split each expert's small matrices further; not measured yet.)
+  if (cfg.moe) p.experts = split_even(cfg.moe->num_experts, l.rank, l.ranks());
   p.kv_member = l.member();
   p.kv_members = l.sp;
   p.ranks = l.ranks();

@@ -46,6 +46,7 @@ struct ModelPartition {
   Range own_kv_heads;
   Range mlp;        // rows of gate/up, columns of down, over intermediate_size
   Range vocab;      // rows of the LM head
+  Range experts;    // qwen3_moe: the whole experts of every sparse layer this rank runs (empty otherwise)
   int kv_member = 0;   // this rank's index among the members sharing the KV blocks
   int kv_members = 1;
   int ranks = 1;       // ranks sharing the model; 1: every range is the whole model

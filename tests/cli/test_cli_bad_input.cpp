@@ -57,8 +57,15 @@ const BadInputCase kModelCases[] = {
      gqa4_with(replace_text("config.json", "\"rope_scaling\": null", R"("rope_scaling": {"rope_type": "linear", "factor": 4.0})"))},
     {"use_sliding_window", kCopyHi, R"(/config\.json: use_sliding_window: true is not supported)",
      gqa4_with(replace_text("config.json", "\"use_sliding_window\": false", "\"use_sliding_window\": true"))},
-    {"model_type_qwen3_moe", kCopyHi, R"(/config\.json: model_type "qwen3_moe" is not supported)",
+    // A qwen3_moe config must name its experts; a dense checkpoint under it lacks the router.
+    {"model_type_qwen3_moe_without_experts", kCopyHi, R"(/config\.json: num_experts: missing \(required\)$)",
      gqa4_with(replace_text("config.json", "\"model_type\": \"qwen3\"", "\"model_type\": \"qwen3_moe\""))},
+    {"model_type_unknown", kCopyHi, R"(/config\.json: model_type "llama" is not supported \(only qwen3 and qwen3_moe\)$)",
+     gqa4_with(replace_text("config.json", "\"model_type\": \"qwen3\"", "\"model_type\": \"llama\""))},
+    {"moe_experts_per_token_above_experts", kCopyHi, R"(/config\.json: num_experts_per_tok: 9 is more than num_experts 8$)",
+     ModelCopy{kMoe, replace_text("config.json", "\"num_experts_per_tok\": 2", "\"num_experts_per_tok\": 9")}},
+    {"moe_expert_tensor_missing", kCopyHi, R"(: tensor model\.layers\.0\.mlp\.experts\.3\.up_proj\.weight not found$)",
+     ModelCopy{kMoe, replace_text("model.safetensors", "model.layers.0.mlp.experts.3.up_proj.weight", "model.layers.0.mlp.experts.3.up_proj.weighX")}},
     // Broken safetensors files.
     {"truncated_safetensors", kCopyHi, R"(/model\.safetensors: tensor model\.[a-z0-9_.]+: data_offsets \[[0-9]+, [0-9]+\] run past the data section \([0-9]+ bytes\)$)",
      gqa4_with(truncate_file("model.safetensors"))},

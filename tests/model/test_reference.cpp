@@ -37,6 +37,9 @@ const Case kCases[] = {
     {"tiny-gqa4-bf16", KvType::BF16, 3e-2f}, {"tiny-gqa4", KvType::Q8, 0.1f},
     // YaRN (rope_scaling factor 4 over an original context of 128; a 400-token prompt runs to 3x past it).
     {"tiny-gqa4-yarn", KvType::F32, 1e-4f},
+    // qwen3_moe: 8 experts, top 2, renormalised, a dense layer between two sparse ones; and not
+    // renormalised, every layer sparse (scripts/make_moe_fixtures.py).
+    {"tiny-moe", KvType::F32, 1e-4f}, {"tiny-moe-unnormed", KvType::F32, 1e-4f},
 };
 
 using Param = std::tuple<Case, AttentionKind, kernels::Isa>;
