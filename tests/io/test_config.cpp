@@ -86,10 +86,36 @@ TEST(Qwen3Config, ImplementedFeatureSettingsAccepted) {
 // model_type other than qwen3 (e.g. qwen3_moe) is refused with the documented message.
 TEST(Qwen3Config, RefusesOtherModelType) {
   json j = base_config();
-  j["model_type"] = "qwen3_moe";
-  EXPECT_QWEN3_ERROR(parse(j), "cfg.json: model_type \"qwen3_moe\" is not supported (only qwen3)");
   j["model_type"] = "llama";
-  EXPECT_QWEN3_ERROR(parse(j), "model_type \"llama\"");
+  EXPECT_QWEN3_ERROR(parse(j), "cfg.json: model_type \"llama\" is not supported (only qwen3 and qwen3_moe)");
+}
+
+// qwen3_moe: the expert fields are read (transformers' defaults where optional), required ones and
+// impossible values refused by name; which layers are sparse follows decoder_sparse_step and
+// mlp_only_layers as transformers decides it.
+TEST(Qwen3Config, ReadsMixtureOfExperts) {
+  json j = base_config();
+  j["model_type"] = "qwen3_moe";
+  EXPECT_QWEN3_ERROR(parse(j), "cfg.json: num_experts: missing (required)");
+  j["num_experts"] = 8;
+  j["num_experts_per_tok"] = 2;
+  j["moe_intermediate_size"] = 32;
+  const Qwen3Config c = parse(j);
+  ASSERT_TRUE(c.moe);
+  EXPECT_FALSE(c.moe->norm_topk_prob);
+  EXPECT_TRUE(c.moe->sparse(0));
+  j["num_hidden_layers"] = 4;
+  j["decoder_sparse_step"] = 2;
+  j["mlp_only_layers"] = {3};
+  const qwen3::MoeConfig m = *parse(j).moe;
+  EXPECT_FALSE(m.sparse(0));
+  EXPECT_TRUE(m.sparse(1));
+  EXPECT_FALSE(m.sparse(3));
+  j["mlp_only_layers"] = {99};
+  EXPECT_QWEN3_ERROR(parse(j), "mlp_only_layers: layer 99 is not one of the");
+  j["mlp_only_layers"] = json::array();
+  j["num_experts_per_tok"] = 9;
+  EXPECT_QWEN3_ERROR(parse(j), "num_experts_per_tok: 9 is more than num_experts 8");
 }
 
 // rope_scaling: YaRN (Qwen's recipe) is read with its fields; another rope type is refused, naming it.
