@@ -245,6 +245,11 @@ INSTANTIATE_TEST_SUITE_P(Bf16Rows, BatchedForward,
                          ::testing::Combine(::testing::Values("tiny-gqa4-bf16"),
                                             ::testing::Values(AttentionKind::Standard, AttentionKind::Streaming), ::testing::Values("bf16")),
                          case_name);
+// qwen3_moe: an expert's rows keep their sequences apart, so a sequence's experts sum alike in a batch.
+INSTANTIATE_TEST_SUITE_P(MoeFixture, BatchedForward,
+                         ::testing::Combine(::testing::Values("tiny-moe"),
+                                            ::testing::Values(AttentionKind::Standard, AttentionKind::Streaming), ::testing::Values("f32")),
+                         case_name);
 INSTANTIATE_TEST_SUITE_P(Q8Weights, BatchedForward,
                          ::testing::Combine(::testing::Values("tiny-gqa4"),
                                             ::testing::Values(AttentionKind::Standard, AttentionKind::Streaming), ::testing::Values("q8", "q8-int8")),
