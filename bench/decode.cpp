@@ -101,7 +101,18 @@ int run(int argc, char** argv, qwen3::Communicator& world) {
   // several ranks, matrix_bytes is already without the embedding, and the job reads every rank's.
   const double embed_bytes = w.embed_tokens.dtype == DType::Q8 ? static_cast<double>(kernels::q8_bytes(w.embed_tokens.rows, w.embed_tokens.cols))
                              : static_cast<double>(w.embed_tokens.rows * w.embed_tokens.cols) * static_cast<double>(dtype_size(w.embed_tokens.dtype));
-  float job_bytes[1] = {static_cast<float>(static_cast<double>(w.matrix_bytes) - (c.tie_word_embeddings || world.size() > 1 ? 0.0 : embed_bytes))};
+  // A mixture-of-experts layer reads the router and experts_per_token of its experts per token (one
+  // token decoding): the roofline counts those active bytes, not every expert's.
+  double idle_expert_bytes = 0;
+  if (c.moe)
+    for (const LayerWeights& l : w.layers)
+      for (const ExpertWeights& e : l.experts)
+        for (const kernels::MatrixView* m : {&e.gate_proj, &e.up_proj, &e.down_proj})
+          idle_expert_bytes += (1.0 - static_cast<double>(c.moe->experts_per_token) / static_cast<double>(c.moe->num_experts)) *
+                               (m->dtype == DType::Q8 ? static_cast<double>(kernels::q8_bytes(m->rows, m->cols))
+                                                       : static_cast<double>(m->rows * m->cols) * static_cast<double>(dtype_size(m->dtype)));
+  float job_bytes[1] = {static_cast<float>(static_cast<double>(w.matrix_bytes) - idle_expert_bytes -
+                                           (c.tie_word_embeddings || world.size() > 1 ? 0.0 : embed_bytes))};
   world.allreduce_sum(job_bytes);
   const double weight_bytes = job_bytes[0];
   const double kv_bytes_per_pos = 2.0 * static_cast<double>(c.num_hidden_layers * c.num_key_value_heads) *
