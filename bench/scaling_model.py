@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Scaling model for qwen3_mpi decode: tokens/s and per-rank memory of Qwen3-8B and Qwen3-32B on 1-64
 nodes at contexts from 8 k to 1 M tokens, for the best tp x sp at each point; plotted to
-bench/results/scaling_model.png (and the table as JSON beside it).
+bench/results/scaling_model.png (and the table as JSON beside it). The mixture-of-experts models
+(Qwen3-30B-A3B, Qwen3-235B-A22B) in bf16 and 8-bit weights go to scaling_model_moe.png beside it.
 
 Assumptions (each a parameter below; say which when quoting the plot):
   * One rank per node. Decode is memory-bound: a rank's step time is the bytes it reads (its weight
@@ -20,6 +21,11 @@ Assumptions (each a parameter below; say which when quoting the plot):
     loopback), and the model is checked against the 2-rank runs of bench/ranks_side_by_side.sh; the
     cluster figures are parameters: 100 Gb/s InfiniBand (beta 12.5 GB/s, alpha 2 us), 200 GB/s read
     bandwidth and 256 GiB per node.
+  * Mixture of experts: every rank holds the router and num_experts / N whole experts (qwen3_mpi's
+    placement); a token reads its experts_per_token experts where they live, so a step waits for the
+    rank that holds most of the chosen ones: the expected maximum over ranks, by simulation with every
+    expert equally likely (real routers are less even: this is the optimistic case). Attention, LM head
+    and collectives as for the dense models. 8-bit weights read 1.0625 bytes per weight (Q8).
 Usage: bench/scaling_model.py [--results bench/results] [--out bench/results/scaling_model.png]
 """
 import argparse
@@ -32,6 +38,14 @@ MODELS = {  # config.json of the Hugging Face checkpoints; bf16 weights and bf16
     "Qwen3-32B": dict(layers=64, hidden=5120, heads=64, kv_heads=8, head_dim=128, inter=25600, vocab=151936, tied=False),
     "Qwen3-0.6B": dict(layers=28, hidden=1024, heads=16, kv_heads=8, head_dim=128, inter=3072, vocab=151936, tied=True),
 }
+# Mixture-of-experts checkpoints (config.json of Qwen/Qwen3-30B-A3B and Qwen/Qwen3-235B-A22B).
+MOE_MODELS = {
+    "Qwen3-30B-A3B": dict(layers=48, hidden=2048, heads=32, kv_heads=4, head_dim=128, experts=128, active=8, moe_inter=768,
+                          vocab=151936, tied=False),
+    "Qwen3-235B-A22B": dict(layers=94, hidden=4096, heads=64, kv_heads=4, head_dim=128, experts=128, active=8, moe_inter=1536,
+                            vocab=151936, tied=False),
+}
+BYTES_PER_WEIGHT = {"bf16": 2.0, "8-bit": 1.0625}
 CONTEXTS = [8 * 1024, 32 * 1024, 128 * 1024, 1024 * 1024]
 NODES = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]
 
@@ -86,6 +100,54 @@ def rank_memory(m, ctx, tp, sp):
     """Bytes a rank holds: its weight slices (the embedding stays in the file mapping: one row read
     per token) and its KV blocks at the full context."""
     return weight_bytes(m) / (tp * sp) + kv_bytes_per_token(m) * ctx / (tp * sp)
+
+
+def moe_parts(m, bpw):
+    """Bytes of the attention + LM head (read whole every step, split over ranks), of one expert, and of
+    the routers (on every rank)."""
+    d = m["head_dim"]
+    attention = m["layers"] * m["hidden"] * (m["heads"] * d * 2 + m["kv_heads"] * d * 2)
+    expert = 3 * m["hidden"] * m["moe_inter"]
+    router = m["layers"] * m["experts"] * m["hidden"]
+    return bpw * (attention + m["vocab"] * m["hidden"]), bpw * expert, bpw * router
+
+
+def busiest_rank_experts(m, n, trials=4000, seed=0):
+    """Expected number of a token's chosen experts held by the rank that holds most of them, with the
+    experts dealt whole over n ranks (split_even) and every choice of experts equally likely."""
+    import random
+    rng = random.Random(seed)
+    owner = []
+    for r in range(n):
+        owner += [r] * (m["experts"] // n + (1 if r < m["experts"] % n else 0))
+    total = 0
+    for _ in range(trials):
+        counts = [0] * n
+        for e in rng.sample(range(m["experts"]), m["active"]):
+            counts[owner[e]] += 1
+        total += max(counts)
+    return total / trials
+
+
+def moe_step_seconds(m, ctx, tp, sp, net, node_bw, efficiency, bpw):
+    n = tp * sp
+    dense, expert, router = moe_parts(m, bpw)
+    read = dense / n + router + m["layers"] * busiest_rank_experts(m, n) * expert + kv_bytes_per_token(m) * ctx / n
+    memory = read / (node_bw * efficiency)
+    d = m["head_dim"]
+    per_layer = 2 * allreduce(n, 4 * m["hidden"], net[0], net[1])
+    if sp > 1:
+        per_layer += scatter_or_gather(sp, 4 * d * (m["heads"] + 2 * m["kv_heads"]) / tp, *net)
+        per_layer += scatter_or_gather(sp, 4 * (d + 2) * m["heads"] / tp, *net)
+    comm = m["layers"] * per_layer + allreduce(n, 8, net[0], 1e30)
+    return memory + comm, memory, comm
+
+
+def moe_rank_memory(m, ctx, tp, sp, bpw):
+    n = tp * sp
+    dense, expert, router = moe_parts(m, bpw)
+    experts_here = m["experts"] // n + (1 if m["experts"] % n else 0)
+    return dense / n + router + m["layers"] * experts_here * expert + kv_bytes_per_token(m) * ctx / n
 
 
 def fit_alpha_beta(path):
@@ -168,9 +230,60 @@ def main():
                                    "efficiency": efficiency, "this_machine_shm": shm, "this_machine_tcp": tcp},
                    "points": table}, f, indent=1)
 
+    moe_table = []
+    for model, m in MOE_MODELS.items():
+        for dtype, bpw in BYTES_PER_WEIGHT.items():
+            for n in NODES:
+                best = None
+                for tp, sp in layouts(m, n):
+                    t, mem_s, comm_s = moe_step_seconds(m, 32 * 1024, tp, sp, net, a.node_bw, efficiency, bpw)
+                    rb = moe_rank_memory(m, 32 * 1024, tp, sp, bpw)
+                    cand = dict(model=model, weights=dtype, context=32 * 1024, nodes=n, tp=tp, sp=sp, tokens_per_s=1 / t, memory_s=mem_s,
+                                comm_s=comm_s, rank_bytes=rb, fits=rb <= a.node_mem)
+                    if best is None or (cand["fits"], cand["tokens_per_s"]) > (best["fits"], best["tokens_per_s"]):
+                        best = cand
+                moe_table.append(best)
+    print("\nmixture of experts, context 32 k, best layout per point (experts dealt whole over the ranks)")
+    print(f'{"model":16} {"weights":>7} {"nodes":>5} {"layout":>12} {"tokens/s":>9} {"comm %":>7} {"GiB/rank":>9} fits')
+    for r in moe_table:
+        print(f'{r["model"]:16} {r["weights"]:>7} {r["nodes"]:>5} {"tp %d x sp %d" % (r["tp"], r["sp"]):>12} {r["tokens_per_s"]:>9.1f} '
+              f'{100 * r["comm_s"] / (r["memory_s"] + r["comm_s"]):>6.1f}% {r["rank_bytes"] / 2**30:>9.1f} {"yes" if r["fits"] else "NO"}')
+    with open(os.path.splitext(out)[0] + "_moe.json", "w") as f:
+        json.dump({"assumptions": {"node_bw": a.node_bw, "node_mem": a.node_mem, "alpha": a.ib_alpha, "beta": a.ib_beta,
+                                   "efficiency": efficiency, "routing": "uniform (optimistic)"}, "points": moe_table}, f, indent=1)
+
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    for model in MOE_MODELS:
+        for dtype in BYTES_PER_WEIGHT:
+            pts = [r for r in moe_table if r["model"] == model and r["weights"] == dtype]
+            xs = [r["nodes"] for r in pts]
+            style = "-" if dtype == "bf16" else "--"
+            line, = axes[0].plot(xs, [r["tokens_per_s"] for r in pts], style, marker="o", label=f"{model} {dtype}")
+            axes[1].plot(xs, [r["rank_bytes"] / 2**30 for r in pts], style, marker="o", color=line.get_color(), label=f"{model} {dtype}")
+            axes[2].plot(xs, [100 * r["comm_s"] / (r["memory_s"] + r["comm_s"]) for r in pts], style, marker="o", color=line.get_color(),
+                         label=f"{model} {dtype}")
+            for r in pts:
+                if not r["fits"]:
+                    axes[0].plot(r["nodes"], r["tokens_per_s"], "x", color="red", markersize=9)
+    axes[1].axhline(a.node_mem / 2**30, color="red", linestyle="--", label="node memory")
+    for ax, title in zip(axes, ("decode tokens/s (red x: does not fit)", "memory per rank, GiB", "communication share of a step, %")):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(NODES)
+        ax.set_xticklabels([str(n) for n in NODES])
+        ax.set_xlabel("nodes (one rank each)")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0].set_yscale("log")
+    axes[1].set_yscale("log")
+    fig.suptitle(f"qwen3_mpi mixture-of-experts decode model, context 32 k: {a.node_bw/1e9:.0f} GB/s/node x efficiency {efficiency:.2f}, "
+                 f"experts dealt whole, uniform routing", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.splitext(out)[0] + "_moe.png", dpi=110)
 
     fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), sharex=True)
     for col, model in enumerate(("Qwen3-8B", "Qwen3-32B")):
