@@ -2,6 +2,7 @@
 //   x = embed(tokens)
 //   for each layer:  x += o_proj(attention(rope(k_norm(k)), rope(q_norm(q)), v))   on rmsnorm(x)
 //                    x += down(silu(gate(h)) * up(h))                               on h = rmsnorm(x)
+//                      (qwen3_moe: x += sum over the router's top k of w_e * expert_e(h))
 //   logits = lm_head(rmsnorm(x))
 // Threads and SIMD live below this file, and so do ranks: a rank computes its slices (its heads, its
 // KV blocks, its MLP rows, its vocabulary rows; parallel/layout.hpp) and asks the Communicator to merge
