@@ -25,12 +25,26 @@ inline float block_amax(const float* x, std::int64_t n = kQ8Block) {
   return amax;
 }
 
-// q[i] = round(x[i] * inv), clamped to the symmetric range (an f16-rounded scale may be a little
-// small, so max|x| * inv may round to 128); NaN gives 0 rather than an undefined conversion.
-inline void quantize_block(const float* x, float inv, std::int8_t* q, std::int64_t n = kQ8Block) {
+// q[i] = round(x[i] * inv), clamped to the symmetric range [-limit, limit] of Int (an f16-rounded scale
+// may be a little small, so max|x| * inv may round to limit + 1); NaN gives 0 rather than an undefined
+// conversion.
+template <class Int, int limit>
+inline void quantize_block(const float* x, float inv, Int* q, std::int64_t n = kQ8Block) {
+  constexpr float lim = static_cast<float>(limit);
   for (std::int64_t i = 0; i < n; ++i) {
     const float r = round_even(x[i] * inv);
-    q[i] = static_cast<std::int8_t>(r >= 127.f ? 127.f : r <= -127.f ? -127.f : r == r ? r : 0.f);
+    q[i] = static_cast<Int>(r >= lim ? lim : r <= -lim ? -lim : r == r ? r : 0.f);
+  }
+}
+
+// Activations per block of kQ8Block with f32 scales max|x| / limit.
+template <class Int, int limit>
+void quantize_activations(const float* x, std::int64_t n, Int* q, float* scales) {
+  for (std::int64_t b = 0; b < n / kQ8Block; ++b) {
+    const float* xb = x + b * kQ8Block;
+    const float amax = block_amax(xb);
+    scales[b] = amax / static_cast<float>(limit);
+    quantize_block<Int, limit>(xb, amax > 0.f ? static_cast<float>(limit) / amax : 0.f, q + b * kQ8Block);
   }
 }
 
@@ -85,36 +99,22 @@ void quantize_q8_weights(const float* x, std::int64_t n, std::int8_t* q, std::ui
     const float* xb = x + b * kQ8Block;
     scales[b] = f32_to_f16(block_amax(xb) / 127.f);
     const float scale = f16_to_f32(scales[b]);
-    quantize_block(xb, scale > 0.f ? 1.f / scale : 0.f, q + b * kQ8Block);
+    quantize_block<std::int8_t, 127>(xb, scale > 0.f ? 1.f / scale : 0.f, q + b * kQ8Block);
   }
 }
 
 void quantize_q8_activations(const float* x, std::int64_t n, std::int8_t* q, float* scales) {
-  for (std::int64_t b = 0; b < n / kQ8Block; ++b) {
-    const float* xb = x + b * kQ8Block;
-    const float amax = block_amax(xb);
-    scales[b] = amax / 127.f;
-    quantize_block(xb, amax > 0.f ? 127.f / amax : 0.f, q + b * kQ8Block);
-  }
+  quantize_activations<std::int8_t, 127>(x, n, q, scales);
 }
 
 void quantize_i16_activations(const float* x, std::int64_t n, std::int16_t* q, float* scales) {
-  for (std::int64_t b = 0; b < n / kQ8Block; ++b) {
-    const float* xb = x + b * kQ8Block;
-    const float amax = block_amax(xb);
-    scales[b] = amax / 32767.f;
-    const float inv = amax > 0.f ? 32767.f / amax : 0.f;
-    for (std::int64_t i = 0; i < kQ8Block; ++i) {
-      const float r = round_even(xb[i] * inv);
-      q[b * kQ8Block + i] = static_cast<std::int16_t>(r >= 32767.f ? 32767.f : r <= -32767.f ? -32767.f : r == r ? r : 0.f);
-    }
-  }
+  quantize_activations<std::int16_t, 32767>(x, n, q, scales);
 }
 
 void quantize_kv_row(const float* x, std::int64_t n, std::int8_t* q, float* scale) {
   const float amax = block_amax(x, n);
   *scale = amax / 127.f;
-  quantize_block(x, amax > 0.f ? 127.f / amax : 0.f, q, n);
+  quantize_block<std::int8_t, 127>(x, amax > 0.f ? 127.f / amax : 0.f, q, n);
 }
 
 void dequantize_q8(const std::int8_t* q, const std::uint16_t* scales, std::int64_t n, float* out) {

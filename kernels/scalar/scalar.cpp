@@ -14,7 +14,6 @@ namespace {
 
 struct Bf16 { const std::uint16_t* p; };
 struct F16 { const std::uint16_t* p; };
-struct Q8Row { const std::int8_t* q; const std::uint16_t* scales; };
 
 template <class Row>
 float dot_row(Row row, const float* x, std::int64_t n);
@@ -38,24 +37,31 @@ float dot_row<F16>(F16 w, const float* x, std::int64_t n) {
   return static_cast<float>(s);
 }
 
-// Q8 weights on the activations quantized to int16 as every level quantizes them: each block's
-// integer dot exact, scaled and summed in double.
-template <>
-float dot_row<Q8Row>(Q8Row w, const float* x, std::int64_t n) {
-  std::vector<std::int16_t> xq(static_cast<std::size_t>(n));
-  std::vector<float> xs(static_cast<std::size_t>(n / kQ8Block));
-  quantize_i16_activations(x, n, xq.data(), xs.data());
-  double s = 0.0;
-  for (std::int64_t b = 0; b < n / kQ8Block; ++b) {
-    std::int64_t dot = 0;
-    for (std::int64_t i = b * kQ8Block; i < (b + 1) * kQ8Block; ++i) dot += static_cast<std::int64_t>(w.q[i]) * xq[static_cast<std::size_t>(i)];
-    s += static_cast<double>(dot) * f16_to_f32(w.scales[b]) * xs[static_cast<std::size_t>(b)];
+// Q8 weights on the activations quantized to int16 as every level quantizes them (once per token):
+// each block's integer dot exact, scaled and summed in double.
+void matmul_q8_i16(const MatrixView& w, const float* x, std::int64_t x_stride, std::int64_t n_tokens, float* y, std::int64_t y_stride,
+                   std::int64_t r0, std::int64_t r1) {
+  const std::int64_t blocks = w.cols / kQ8Block;
+  std::vector<std::int16_t> xq(static_cast<std::size_t>(n_tokens * w.cols));
+  std::vector<float> xs(static_cast<std::size_t>(n_tokens * blocks));
+  for (std::int64_t t = 0; t < n_tokens; ++t) quantize_i16_activations(x + t * x_stride, w.cols, xq.data() + t * w.cols, xs.data() + t * blocks);
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const auto* row = static_cast<const std::int8_t*>(w.row(r));
+    for (std::int64_t t = 0; t < n_tokens; ++t) {
+      double s = 0.0;
+      for (std::int64_t b = 0; b < blocks; ++b) {
+        std::int64_t dot = 0;
+        for (std::int64_t i = b * kQ8Block; i < (b + 1) * kQ8Block; ++i) dot += static_cast<std::int64_t>(row[i]) * xq[static_cast<std::size_t>(t * w.cols + i)];
+        s += static_cast<double>(dot) * f16_to_f32(w.scales[r * w.scale_stride + b]) * xs[static_cast<std::size_t>(t * blocks + b)];
+      }
+      y[t * y_stride + r] = static_cast<float>(s);
+    }
   }
-  return static_cast<float>(s);
 }
 
 void matmul(const MatrixView& w, const float* x, std::int64_t x_stride, std::int64_t n_tokens, float* y,
             std::int64_t y_stride, std::int64_t r0, std::int64_t r1) {
+  if (w.dtype == DType::Q8) return matmul_q8_i16(w, x, x_stride, n_tokens, y, y_stride, r0, r1);
   for (std::int64_t r = r0; r < r1; ++r) {
     const void* row = w.row(r);
     for (std::int64_t t = 0; t < n_tokens; ++t) {
@@ -64,7 +70,6 @@ void matmul(const MatrixView& w, const float* x, std::int64_t x_stride, std::int
       switch (w.dtype) {
         case DType::BF16: s = dot_row(Bf16{static_cast<const std::uint16_t*>(row)}, xt, w.cols); break;
         case DType::F16: s = dot_row(F16{static_cast<const std::uint16_t*>(row)}, xt, w.cols); break;
-        case DType::Q8: s = dot_row(Q8Row{static_cast<const std::int8_t*>(row), w.scales + r * w.scale_stride}, xt, w.cols); break;
         default: s = dot_row(static_cast<const float*>(row), xt, w.cols); break;
       }
       y[t * y_stride + r] = s;
