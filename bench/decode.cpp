@@ -71,6 +71,7 @@ int run(int argc, char** argv, qwen3::Communicator& world) {
   bool use_mmap = false;
   std::string gemm = "onednn", decode_rows = "f32", weights = "auto";
   int tp = 0, sp = 0;
+  std::string expert_split = "auto";
   app.add_option("--tp", tp, "under mpiexec: rank groups splitting the KV heads");
   app.add_option("--sp", sp, "under mpiexec: ranks per group splitting the KV blocks");
   app.add_option("--model", model_dir, "checkpoint directory")->required();
@@ -86,12 +87,14 @@ int run(int argc, char** argv, qwen3::Communicator& world) {
   app.add_option("--gemm", gemm, "prefill matrix products: onednn|native")->check(CLI::IsMember({"onednn", "native"}));
   app.add_option("--decode-rows", decode_rows, "decode activations: f32|bf16|int8 (see qwen3_mpi --decode-rows)")->check(CLI::IsMember({"f32", "bf16", "int8"}));
   app.add_option("--weights", weights, "matrices in memory: auto|bf16|q8 (see qwen3_mpi --weights)")->check(CLI::IsMember({"auto", "bf16", "q8"}));
+  app.add_option("--expert-split", expert_split, "mixture-of-experts models on ranks: auto|whole|rows (see qwen3_mpi --expert-split)");
   app.add_flag("--mmap", use_mmap, "run from the file mapping instead of huge-page copies");
   CLI11_PARSE(app, argc, argv);
 
   const kernels::CpuFeatures cpu = kernels::detect_cpu_features();
   const auto& kt = kernels::select_kernels(kernel, gemm, decode_rows, cpu);
-  RankModel rank_model = load_on_ranks(world, model_dir, kt, AttentionKind::Streaming, use_mmap ? WeightPlacement::Map : WeightPlacement::Copy, tp, sp,
+  RankModel rank_model = load_on_ranks(world, model_dir, kt, AttentionKind::Streaming, use_mmap ? WeightPlacement::Map : WeightPlacement::Copy,
+                                       LayoutRequest{tp, sp, parse_expert_split(expert_split)},
                                        {}, parse_weight_format(weights));
   LoadedModel& lm = rank_model.loaded;
   const Qwen3Config& c = lm.config;

@@ -65,6 +65,10 @@ void add_runtime_options(CLI::App& a, RuntimeOptions& o, const std::string& seed
   a.add_option("--tp", o.tp, "Rank groups splitting the KV heads (must divide them; default: the largest that divides both the KV heads and the rank count)")
       ->check(int_range(1, 1 << 20));
   a.add_option("--sp", o.sp, "Ranks per group splitting the KV blocks (default: ranks / tp)")->check(int_range(1, 1 << 20));
+  a.add_option("--expert-split", o.expert_split,
+               "Mixture-of-experts models on several ranks: whole (whole experts per rank), rows (every expert's rows over all ranks), "
+               "auto (rows, in groups of ranks that keep each rank at least 128 rows of an expert)")
+      ->check(CLI::IsMember({"auto", "whole", "rows"}))->capture_default_str();
   // NUMA domains inside this process (README, "NUMA domains").
   a.add_option("--numa", o.numa, "auto: one thread team and one share of the model per NUMA domain this process spans (one domain: as off); off: one team")
       ->check(CLI::IsMember({"auto", "off"}))->capture_default_str();

@@ -29,24 +29,24 @@ Tokenizer load_tokenizer(const std::filesystem::path& dir) {
   return Tokenizer::from_file(dir / "tokenizer.json");
 }
 
-RankGroups join_ranks(Communicator& world, const Qwen3Config& cfg, int tp, int sp) {
+RankGroups join_ranks(Communicator& world, const Qwen3Config& cfg, const LayoutRequest& request) {
   RankGroups g;
-  g.layout = choose_layout(cfg, world.size(), world.rank(), tp, sp);
+  g.layout = choose_layout(cfg, world.size(), world.rank(), request);
   g.world = &world;
   g.kv_group = world.split(g.layout.group(), g.layout.member());
   return g;
 }
 
 RankModel load_on_ranks(Communicator& world, const std::filesystem::path& dir, const kernels::KernelTable& kernels,
-                        AttentionKind attention, WeightPlacement placement, int tp, int sp, const KvRequestFor& kv_request,
+                        AttentionKind attention, WeightPlacement placement, const LayoutRequest& layout, const KvRequestFor& kv_request,
                         WeightFormat format) {
   Qwen3Config layout_config;
   on_every_rank(world, [&] {
     if (!std::filesystem::is_directory(dir)) throw Error(dir.string() + ": model directory not found");
     layout_config = Qwen3Config::from_file(dir / "config.json");
-    choose_layout(layout_config, world.size(), world.rank(), tp, sp);  // a layout the model cannot take
+    choose_layout(layout_config, world.size(), world.rank(), layout);  // a layout the model cannot take
   });
-  RankModel rm{join_ranks(world, layout_config, tp, sp), {}, {}};
+  RankModel rm{join_ranks(world, layout_config, layout), {}, {}};
   std::optional<MappedModel> mapped;
   on_every_rank(world, [&] { mapped = map_model(dir, &rm.groups, format); });
   // Every rank has mapped its checkpoint and knows its share: check the whole host before any copy.

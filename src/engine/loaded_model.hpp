@@ -28,7 +28,7 @@ struct RankGroups {
 };
 // Collective over `world` (it splits the communicator): every rank calls it with the same config and
 // requests. tp/sp 0: choose (parallel/layout.hpp). Throws qwen3::Error for a layout the model cannot take.
-RankGroups join_ranks(Communicator& world, const Qwen3Config& cfg, int tp, int sp);
+RankGroups join_ranks(Communicator& world, const Qwen3Config& cfg, const LayoutRequest& request);
 
 struct LoadedModel {
   std::filesystem::path dir;
@@ -90,7 +90,7 @@ struct RankModel {
   std::optional<MemoryFit> memory;
 };
 RankModel load_on_ranks(Communicator& world, const std::filesystem::path& dir, const kernels::KernelTable& kernels,
-                        AttentionKind attention, WeightPlacement placement, int tp, int sp, const KvRequestFor& kv_request = {},
+                        AttentionKind attention, WeightPlacement placement, const LayoutRequest& layout, const KvRequestFor& kv_request = {},
                         WeightFormat format = WeightFormat::AsStored);
 
 // Tokenizer only (for `tokenize`): DIR/tokenizer.json.

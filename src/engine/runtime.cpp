@@ -71,7 +71,8 @@ Runtime::Runtime(const RuntimeOptions& options, Communicator& world, const KvReq
   });
   const KvEvictionPolicy policy(kv_policy_);
   rank_ = load_on_ranks(world, options_.model_dir, *kernels_, attention_,
-                        options_.use_mmap ? WeightPlacement::Map : WeightPlacement::Copy, options_.tp, options_.sp,
+                        options_.use_mmap ? WeightPlacement::Map : WeightPlacement::Copy,
+                        LayoutRequest{options_.tp, options_.sp, parse_expert_split(options_.expert_split)},
                         [&](const MappedModel& mapped) {
                           kv_request_ = kv_request(mapped);
                           return kv_request_;
@@ -120,7 +121,8 @@ std::string Runtime::load_line() const {
   std::string where = domains ? " | numa " + options_.numa_description : std::string();
   if (world_->size() > 1)
     where += std::string(domains ? " | members " : " | ranks ") + std::to_string(world_->size()) + " = " +
-             rank_.loaded.layout.describe() + (domains ? " (member 0's share)" : " (rank 0's share)");
+             rank_.loaded.layout.describe() + describe_expert_split(config(), rank_.loaded.layout) +
+             (domains ? " (member 0's share)" : " (rank 0's share)");
   const DType body = w.body_dtype();
   std::string kernels_desc = kernels::describe_kernels(*kernels_, body);
   if (options_.decode_rows == "bf16" && !kernels_->matmul_bf16)  // asked for, but not this CPU's (or variant's)

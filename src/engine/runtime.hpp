@@ -45,6 +45,7 @@ struct RuntimeOptions {
   std::uint64_t seed = 0;              // sampling and the random eviction policy
   bool seed_given = false;
   int tp = 0, sp = 0;                  // the rank layout (0: chosen)
+  std::string expert_split = "auto";  // auto | whole | rows (--expert-split)
   std::string numa = "auto";           // auto | off
   std::string numa_description;        // set by the launcher for a NUMA domain's member: the load line names the domains
 };

@@ -243,14 +243,20 @@ void Qwen3Model::mlp_block(const LayerWeights& lw, std::int64_t n) {
 // experts (f32), the top experts_per_token of each token (renormalised over them when
 // norm_topk_prob), and each chosen expert's SwiGLU MLP on the tokens that chose it, added with its
 // weight in expert order. Each expert's weights are read once per step, for all its tokens; one that
-// no token chose is not read at all. On several ranks each runs its whole experts (ModelPartition::experts).
+// no token chose is not read at all. On several ranks each runs its rows of its experts
+// (ModelPartition::experts x expert_rows; layout.hpp, ExpertSplit).
 void Qwen3Model::moe_block(const LayerWeights& lw, std::int64_t n) {
   const MoeConfig& moe = *cfg_.moe;
-  const std::int64_t H = cfg_.hidden_size, E = moe.num_experts, K = moe.experts_per_token, EI = moe.moe_intermediate_size;
+  const std::int64_t H = cfg_.hidden_size, E = moe.num_experts, K = moe.experts_per_token, EI = dist_.part.expert_rows.size();
   // Every rank routes every token (the router is small and replicated), then runs its own experts.
   std::vector<float> router_logits(static_cast<std::size_t>(n * E));
   linear(lw.router, a_.xn.data(), step_spans_, router_logits.data());
   const ops::Routing routing = ops::route_tokens(router_logits, n, E, K, moe.norm_topk_prob);
+  if (stats_.log_routing) {
+    auto& counts = stats_.tokens_per_expert.emplace_back();
+    for (const auto& rows : routing.rows_of_expert) counts.push_back(static_cast<std::int32_t>(rows.size()));
+  }
+  const auto t0 = std::chrono::steady_clock::now();
   // Which sequence of the step each row belongs to: an expert's rows keep their sequences apart, so
   // batch invariance holds as for the dense MLP.
   std::vector<std::int64_t> sequence_of(static_cast<std::size_t>(n));
@@ -263,6 +269,8 @@ void Qwen3Model::moe_block(const LayerWeights& lw, std::int64_t n) {
     const auto& rows = routing.rows_of_expert[static_cast<std::size_t>(e)];
     if (rows.empty()) continue;
     const auto m = static_cast<std::int64_t>(rows.size());
+    ++stats_.expert_slices_read;
+    stats_.expert_token_rows += m;
     xe.resize(static_cast<std::size_t>(m * H));
     std::vector<ops::RowSpan> spans;
     for (std::int64_t j = 0; j < m; ++j) {
@@ -287,7 +295,10 @@ void Qwen3Model::moe_block(const LayerWeights& lw, std::int64_t n) {
       for (std::int64_t h = 0; h < H; ++h) out[h] += down[static_cast<std::size_t>(j * H + h)] * row.weight;
     }
   }
-  dist_.all->allreduce_sum(a_.tmp);  // each rank's experts, as the dense MLP's rows
+  const auto t1 = std::chrono::steady_clock::now();
+  dist_.all->allreduce_sum(a_.tmp);  // each rank's experts (or rows of them), as the dense MLP's rows
+  stats_.expert_seconds += std::chrono::duration<double>(t1 - t0).count();
+  stats_.expert_sum_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
   ops::add_inplace(a_.x.data(), a_.tmp.data(), n * H);
 }
 

@@ -19,6 +19,14 @@ namespace qwen3 {
 
 struct ForwardStats {
   double attention_seconds = 0;  // wall time inside attention(), summed over layers and calls
+  // Mixture-of-experts layers, this rank's part (bench/moe_placement: load balance over ranks).
+  double expert_seconds = 0;       // wall time in this rank's expert products, before their all-reduce
+  double expert_sum_seconds = 0;   // in that all-reduce: waiting for the slowest rank, then the sum
+  std::int64_t expert_slices_read = 0;  // (expert, layer, step)s whose rows this rank read: >=1 token chose it
+  std::int64_t expert_token_rows = 0;   // tokens through them
+  // When on, how many of a step's tokens chose each expert, one row per sparse layer and step.
+  bool log_routing = false;
+  std::vector<std::vector<std::int32_t>> tokens_per_expert;
 };
 
 // Optional capture of the residual stream for layer-by-layer comparison with transformers:

@@ -268,14 +268,17 @@ Qwen3Weights load_weights(const Checkpoint& ckpt, const Qwen3Config& cfg, Weight
     lw.q_norm = r.vector(p + "self_attn.q_norm.weight", D);
     lw.k_norm = r.vector(p + "self_attn.k_norm.weight", D);
     if (cfg.moe && cfg.moe->sparse(l)) {
-      // The router on every rank (each needs every token's choice); of the experts only this rank's,
-      // whole. The others' tensors are checked and left to their ranks.
+      // The router on every rank (each needs every token's choice); of the experts only this rank's
+      // rows of its own (part.experts x part.expert_rows). The others' tensors are checked and left
+      // to their ranks.
       const std::int64_t E = cfg.moe->num_experts, EI = cfg.moe->moe_intermediate_size;
+      const Range rows = part.expert_rows;
       lw.router = r.matrix(p + "mlp.gate.weight", E, H);
       for (std::int64_t e = 0; e < E; ++e) {
         const std::string q = p + "mlp.experts." + std::to_string(e) + ".";
         ExpertWeights ew{r.matrix(q + "gate_proj.weight", EI, H), r.matrix(q + "up_proj.weight", EI, H), r.matrix(q + "down_proj.weight", H, EI)};
         if (e < part.experts.begin || e >= part.experts.end) continue;
+        ew = {ew.gate_proj.slice_rows(rows.begin, rows.end), ew.up_proj.slice_rows(rows.begin, rows.end), slice_cols(ew.down_proj, rows.begin, rows.end)};
         check_q8_columns(q + "down_proj.weight", ew.down_proj, format);
         lw.experts.push_back(ew);
       }

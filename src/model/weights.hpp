@@ -19,7 +19,8 @@
 
 namespace qwen3 {
 
-// One expert of a mixture-of-experts MLP: a SwiGLU MLP of moe_intermediate_size.
+// One expert of a mixture-of-experts MLP: a SwiGLU MLP of moe_intermediate_size (on several ranks,
+// this rank's rows of it: ModelPartition::expert_rows).
 struct ExpertWeights {
   kernels::MatrixView gate_proj;  // [moe_intermediate][hidden]
   kernels::MatrixView up_proj;    // [moe_intermediate][hidden]

@@ -1,5 +1,7 @@
 #include "parallel/layout.hpp"
 
+#include <algorithm>
+
 #include "qwen3/error.hpp"
 
 namespace qwen3 {
@@ -43,6 +45,37 @@ Layout choose_layout(const Qwen3Config& cfg, int n_ranks, int rank, int tp_reque
   return l;
 }
 
+Layout choose_layout(const Qwen3Config& cfg, int n_ranks, int rank, const LayoutRequest& request) {
+  Layout l = choose_layout(cfg, n_ranks, rank, request.tp, request.sp);
+  l.expert_groups = choose_expert_groups(cfg, n_ranks, request.experts);
+  return l;
+}
+
+int choose_expert_groups(const Qwen3Config& cfg, int n_ranks, ExpertSplit split) {
+  if (!cfg.moe) return 1;
+  switch (split) {
+    case ExpertSplit::Whole: return n_ranks;
+    case ExpertSplit::Rows: return 1;
+    case ExpertSplit::Auto: break;
+  }
+  const std::int64_t members = std::max<std::int64_t>(1, cfg.moe->moe_intermediate_size / kMinExpertRowsPerRank);
+  return static_cast<int>(std::min<std::int64_t>(n_ranks, (n_ranks + members - 1) / members));
+}
+
+std::string describe_expert_split(const Qwen3Config& cfg, const Layout& l) {
+  if (!cfg.moe) return {};
+  if (l.expert_groups >= l.ranks()) return ", experts whole";
+  if (l.expert_groups <= 1) return ", expert rows over " + std::to_string(l.ranks()) + " ranks";
+  return ", expert rows in " + std::to_string(l.expert_groups) + " groups";
+}
+
+ExpertSplit parse_expert_split(std::string_view name) {
+  if (name == "auto") return ExpertSplit::Auto;
+  if (name == "whole") return ExpertSplit::Whole;
+  if (name == "rows") return ExpertSplit::Rows;
+  throw Error("--expert-split " + std::string(name) + ": expected one of auto, whole, rows");
+}
+
 ModelPartition partition_model(const Qwen3Config& cfg, const Layout& l) {
   const std::int64_t g = cfg.num_attention_heads / cfg.num_key_value_heads;
   ModelPartition p;
@@ -52,10 +85,18 @@ ModelPartition partition_model(const Qwen3Config& cfg, const Layout& l) {
   // (kernels::kQ8Block) quantize each rank's slice in the blocks of the whole matrix.
   p.mlp = split_aligned(cfg.intermediate_size, l.rank, l.ranks(), 32);
   p.vocab = split_even(cfg.vocab_size, l.rank, l.ranks());
-  // Whole experts per rank: a token's chosen experts run where they live, and their sum joins the
-  // dense MLP's all-reduce. (Rows of every expert over all ranks would read the router's choice on
-  // every rank but split each expert's small matrices further; not measured yet.)
-  if (cfg.moe) p.experts = split_even(cfg.moe->num_experts, l.rank, l.ranks());
+  // A token's chosen experts run where their rows live; each rank's partial sums join the dense
+  // MLP's all-reduce either way (see ExpertSplit).
+  if (cfg.moe) {
+    const int groups = std::clamp(l.expert_groups, 1, l.ranks());
+    int g = 0;
+    while (split_even(l.ranks(), g, groups).end <= l.rank) ++g;
+    const Range members = split_even(l.ranks(), g, groups);
+    p.expert_rows = split_aligned(cfg.moe->moe_intermediate_size, l.rank - static_cast<int>(members.begin), static_cast<int>(members.size()), 32);
+    p.experts = split_even(cfg.moe->num_experts, g, groups);
+    // A rank left without experts (more groups than experts) or rows (more members than rows) holds none.
+    if (p.experts.size() == 0 || p.expert_rows.size() == 0) p.experts = p.expert_rows = Range{};
+  }
   p.kv_member = l.member();
   p.kv_members = l.sp;
   p.ranks = l.ranks();

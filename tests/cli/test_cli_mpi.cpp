@@ -50,14 +50,17 @@ const Ids kGqa4Q8Ids = {395, 6, 220, 395, 143, 395, 395, 395};
 const Ids kGqa4Q8Int8Ids = {395, 6, 220, 395, 395, 395, 395, 395};  // also --weights q8 --kv-type q8
 
 // tiny-moe (tiny-gqa4's prompt): transformers' greedy ids (its reference.safetensors). Each rank runs
-// whole experts (8 over 3 ranks: 3, 3, 2; over 5: 2, 2, 2, 1, 1) and their sums join the MLP's
-// all-reduce, so every layout gives these ids.
+// whole experts (auto, as 32 rows are too few to split: 8 over 3 ranks: 3, 3, 2; over 5: 2, 2, 2, 1, 1)
+// or its rows of every expert (--expert-split rows), and the sums join the MLP's all-reduce, so every
+// layout gives these ids.
 const Ids kMoeGreedyIds = {68, 43, 68, 43, 17, 206, 303, 235};
 
 const IdsCase kIdsCases[] = {
     {"verify_moe_n1", verify_gqa4(8, kMoe) + Args{"-t", "1", "--kv-block", "4"}, kMoeGreedyIds, {}, {}, 1},
     {"verify_moe_n3", verify_gqa4(8, kMoe) + Args{"-t", "1", "--kv-block", "4"}, kMoeGreedyIds, {R"(\| ranks 3 = )"}, {}, 3},
-    {"verify_moe_n5_sp5", verify_gqa4(8, kMoe) + Args{"-t", "1", "--kv-block", "4", "--sp", "5"}, kMoeGreedyIds, {}, {}, 5},
+    {"verify_moe_n5_sp5", verify_gqa4(8, kMoe) + Args{"-t", "1", "--kv-block", "4", "--sp", "5"}, kMoeGreedyIds, {R"(\| ranks 5 = tp 1 x sp 5, experts whole )"}, {}, 5},
+    {"verify_moe_n3_rows", verify_gqa4(8, kMoe) + Args{"-t", "1", "--kv-block", "4", "--expert-split", "rows"}, kMoeGreedyIds,
+     {R"(\| ranks 3 = tp 1 x sp 3, expert rows over 3 ranks )"}, {}, 3},
     {"verify_q8_n1", kVerify8 + Args{"--weights", "q8", "--kv-block", "4"}, kGqa4Q8Ids, {R"(weights [0-9.]+ KiB \(Q8 from F32, huge-page copy\))"}, {}, 1},
     {"verify_q8_n3", kVerify8 + Args{"--weights", "q8", "--kv-block", "4"}, kGqa4Q8Ids,
      {R"(weights [0-9.]+ KiB \(Q8 from F32, embedding F32, huge-page copy\))"}, {}, 3},

@@ -46,12 +46,47 @@ std::vector<float> full_logits(Communicator& world, const std::vector<float>& lo
   return out;
 }
 
-struct LayoutCase {
-  std::string model;
-  int tp;
-  AttentionKind attention;
-  std::int64_t kv_block;
-};
+// Prefill logits and 8 greedy steps of one split model against transformers' (rank 0 checks, every
+// rank samples); returns the largest |logit - transformers|.
+float check_against_transformers(Communicator& world, LoadedModel& lm, const std::filesystem::path& dir, std::int64_t kv_block,
+                                 const std::string& where) {
+  const SafetensorsFile ref = SafetensorsFile::open(dir / "reference.safetensors");
+  const auto prompt = test::read_tensor<std::int32_t>(ref, "prompt_ids");
+  const auto prefill_logits = test::read_tensor<float>(ref, "prefill_logits");
+  const auto greedy_ids = test::read_tensor<std::int32_t>(ref, "greedy_ids");
+  const auto greedy_logits = test::read_tensor<float>(ref, "greedy_logits");
+  const auto T = static_cast<std::int64_t>(prompt.size());
+  const std::int64_t V = lm.config.vocab_size;
+  float worst = 0;
+  KvCache cache = lm.model->new_cache(KvType::F32, kv_block, 512);
+  std::vector<std::int32_t> positions(static_cast<std::size_t>(T));
+  std::iota(positions.begin(), positions.end(), 0);
+  const std::int64_t width = lm.model->vocab_range().size();
+  std::vector<float> logits(static_cast<std::size_t>(T * width));
+  lm.model->forward(prompt, positions, cache, T, logits.data());
+  const auto full = full_logits(world, logits, T, V);
+  if (world.rank() == 0) {
+    const float diff = test::max_abs_diff(full.data(), prefill_logits.data(), full.size());
+    EXPECT_LE(diff, 1e-4f) << where;
+    worst = std::max(worst, diff);
+  }
+  Sampler greedy(SamplerOptions{});
+  std::vector<float> step(logits.end() - width, logits.end());
+  for (std::size_t s = 0; s < greedy_ids.size(); ++s) {
+    const auto row = full_logits(world, step, 1, V);
+    if (world.rank() == 0) {
+      const float diff = test::max_abs_diff(row.data(), greedy_logits.data() + s * static_cast<std::size_t>(V), row.size());
+      EXPECT_LE(diff, 1e-4f) << where << " step " << s;
+      worst = std::max(worst, diff);
+    }
+    const std::int32_t id = greedy.sample(LogitsSlice{step, lm.model->vocab_range().begin}, {}, world);
+    EXPECT_EQ(id, greedy_ids[s]) << where << " step " << s;  // the same on every rank
+    const std::int32_t pos[1] = {static_cast<std::int32_t>(T + static_cast<std::int64_t>(s))};
+    const std::int32_t tok[1] = {greedy_ids[s]};
+    lm.model->forward(tok, pos, cache, 1, step.data());
+  }
+  return worst;
+}
 
 // Property: with the model split over this job's ranks (any layout, both attention paths, KV blocks
 // of 64 tokens -- fewer blocks than ranks -- and of 4 -- several per rank), the prefill logits and 8
@@ -63,48 +98,14 @@ TEST(DistributedModel, MatchesTransformersInEveryLayout) {
   for (const std::string model : {"tiny-gqa4", "tiny-mha-tied"}) {
     const auto dir = test::model_dir(model);
     const Qwen3Config cfg = Qwen3Config::from_file(dir / "config.json");
-    const SafetensorsFile ref = SafetensorsFile::open(dir / "reference.safetensors");
-    const auto prompt = test::read_tensor<std::int32_t>(ref, "prompt_ids");
-    const auto prefill_logits = test::read_tensor<float>(ref, "prefill_logits");
-    const auto greedy_ids = test::read_tensor<std::int32_t>(ref, "greedy_ids");
-    const auto greedy_logits = test::read_tensor<float>(ref, "greedy_logits");
-    const auto T = static_cast<std::int64_t>(prompt.size());
-    const std::int64_t V = cfg.vocab_size;
     for (int tp : tp_choices(cfg, world.size())) {
       for (AttentionKind attention : {AttentionKind::Standard, AttentionKind::Streaming}) {
         for (std::int64_t block : {64, 4}) {
           const std::string where = model + " tp " + std::to_string(tp) + " x sp " + std::to_string(world.size() / tp) + " " +
                                     std::string(attention_kind_name(attention)) + " kv-block " + std::to_string(block);
-          const RankGroups groups = join_ranks(world, cfg, tp, 0);
+          const RankGroups groups = join_ranks(world, cfg, {tp, 0});
           LoadedModel lm = load_model(dir, host_kernels(), attention, WeightPlacement::Map, &groups);
-          KvCache cache = lm.model->new_cache(KvType::F32, block, 512);
-          std::vector<std::int32_t> positions(static_cast<std::size_t>(T));
-          std::iota(positions.begin(), positions.end(), 0);
-          const std::int64_t width = lm.model->vocab_range().size();
-          std::vector<float> logits(static_cast<std::size_t>(T * width));
-          lm.model->forward(prompt, positions, cache, T, logits.data());
-          const auto full = full_logits(world, logits, T, V);
-          if (world.rank() == 0) {
-            const float diff = test::max_abs_diff(full.data(), prefill_logits.data(), full.size());
-            EXPECT_LE(diff, 1e-4f) << where;
-            worst = std::max(worst, diff);
-          }
-
-          Sampler greedy(SamplerOptions{});
-          std::vector<float> step(logits.end() - width, logits.end());
-          for (std::size_t s = 0; s < greedy_ids.size(); ++s) {
-            const auto row = full_logits(world, step, 1, V);
-            if (world.rank() == 0) {
-              const float diff = test::max_abs_diff(row.data(), greedy_logits.data() + s * static_cast<std::size_t>(V), row.size());
-              EXPECT_LE(diff, 1e-4f) << where << " step " << s;
-              worst = std::max(worst, diff);
-            }
-            const std::int32_t id = greedy.sample(LogitsSlice{step, lm.model->vocab_range().begin}, {}, world);
-            EXPECT_EQ(id, greedy_ids[s]) << where << " step " << s;  // the same on every rank
-            const std::int32_t pos[1] = {static_cast<std::int32_t>(T + static_cast<std::int64_t>(s))};
-            const std::int32_t tok[1] = {greedy_ids[s]};
-            lm.model->forward(tok, pos, cache, 1, step.data());
-          }
+          worst = std::max(worst, check_against_transformers(world, lm, dir, block, where));
           ++checked;
         }
       }
@@ -114,6 +115,36 @@ TEST(DistributedModel, MatchesTransformersInEveryLayout) {
   if (world.rank() == 0)
     std::printf("%d rank(s), %d layout cases: max |logits - transformers| = %.3g (tolerance 1e-4)\n", world.size(), checked,
                 static_cast<double>(worst));
+}
+
+// Property: a mixture-of-experts model matches transformers whichever way its experts are spread
+// (whole experts per rank, every expert's rows over all ranks, and groups in between), and its
+// expert weights are held once over the job: the ranks' matrix bytes add up to one process's, less
+// the embedding table and the router every rank holds.
+TEST(DistributedMoe, MatchesTransformersWithEveryExpertSplit) {
+  Communicator& world = test::world();
+  const auto dir = test::model_dir("tiny-moe");
+  const Qwen3Config cfg = Qwen3Config::from_file(dir / "config.json");
+  const LoadedModel whole = load_model(dir, host_kernels(), AttentionKind::Streaming, WeightPlacement::Copy);
+  double shared = 0;  // what every rank holds (router) or none copies (embedding, left in the mapping)
+  const auto bytes = [](const kernels::MatrixView& m) { return static_cast<double>(m.rows * m.cols * static_cast<std::int64_t>(dtype_size(m.dtype))); };
+  for (const LayerWeights& l : whole.model->weights().layers)
+    if (l.sparse()) shared += bytes(l.router);
+  std::vector<int> splits = {1, world.size()};
+  if (world.size() >= 4) splits.push_back(2);  // groups of 2+ ranks, each holding its experts' rows
+  for (int expert_groups : splits) {
+    RankGroups groups = join_ranks(world, cfg, {});
+    groups.layout.expert_groups = expert_groups;
+    LoadedModel lm = load_model(dir, host_kernels(), AttentionKind::Streaming, WeightPlacement::Copy, &groups);
+    const std::string where = "tiny-moe on " + std::to_string(world.size()) + " ranks in " + std::to_string(expert_groups) + " expert group(s)";
+    check_against_transformers(world, lm, dir, 4, where);
+    float sum[1] = {static_cast<float>(lm.model->weights().matrix_bytes)};
+    world.allreduce_sum(sum);
+    const double want = world.size() == 1 ? static_cast<double>(whole.model->weights().matrix_bytes)
+                                          : static_cast<double>(whole.model->weights().matrix_bytes) - bytes(whole.model->weights().embed_tokens) +
+                                                (world.size() - 1) * shared;
+    EXPECT_EQ(static_cast<double>(sum[0]), want) << where;
+  }
 }
 
 // Property: every weight is held by exactly one rank: the ranks' matrix bytes add up to one process's
@@ -129,7 +160,7 @@ TEST(DistributedModel, WeightsSplitWithoutReplication) {
     const double embed = static_cast<double>(e.rows * e.cols * static_cast<std::int64_t>(dtype_size(e.dtype)));
     const double want = static_cast<double>(whole.model->weights().matrix_bytes) - (cfg.tie_word_embeddings ? 0.0 : embed);
     for (int tp : tp_choices(cfg, world.size())) {
-      const RankGroups groups = join_ranks(world, cfg, tp, 0);
+      const RankGroups groups = join_ranks(world, cfg, {tp, 0});
       const LoadedModel split = load_model(dir, host_kernels(), AttentionKind::Streaming, WeightPlacement::Copy, &groups);
       float sum[1] = {static_cast<float>(split.model->weights().matrix_bytes)};
       world.allreduce_sum(sum);
@@ -182,7 +213,7 @@ TEST(DistributedEval, SameScoresAsOneProcess) {
   const SafetensorsFile ref = SafetensorsFile::open(dir / "reference.safetensors");
   const auto ids = test::read_tensor<std::int32_t>(ref, "prompt_ids");
   LoadedModel whole = load_model(dir, host_kernels(), AttentionKind::Streaming);
-  const RankGroups groups = join_ranks(world, cfg, 0, 0);
+  const RankGroups groups = join_ranks(world, cfg, {});
   LoadedModel split = load_model(dir, host_kernels(), AttentionKind::Streaming, WeightPlacement::Map, &groups);
   for (std::int64_t chunk : {0, 32}) {
     EvalOptions opt;

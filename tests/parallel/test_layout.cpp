@@ -79,5 +79,57 @@ TEST(Layout, PartitionsCoverTheModelOnce) {
   }
 }
 
+Qwen3Config qwen3_30b_a3b() {  // the shapes of Qwen3-30B-A3B
+  Qwen3Config c = qwen3_06b();
+  c.hidden_size = 2048;
+  c.num_attention_heads = 32;
+  c.num_key_value_heads = 4;
+  c.intermediate_size = 6144;
+  c.moe = MoeConfig{};
+  c.moe->num_experts = 128;
+  c.moe->experts_per_token = 8;
+  c.moe->moe_intermediate_size = 768;
+  return c;
+}
+
+// Property: whatever the expert split and rank count (primes, more ranks than experts, more than an
+// expert has blocks of 32 rows), every row of every expert is held by exactly one rank, a rank holds
+// rows only of experts it owns, and rows split on multiples of 32 wherever the count allows.
+TEST(Layout, ExpertRowsCoverEveryExpertOnce) {
+  const Qwen3Config c = qwen3_30b_a3b();
+  for (ExpertSplit split : {ExpertSplit::Whole, ExpertSplit::Rows, ExpertSplit::Auto}) {
+    for (int n : {1, 2, 3, 5, 8, 24, 31, 64, 200}) {
+      std::vector<int> held(128 * 768);
+      for (int r = 0; r < n; ++r) {
+        const ModelPartition p = partition_model(c, choose_layout(c, n, r, LayoutRequest{0, 0, split}));
+        EXPECT_EQ(p.experts.size() == 0, p.expert_rows.size() == 0);
+        if (n <= 24) {
+          EXPECT_EQ(p.expert_rows.begin % 32, 0);
+        }
+        for (auto e = p.experts.begin; e < p.experts.end; ++e)
+          for (auto i = p.expert_rows.begin; i < p.expert_rows.end; ++i) ++held[static_cast<std::size_t>(e * 768 + i)];
+      }
+      for (int h : held) ASSERT_EQ(h, 1) << "split " << static_cast<int>(split) << ", " << n << " ranks";
+    }
+  }
+}
+
+// Property: whole puts whole experts on each rank, rows puts every expert on each rank, and auto
+// splits rows only in groups small enough to leave each rank at least 128 rows of an expert (6 of
+// Qwen3-30B-A3B's 768): one group up to 6 ranks, then more groups.
+TEST(Layout, ExpertSplitChoosesGroups) {
+  const Qwen3Config c = qwen3_30b_a3b();
+  EXPECT_EQ(choose_expert_groups(c, 8, ExpertSplit::Whole), 8);
+  EXPECT_EQ(choose_expert_groups(c, 8, ExpertSplit::Rows), 1);
+  const std::pair<int, int> auto_groups[] = {{1, 1}, {2, 1}, {6, 1}, {7, 2}, {12, 2}, {13, 3}, {64, 11}};
+  for (auto [n, groups] : auto_groups) {
+    EXPECT_EQ(choose_expert_groups(c, n, ExpertSplit::Auto), groups) << n << " ranks";
+    for (int r = 0; r < n; ++r)
+      EXPECT_GE(partition_model(c, choose_layout(c, n, r, LayoutRequest{})).expert_rows.size(), kMinExpertRowsPerRank) << n << " ranks";
+  }
+  EXPECT_EQ(choose_expert_groups(qwen3_06b(), 8, ExpertSplit::Whole), 1);  // a dense model has no experts to split
+  EXPECT_THROW(parse_expert_split("columns"), Error);
+}
+
 }  // namespace
 }  // namespace qwen3
