@@ -92,6 +92,12 @@ Runtime::Runtime(const RuntimeOptions& options, Communicator& world, const KvReq
 void Runtime::print_load_line() const {
   if (!speaker()) return;
   std::fputs(thread_count_notes(threads_).c_str(), stderr);
+  // Allowed (a long stream with Ctrl-C to end it is a use), but positions past the trained context
+  // give text the model was never trained on; Qwen3 goes past 32,768 through YaRN's rope_scaling.
+  if (options_.context > config().max_position_embeddings)
+    std::fprintf(stderr, "note: -c %lld is past the model's max_position_embeddings (%lld)%s\n", static_cast<long long>(options_.context),
+                 static_cast<long long>(config().max_position_embeddings),
+                 config().rope_scaling ? "" : "; rope_scaling (YaRN) in config.json is how Qwen3 goes past its trained context");
   std::fprintf(stderr, "%s\n", load_line().c_str());
 }
 

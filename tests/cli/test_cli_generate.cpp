@@ -90,6 +90,9 @@ const TextCase kTextCases[] = {
     // -n -1 with a small -c: generation stops at the context and says so on stderr.
     {"context_full_note", {{"-m", kGqa4, "-p", "It is", "--temp", "0", "-n", "-1", "-c", "10", "-t", "1"}}, "ase\x1d" + kR + "'" + kR + kR + "a\n", 3,
      1, {"^note: .*context length -c 10 reached", R"(\| generated 8 \| stop context-full$)"}},
+    // -c past max_position_embeddings (512) runs, with a note that those positions were never trained.
+    {"context_past_trained_note", {{"-m", kGqa4, "-p", "It is", "-n", "8", "-t", "1", "-c", "1000"}}, " it" + kR + kR + kR + "I'I\n", 3, 1,
+     {R"(^note: -c 1000 is past the model's max_position_embeddings \(512\); rope_scaling \(YaRN\))"}},
     // -n -1 stops at end-of-text: only the closing newline.
     {"end_of_text_prints_newline_only", {{"-m", kGqa4, "-p", "$", "--temp", "0", "-n", "-1", "-t", "1"}}, "\n", 1},
     {"chat_no_think", {{"-m", kGqa4, "-p", "Hello", "--chat", "--no-think", "--temp", "0", "-n", "4", "-t", "1"}}, "itIII\n", 23},
