@@ -5,7 +5,8 @@
 # feature, as the probe finds it now (CPU flags, root, packages, namespaces, cgroups, CPUs), or where
 # the test's ISA level hides it: isa_avx2.* tests run without AVX-512 (so without avx512_bf16 and
 # amx), isa_scalar.* without AVX2 as well, and every test under the QWEN3_MAX_ISA this script sees.
-# "requires no-asan" is expected only in a sanitized build tree.
+# "requires no-asan" is expected only in a sanitized build tree; "requires cuda: built without CUDA"
+# in a tree configured without it (QWEN3_HAVE_CUDA OFF in its CMakeCache.txt) even on a GPU machine.
 #
 #   ctest --test-dir build --output-junit ctest-junit.xml ...
 #   scripts/check_skips.sh build [JUNIT_FILE]     (default BUILD_DIR/ctest-junit.xml)
@@ -52,6 +53,8 @@ skipped_tests() {
 
 sanitized=no
 grep -q '^QWEN3_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null && sanitized=yes
+cuda_built=yes
+grep -q '^QWEN3_HAVE_CUDA:INTERNAL=OFF' "$build/CMakeCache.txt" 2>/dev/null && cuda_built=no
 
 # The ISA level a test ran at: its isa_<level>. prefix, else QWEN3_MAX_ISA, else none.
 level_of() {
@@ -105,6 +108,8 @@ verdict() {
   level=$(level_of "$name")
   if [[ $missing == "?" ]]; then
     v="UNEXPECTED: 'requires $feature' names no feature scripts/probe_features.sh knows"
+  elif [[ $feature == cuda && $cuda_built == no && $reason == *"built without CUDA"* ]]; then
+    v="expected: this build tree has no CUDA (QWEN3_HAVE_CUDA OFF)"
   elif [[ $feature == no-asan ]]; then
     if [[ -n $missing ]]; then v="expected: $missing"; else v="UNEXPECTED: the build is not sanitized"; fi
   elif [[ -n $missing ]]; then

@@ -24,6 +24,7 @@
 #                hierarchy is writable, or systemd runs and systemd-run is installed (cgroup v2)
 #   openai-client  the test venv (scripts/setup.sh makes it; QWEN3_TEST_VENV, default
 #                ~/.cache/qwen3_mpi/test-venv) has Python with the official `openai` client
+#   cuda         an NVIDIA GPU with its driver: nvidia-smi lists a GPU (the GPU attention tests, cuda/)
 #   cpus>N, cpus>=N   the process may use more than N (at least N) CPUs (nproc: its affinity mask)
 #   no-asan      the build is not sanitized: scripts/check_skips.sh decides it from the build tree
 #                (CMakeCache.txt), this script cannot
@@ -31,7 +32,7 @@
 # QWEN3_PROBE_CPU_FLAGS="flag flag ..." replaces them, to see what another CPU would expect.
 set -uo pipefail
 
-FEATURES=(avx2 avx512 avx512_bf16 avx512_vnni amx onednn root slurm netns cgroup openai-client)
+FEATURES=(avx2 avx512 avx512_bf16 avx512_vnni amx onednn root slurm netns cgroup openai-client cuda)
 
 cpu_flags() {
   if [[ -n ${QWEN3_PROBE_CPU_FLAGS+set} ]]; then
@@ -95,6 +96,11 @@ openai_client_missing() {
   "$venv/bin/python" -c "import openai" 2>/dev/null || echo "the test venv $venv cannot import openai"
 }
 
+cuda_missing() {
+  command -v nvidia-smi >/dev/null || { echo "no CUDA device (no nvidia-smi: no NVIDIA driver installed)"; return; }
+  nvidia-smi -L 2>/dev/null | grep -q '^GPU ' || echo "no CUDA device (nvidia-smi -L lists no GPU)"
+}
+
 cpus_missing() {  # OP N
   local have
   have=$(nproc)
@@ -116,6 +122,7 @@ why_missing() {
     netns) netns_missing ;;
     cgroup) cgroup_missing ;;
     openai-client) openai_client_missing ;;
+    cuda) cuda_missing ;;
     'cpus>='[0-9]*) cpus_missing '>=' "${1#cpus>=}" ;;
     'cpus>'[0-9]*) cpus_missing '>' "${1#cpus>}" ;;
     *) return 2 ;;

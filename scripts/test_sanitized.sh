@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-asan}
 [[ $build = /* ]] && build=$(realpath --relative-to=. "$build")
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DQWEN3_SANITIZE=ON -DQWEN3_BUILD_BENCH=OFF
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DQWEN3_SANITIZE=ON -DQWEN3_BUILD_BENCH=OFF -DQWEN3_CUDA=OFF
 cmake --build "$build" -j"$(nproc)"
 supp=$PWD/tests/sanitizers
 # fast_unwind_on_malloc=0: Open MPI's libraries have no frame pointers, and the fast unwinder loses

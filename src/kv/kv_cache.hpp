@@ -42,6 +42,7 @@ class KvBlock {
   std::int64_t index() const { return index_; }
   std::int64_t size() const { return static_cast<std::int64_t>(positions_.size()); }  // slots, evicted ones included
   std::int64_t live() const { return live_; }
+  std::int64_t capacity() const { return capacity_; }  // slots allocated: a head's rows are this far apart
   bool full() const { return static_cast<std::int64_t>(tokens_.size()) == shape_.block_size || sealed_; }
   std::span<const std::int64_t> tokens() const { return tokens_; }  // append index of each slot
   std::span<const std::int32_t> positions() const { return positions_; }
