@@ -49,6 +49,10 @@ Two modes:
                         [128, 256] -> [1, 2], gate/up [192, 128] -> [2, 1], down [128, 192] -> [1, 2]
                         (192 = one full and one half block); tied embeddings, so no lm_head.weight;
                         the source is sharded, the FP8 copy is one model.safetensors.
+   - tiny-moe-fp8       qwen3_moe (make_moe_fixtures.py's tiny-moe: 8 experts of 32, top 2, a dense
+                        layer 1): every expert's gate/up [32, 64] and down [64, 32] one partial block;
+                        the routers (mlp.gate) stay float32, as Qwen3-30B-A3B-FP8 keeps them; its
+                        referee is Qwen3MoeForCausalLM.
 
    with weight_block_size [128, 128] exactly as published, BF16 scales, the non-quantized tensors
    float32 as in the source, and tokenizer.json / tokenizer_config.json / generation_config.json
@@ -134,7 +138,7 @@ ST_SIZES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1,
             "I8": 1, "U8": 1, "BOOL": 1}
 
 # The fixtures: FP8 directory -> float32 source directory (both under --fixtures OUT).
-FIXTURES = {"tiny-gqa4-fp8": "tiny-gqa4", "tiny-mha-tied-fp8": "tiny-mha-tied"}
+FIXTURES = {"tiny-gqa4-fp8": "tiny-gqa4", "tiny-mha-tied-fp8": "tiny-mha-tied", "tiny-moe-fp8": "tiny-moe"}
 
 
 def log(*a):
@@ -392,11 +396,14 @@ def make_fixture(out: Path, name: str, src_name: str):
             shutil.copyfile(dst / f, tmp / f)
         mf.write_safetensors(tmp / "model.safetensors", deq, {"format": "pt"})
         saved = mf.REGENERATE
+        saved_class = mf.Qwen3ForCausalLM
         mf.REGENERATE = REGENERATE
+        if json.loads((src / "config.json").read_text())["model_type"] == "qwen3_moe":
+            mf.Qwen3ForCausalLM = transformers.Qwen3MoeForCausalLM
         try:
             mf.compute_reference(name, tmp, deq, prompt, tok_json)
         finally:
-            mf.REGENERATE = saved
+            mf.REGENERATE, mf.Qwen3ForCausalLM = saved, saved_class
         ref, meta = read_all(tmp / "reference.safetensors")
     assert meta["regenerate"] == REGENERATE and meta["model"] == name and meta["prompt"] == prompt
     meta = dict(meta)
@@ -407,7 +414,8 @@ def make_fixture(out: Path, name: str, src_name: str):
     mf.write_safetensors(dst / "reference.safetensors", ref, meta)
     back, back_meta = read_all(dst / "reference.safetensors")
     assert back_meta == meta and all(torch.equal(back[k], v) for k, v in ref.items())
-    assert set(ref) == set(src_ref), set(ref) ^ set(src_ref)
+    # (make_moe_fixtures.py's references add the router's choices, which compute_reference does not write)
+    assert set(ref) == set(src_ref) - {"router_topk_ids"}, set(ref) ^ set(src_ref)
     for k in ref:
         assert ref[k].dtype == src_ref[k].dtype and ref[k].shape == src_ref[k].shape, k
     assert torch.equal(ref["prompt_ids"], src_ref["prompt_ids"])
@@ -425,7 +433,10 @@ def make_fixture(out: Path, name: str, src_name: str):
 
     for k in ("model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.q_proj.weight_scale_inv",
               "model.layers.0.mlp.down_proj.weight", "model.layers.0.mlp.down_proj.weight_scale_inv",
-              "model.embed_tokens.weight", "model.layers.0.input_layernorm.weight"):
+              "model.layers.0.mlp.experts.0.down_proj.weight", "model.layers.0.mlp.experts.0.down_proj.weight_scale_inv",
+              "model.layers.0.mlp.gate.weight", "model.embed_tokens.weight", "model.layers.0.input_layernorm.weight"):
+        if k not in fp8:  # dense models have no experts, tiny-moe no dense MLP in layer 0
+            continue
         log(f"    {k}: {ST_NAMES[fp8[k].dtype]} {list(fp8[k].shape)}")
     size = sum(f.stat().st_size for f in dst.iterdir())
     log(f"  {name}: {size / 1e6:.2f} MB in {sorted(f.name for f in dst.iterdir())}; "
@@ -442,7 +453,9 @@ def main():
     ap.add_argument("--scale-dtype", choices=sorted(SCALE_DTYPES), default="bf16",
                     help="dtype of weight_scale_inv (default bf16, as Qwen's Qwen3 FP8 releases)")
     ap.add_argument("--fixtures", type=Path, metavar="OUT",
-                    help="write OUT/tiny-gqa4-fp8 and OUT/tiny-mha-tied-fp8 (+ references) from OUT's f32 fixtures")
+                    help="write OUT/tiny-gqa4-fp8, OUT/tiny-mha-tied-fp8 and OUT/tiny-moe-fp8 (+ references) from OUT's f32 fixtures")
+    ap.add_argument("--only", choices=sorted(FIXTURES), action="append",
+                    help="with --fixtures: only these fixtures (default: all)")
     args = ap.parse_args()
     if bool(args.fixtures) == bool(args.src or args.dst) or bool(args.src) != bool(args.dst):
         ap.error("give either --from DIR --to DIR, or --fixtures OUT")
@@ -465,7 +478,7 @@ def main():
 
     transformers.logging.set_verbosity_error()
     log(f"python {sys.version.split()[0]} torch {torch.__version__} transformers {transformers.__version__}")
-    diffs = {name: make_fixture(args.fixtures, name, src) for name, src in FIXTURES.items()}
+    diffs = {name: make_fixture(args.fixtures, name, src) for name, src in FIXTURES.items() if not args.only or name in args.only}
     log("max|prefill logit diff| vs float32 source: " + ", ".join(f"{k}={v:.3e}" for k, v in diffs.items()))
 
 

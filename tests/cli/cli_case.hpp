@@ -27,6 +27,7 @@ inline const std::string kGqa4F16 = kModels + "/tiny-gqa4-f16";
 inline const std::string kMhaTied = kModels + "/tiny-mha-tied";  // sharded, tied embeddings
 inline const std::string kGqa4Fp8 = kModels + "/tiny-gqa4-fp8";  // Qwen's FP8 layout (scripts/make_fp8_fixtures.py)
 inline const std::string kMoe = kModels + "/tiny-moe";           // qwen3_moe, 8 experts top 2 (scripts/make_moe_fixtures.py)
+inline const std::string kMoeFp8 = kModels + "/tiny-moe-fp8";    // its FP8 copy (scripts/make_fp8_fixtures.py)
 inline const std::string kCorpusExcerpt = kModels + "/corpus/pride-and-prejudice-1342-excerpt.txt";
 inline const std::string kDefaultModel = QWEN3_DEFAULT_MODEL_DIR;
 inline const std::string kEvalText = QWEN3_TEST_DATA_DIR "/eval/crime-and-punishment-excerpt.txt";

@@ -59,6 +59,10 @@ const IdsCase kIdsCases[] = {
     {"verify_moe_n1", verify_gqa4(8, kMoe) + Args{"-t", "1", "--kv-block", "4"}, kMoeGreedyIds, {}, {}, 1},
     {"verify_moe_n3", verify_gqa4(8, kMoe) + Args{"-t", "1", "--kv-block", "4"}, kMoeGreedyIds, {R"(\| ranks 3 = )"}, {}, 3},
     {"verify_moe_n5_sp5", verify_gqa4(8, kMoe) + Args{"-t", "1", "--kv-block", "4", "--sp", "5"}, kMoeGreedyIds, {R"(\| ranks 5 = tp 1 x sp 5, experts whole )"}, {}, 5},
+    // Qwen3-MoE's FP8 layout (routers in f32), requantized to Q8: transformers' ids on the dequantized
+    // weights, which are tiny-moe's.
+    {"verify_moe_fp8_n1", verify_gqa4(8, kMoeFp8) + Args{"-t", "1", "--kv-block", "4"}, kMoeGreedyIds, {R"(\(Q8 from F8_E4M3)"}, {}, 1},
+    {"verify_moe_fp8_n3", verify_gqa4(8, kMoeFp8) + Args{"-t", "1", "--kv-block", "4"}, kMoeGreedyIds, {R"(\| ranks 3 = tp 1 x sp 3, experts whole )"}, {}, 3},
     {"verify_moe_n3_rows", verify_gqa4(8, kMoe) + Args{"-t", "1", "--kv-block", "4", "--expert-split", "rows"}, kMoeGreedyIds,
      {R"(\| ranks 3 = tp 1 x sp 3, expert rows over 3 ranks )"}, {}, 3},
     {"verify_q8_n1", kVerify8 + Args{"--weights", "q8", "--kv-block", "4"}, kGqa4Q8Ids, {R"(weights [0-9.]+ KiB \(Q8 from F32, huge-page copy\))"}, {}, 1},

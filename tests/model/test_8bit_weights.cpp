@@ -27,23 +27,36 @@ struct Case {
   WeightFormat format;
   float logit_tol;    // max |logit - transformers| over the prompt and 8 teacher-forced greedy steps
   float logprob_tol;  // max |log-softmax - transformers'| at the reference's top-5 ids of each step
+  // Whether the fixture has a choice clear enough for the bounds to decide (clear_choice). tiny-moe-fp8
+  // has none: its best logit never leads the sixth by 2 x 0.65; its free-running greedy ids are
+  // transformers' on 1 and 3 ranks (tests/cli/test_cli_mpi.cpp, verify_moe_fp8_*).
+  bool has_clear_choice = true;
 };
 
 // Measured on these fixtures (max over the three kernel levels and both kinds of decode rows; logits
 // of order 3), bounded with about 2x margin: q8 on f32 weights 0.078 (tiny-gqa4) and 0.137
 // (tiny-mha-tied) on logits, 0.059 on log-probabilities; FP8 requantized to Q8 (on top of the fp8
 // values transformers ran) 0.079 and 0.145, 0.085. The weights' rounding dominates: int16 and int8
-// activations differ by at most 0.03 here.
+// activations differ by at most 0.03 here. Qwen3-MoE's FP8 layout (tiny-moe-fp8; routers kept in f32)
+// 0.325 on logits, 0.054 on log-probabilities: see clear_choice.
 const Case kCases[] = {
     {"tiny-gqa4", WeightFormat::Q8, 0.16f, 0.12f},
     {"tiny-mha-tied", WeightFormat::Q8, 0.28f, 0.12f},
     {"tiny-gqa4-fp8", WeightFormat::AsStored, 0.16f, 0.17f},
     {"tiny-mha-tied-fp8", WeightFormat::AsStored, 0.3f, 0.17f},
+    {"tiny-moe-fp8", WeightFormat::AsStored, 0.65f, 0.11f, false},
 };
 
-// A clear choice: the reference's best logit leads the second by more than twice the case's logit
-// bound, so no error within the bound can change it.
-float clear_margin(const Case& c) { return 2 * c.logit_tol; }
+// A clear choice: no error within the case's bounds can change it. The best of the reference's top 5
+// leads the second by more than twice the log-probability bound (which holds for those 5), and the
+// sixth by more than twice the logit bound (which holds for every id). The second condition alone
+// decides for dense models; with experts, a token whose near-tied router picks another expert moves
+// a few logits far (tiny-moe-fp8: 0.32 on logits, 0.05 on log-probabilities).
+bool clear_choice(const Case& c, std::span<const float> want) {
+  std::vector<float> s(want.begin(), want.end());
+  std::partial_sort(s.begin(), s.begin() + 6, s.end(), std::greater<float>());
+  return s[0] - s[1] > 2 * c.logprob_tol && s[0] - s[5] > 2 * c.logit_tol;
+}
 
 std::vector<double> log_softmax(std::span<const float> logits) {
   const float mx = *std::max_element(logits.begin(), logits.end());
@@ -56,12 +69,6 @@ std::vector<double> log_softmax(std::span<const float> logits) {
 
 std::int32_t argmax(std::span<const float> v) {
   return static_cast<std::int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
-}
-
-float top2_margin(std::span<const float> v) {
-  std::vector<float> s(v.begin(), v.end());
-  std::nth_element(s.begin(), s.begin() + 1, s.end(), std::greater<float>());
-  return s[0] - s[1];
 }
 
 // (case, kernel level, --decode-rows): f32 (the default: activations at 16 bits) or int8 (W8A8).
@@ -109,7 +116,7 @@ TEST_P(EightBitReference, MatchesTransformersWithinTheQuantizationBound) {
   int clear = 0;
   for (std::int64_t t = 0; t < T; ++t) {  // the next-token choice at every prompt position
     const std::span<const float> want(prefill_logits.data() + t * V, static_cast<std::size_t>(V));
-    if (top2_margin(want) <= clear_margin(c)) continue;
+    if (!clear_choice(c, want)) continue;
     ++clear;
     EXPECT_EQ(argmax(std::span<const float>(logits.data() + t * V, static_cast<std::size_t>(V))), argmax(want)) << "prompt position " << t;
   }
@@ -123,7 +130,7 @@ TEST_P(EightBitReference, MatchesTransformersWithinTheQuantizationBound) {
     std::partial_sort(top.begin(), top.begin() + 5, top.end(), [&](int a, int b) { return want[static_cast<std::size_t>(a)] > want[static_cast<std::size_t>(b)]; });
     for (int k = 0; k < 5; ++k)
       worst_logprob = std::max(worst_logprob, std::fabs(got_lp[static_cast<std::size_t>(top[static_cast<std::size_t>(k)])] - want_lp[static_cast<std::size_t>(top[static_cast<std::size_t>(k)])]));
-    if (top2_margin(want) > clear_margin(c)) {
+    if (clear_choice(c, want)) {
       ++clear;
       EXPECT_EQ(argmax(step), greedy_ids[s]) << "greedy step " << s << " (a clear choice)";
     }
@@ -137,7 +144,7 @@ TEST_P(EightBitReference, MatchesTransformersWithinTheQuantizationBound) {
   EXPECT_LE(worst_logit, c.logit_tol);
   EXPECT_LE(worst_logprob, c.logprob_tol);
   EXPECT_GT(worst_logit, 1e-4f) << "the weights were not quantized";
-  EXPECT_GT(clear, 0) << "no choice was clear enough to compare";
+  if (c.has_clear_choice) EXPECT_GT(clear, 0) << "no choice was clear enough to compare";
 }
 
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
