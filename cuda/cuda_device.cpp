@@ -72,6 +72,12 @@ void DeviceBuffer::upload(const void* host, std::size_t bytes, std::size_t offse
   check(cudaMemcpy(static_cast<char*>(ptr_) + offset, host, bytes, cudaMemcpyHostToDevice), "copy to the device");
 }
 
+void DeviceBuffer::upload_strided(const void* host, std::size_t pitch, std::size_t width, std::size_t height, std::size_t offset) {
+  if (height == 0 || width == 0) return;
+  if (width > pitch || offset + (height - 1) * pitch + width > bytes_) throw Error("CUDA: strided upload past the end of a device buffer");
+  check(cudaMemcpy2D(static_cast<char*>(ptr_) + offset, pitch, host, pitch, width, height, cudaMemcpyHostToDevice), "strided copy to the device");
+}
+
 void DeviceBuffer::download(void* host, std::size_t bytes, std::size_t offset) const {
   if (offset + bytes > bytes_) throw Error("CUDA: download past the end of a device buffer");
   check(cudaMemcpy(host, static_cast<const char*>(ptr_) + offset, bytes, cudaMemcpyDeviceToHost), "copy from the device");

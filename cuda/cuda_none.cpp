@@ -19,6 +19,7 @@ DeviceBuffer::~DeviceBuffer() = default;
 DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&&) noexcept { return *this; }
 void DeviceBuffer::upload(const void*, std::size_t, std::size_t) { no_cuda(); }
 void DeviceBuffer::download(void*, std::size_t, std::size_t) const { no_cuda(); }
+void DeviceBuffer::upload_strided(const void*, std::size_t, std::size_t, std::size_t, std::size_t) { no_cuda(); }
 float* AttentionWorkspace::split_states(std::size_t) { no_cuda(); }
 void attend(const DeviceAttentionProblem&, AttentionWorkspace&) { no_cuda(); }
 

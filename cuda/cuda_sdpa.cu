@@ -27,6 +27,7 @@ constexpr int kThreads = kWarps * 32;
 constexpr int kChunk = 32;  // keys per shared-memory stage: one per lane
 constexpr int kRowsPerWarp = 4;
 constexpr int kRowsPerCta = kWarps * kRowsPerWarp;
+static_assert(kRowsPerCta >= kMaxGroupSize, "a CTA holds at least one token's whole GQA group");
 constexpr int kDimsPerLane = kMaxHeadDim / 32;
 
 void check(cudaError_t e, const char* what) {

@@ -53,6 +53,9 @@ class DeviceBuffer {
   std::size_t bytes() const { return bytes_; }
   void upload(const void* host, std::size_t bytes, std::size_t offset = 0);
   void download(void* host, std::size_t bytes, std::size_t offset = 0) const;
+  // `height` runs of `width` bytes, `pitch` apart both on the host and here (from `offset`): rows of
+  // several heads of a KV block in one copy.
+  void upload_strided(const void* host, std::size_t pitch, std::size_t width, std::size_t height, std::size_t offset);
 
  private:
   void* ptr_ = nullptr;
@@ -87,6 +90,7 @@ struct DeviceAttentionProblem {
   std::int32_t kv_splits = 0;
 };
 inline constexpr std::int32_t kMaxHeadDim = 256;
+inline constexpr std::int32_t kMaxGroupSize = 32;  // query heads per KV head
 
 // Scratch the splits need, reused across calls.
 class AttentionWorkspace {

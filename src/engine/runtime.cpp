@@ -87,6 +87,9 @@ Runtime::Runtime(const RuntimeOptions& options, Communicator& world, const KvReq
              : kv_request_.tokens > 0 ? kv_request_.tokens
                                       : fit.kv_tokens;
   stop_ids_ = end_of_text_ids(rank_.loaded);
+  // --device: each rank takes its GPU (or not) and allocates its KV pool there; a refusal on any rank
+  // ends all with one line, as the load does.
+  on_every_rank(world, [&] { set_up_device(); });
 }
 
 void Runtime::print_load_line() const {
@@ -108,6 +111,24 @@ std::string Runtime::context_note() const {
 
 std::int64_t Runtime::planned_kv_tokens() const { return kv_request_.tokens > 0 ? kv_request_.tokens : rank_.memory->kv_tokens; }
 
+std::int64_t Runtime::held_kv_tokens() const {
+  return !kv_request_.held_as.empty() ? planned_kv_tokens() : bounded() ? KvEvictionPolicy(kv_policy_).budget() : context_;
+}
+
+void Runtime::set_up_device() {
+  const DeviceChoice choice = choose_device(options_.device);
+  if (choice.device < 0) return;
+  if (kv_type_ == KvType::Q8) {
+    if (options_.device == "cuda") throw Error("--device cuda: the GPU holds an f32 or bf16 KV cache; with --kv-type q8 attention runs on the CPU");
+    return;
+  }
+  // Room for this member's blocks of every token the cache holds, a quarter more for blocks that
+  // eviction leaves part-filled, and a few for sequences' last blocks; a call past it runs on the CPU.
+  const std::int64_t blocks = (held_kv_tokens() + options_.kv_block - 1) / options_.kv_block / model().distribution().part.kv_members;
+  device_attention_ = std::make_unique<DeviceAttention>(choice.device, model().kv_shape(kv_type_, options_.kv_block), blocks + blocks / 4 + 8);
+  model().set_device_attention(device_attention_.get());
+}
+
 KvCache Runtime::new_cache() const { return model().new_cache(kv_type_, options_.kv_block, context_); }
 
 // load: DIR | 0.12 s | weights 10.4 MiB (bf16, huge-page copy) | kv cache bf16, up to 6.0 MiB at -c 512 |
@@ -116,7 +137,7 @@ KvCache Runtime::new_cache() const { return model().new_cache(kv_type_, options_
 std::string Runtime::load_line() const {
   const Qwen3Weights& w = model().weights();
   const bool bounded_cache = bounded();
-  const std::int64_t held = !kv_request_.held_as.empty() ? planned_kv_tokens() : bounded_cache ? KvEvictionPolicy(kv_policy_).budget() : context_;
+  const std::int64_t held = held_kv_tokens();
   const double kv_bytes =
       rank_memory(config(), model().distribution().part, static_cast<double>(w.matrix_bytes), kv_request_).kv_per_token *
       static_cast<double>(held);
@@ -140,7 +161,8 @@ std::string Runtime::load_line() const {
                 std::string(kernels::kv_type_name(kv_type_)).c_str(), format_bytes(kv_bytes).c_str(), kv_limit.c_str(),
                 kernels_desc.c_str(),
                 kernels::describe_prefill_gemm(*kernels_, body).c_str(),
-                std::string(attention_kind_name(attention_)).c_str(), threads_.granted) +
+                (std::string(attention_kind_name(attention_)) + " on " + (device_attention_ ? device_attention_->describe() : "cpu")).c_str(),
+                threads_.granted) +
          where;
 }
 

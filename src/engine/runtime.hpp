@@ -5,11 +5,13 @@
 // for a Runtime, and then only runs sequences on it and prints.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "attention/attention.hpp"
+#include "attention/device_attention.hpp"
 #include "engine/loaded_model.hpp"
 #include "engine/threads.hpp"
 #include "kernels/dispatch.hpp"
@@ -46,6 +48,7 @@ struct RuntimeOptions {
   bool seed_given = false;
   int tp = 0, sp = 0;                  // the rank layout (0: chosen)
   std::string expert_split = "auto";  // auto | whole | rows (--expert-split)
+  std::string device = "auto";         // auto | cpu | cuda (--device): where attention runs
   std::string numa = "auto";           // auto | off
   std::string numa_description;        // set by the launcher for a NUMA domain's member: the load line names the domains
 };
@@ -80,6 +83,8 @@ class Runtime {
   std::string context_note() const;
   // Tokens of KV cache the memory plan made room for (all sequences together).
   std::int64_t planned_kv_tokens() const;
+  // Tokens one sequence's cache holds (-c, a bounded policy's budget), or all sequences' (held_as).
+  std::int64_t held_kv_tokens() const;
   // End-of-text ids: generation_config.json's eos ids and the tokenizer's <|im_end|>, <|endoftext|>.
   const std::vector<std::int32_t>& stop_ids() const { return stop_ids_; }
   // A cache for one sequence, on this member's heads and blocks.
@@ -103,6 +108,9 @@ class Runtime {
   KvType kv_type_ = KvType::BF16;
   std::int64_t context_ = 0;
   std::vector<std::int32_t> stop_ids_;
+  std::unique_ptr<DeviceAttention> device_attention_;  // --device: this rank's GPU, if it uses one
+
+  void set_up_device();
 };
 
 }  // namespace qwen3

@@ -24,8 +24,13 @@ std::size_t block_bytes(const KvCacheShape& s, std::int64_t capacity) {
 }  // namespace
 
 KvBlock::KvBlock(const KvCacheShape& shape, std::int64_t index)
-    : shape_(shape), index_(index), capacity_(shape.block_size), bytes_(block_bytes(shape, capacity_)), data_(bytes_, "KV") {
+    : shape_(shape), index_(index), capacity_(shape.block_size), bytes_(block_bytes(shape, capacity_)), data_(bytes_, "KV"),
+      rewrites_(static_cast<std::size_t>(shape.n_layers)) {
   positions_.reserve(static_cast<std::size_t>(shape.block_size));
+}
+
+void KvBlock::count_rewrite_of_every_layer() {
+  for (auto& n : rewrites_) ++n;
 }
 
 std::size_t KvBlock::offset(std::int64_t layer, std::int64_t kv_head, int kind) const {
@@ -71,6 +76,7 @@ void KvBlock::drop_slots_from(std::int64_t slot) {
   positions_.resize(static_cast<std::size_t>(slot));
   tokens_.resize(static_cast<std::size_t>(slot));
   update_bounds();
+  count_rewrite_of_every_layer();
 }
 
 bool KvBlock::evict(std::int64_t token) {
@@ -120,6 +126,7 @@ void KvBlock::compact() {
   tokens_.resize(live_slots.size());
   sealed_ = true;
   update_bounds();
+  count_rewrite_of_every_layer();
 }
 
 void KvBlock::reuse(std::int64_t index) {
@@ -133,6 +140,7 @@ void KvBlock::reuse(std::int64_t index) {
   tokens_.clear();
   live_ = 0;
   sealed_ = false;
+  count_rewrite_of_every_layer();
 }
 
 std::shared_ptr<KvBlock> KvBlock::clone() const {
@@ -149,6 +157,7 @@ std::shared_ptr<KvBlock> KvBlock::clone() const {
   copy->sealed_ = sealed_;
   copy->min_pos_ = min_pos_;
   copy->max_pos_ = max_pos_;
+  copy->rewrites_ = rewrites_;
   return copy;
 }
 

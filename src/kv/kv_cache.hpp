@@ -68,7 +68,14 @@ class KvBlock {
   std::shared_ptr<KvBlock> clone() const;
   // Writes one token's K and V rows ([n_kv_heads][head_dim] floats each) into `slot` of `layer`.
   void store(std::int64_t layer, std::int64_t slot, const float* k, const float* v);
-  void store_keys(std::int64_t layer, std::int64_t slot, const float* k) { write_rows(layer, slot, 0, k); }
+  void store_keys(std::int64_t layer, std::int64_t slot, const float* k) {  // re-rotated sink keys
+    write_rows(layer, slot, 0, k);
+    ++rewrites_[static_cast<std::size_t>(layer)];
+  }
+  // How often `layer`'s rows changed other than by new slots being filled (slots dropped, a compaction,
+  // a reuse, sink keys re-rotated): a copy of the block elsewhere (attention/device_attention.hpp)
+  // that saw another count copies the layer's rows again.
+  std::uint32_t rewrites(std::int64_t layer) const { return rewrites_[static_cast<std::size_t>(layer)]; }
   std::size_t bytes() const { return bytes_; }
 
  private:
@@ -86,6 +93,8 @@ class KvBlock {
   std::vector<std::int64_t> tokens_;
   std::int64_t live_ = 0;
   bool sealed_ = false;  // compacted: its free slots are not its tokens' to fill
+  std::vector<std::uint32_t> rewrites_;  // per layer
+  void count_rewrite_of_every_layer();
   std::int32_t min_pos_ = 0;
   std::int32_t max_pos_ = 0;
 

@@ -27,8 +27,8 @@ void Qwen3Model::Activations::resize(const Qwen3Config& c, const ModelPartition&
   tmp.resize(sz(c.hidden_size));
   q.resize(sz(part.q_heads.size() * D));
   attn.resize(sz(part.q_heads.size() * D));
+  states.resize(sz(part.q_heads.size() * OnlineSoftmaxState::packed_size(D)));  // sp > 1, or a GPU's states
   if (part.kv_members > 1) {
-    states.resize(sz(part.q_heads.size() * OnlineSoftmaxState::packed_size(D)));
     own_states.resize(sz(part.own_q_heads.size() * OnlineSoftmaxState::packed_size(D)));
     qkv_own.resize(sz((part.own_q_heads.size() + 2 * part.own_kv_heads.size()) * D));
     qkv_group.resize(sz((part.q_heads.size() + 2 * part.kv_heads.size()) * D));
@@ -159,8 +159,17 @@ void Qwen3Model::attend(const SequenceStep& seq, const StepRows& rows, std::int6
   p.positions = seq.positions;
   p.cache = &cache;
   p.layer = layer;
+  // On a GPU (where it can run this call), attention returns the partial states; the CPU normalises them.
+  const bool on_device = device_ && device_->can_run(p) && !key_mass.row_stats();
   if (part.kv_members == 1) {
-    p.out = a_.attn.data() + rows.first * n_heads * D;
+    float* out = a_.attn.data() + rows.first * n_heads * D;
+    if (on_device) {
+      p.states = a_.states.data();
+      device_->run(p);
+      ops::normalize_states(p.states, n_heads, n, D, out);
+      return;
+    }
+    p.out = out;
     p.row_stats = key_mass.row_stats();
     attention(attention_, p);
     key_mass.add_layer(p);
@@ -169,7 +178,8 @@ void Qwen3Model::attend(const SequenceStep& seq, const StepRows& rows, std::int6
   // This rank's KV blocks give partial states of all the group's heads. The members merge them with
   // a reduce-scatter along the heads: each ends with its own heads merged, the inputs of its o_proj.
   p.states = a_.states.data();
-  attention(attention_, p);
+  if (on_device) device_->run(p);
+  else attention(attention_, p);
   const int members = part.kv_members;
   std::vector<std::int64_t> member_rows(static_cast<std::size_t>(members));
   for (int m = 0; m < members; ++m) member_rows[static_cast<std::size_t>(m)] = n * part.member_q_heads(m).size();

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "attention/attention.hpp"
+#include "attention/device_attention.hpp"
 #include "attention/key_mass_tracker.hpp"
 #include "kernels/kernels.hpp"
 #include "kv/kv_cache.hpp"
@@ -85,6 +86,9 @@ class Qwen3Model {
   void set_batch_invariant(bool on) { batch_invariant_ = on; }
 
   ForwardStats& stats() { return stats_; }
+  // Attention on this rank's GPU where it can run (--device; attention/device_attention.hpp); nullptr:
+  // the CPU's path. Not owned.
+  void set_device_attention(DeviceAttention* device) { device_ = device; }
 
  private:
   struct Activations {
@@ -112,6 +116,7 @@ class Qwen3Model {
   Qwen3Weights w_;
   const kernels::KernelTable* k_;
   AttentionKind attention_;
+  DeviceAttention* device_ = nullptr;
   Distribution dist_;
   Activations a_;
   std::vector<float> logits_;  // the LM head's rows of a step of several sequences, before each takes its own

@@ -144,7 +144,9 @@ TEST_P(EightBitReference, MatchesTransformersWithinTheQuantizationBound) {
   EXPECT_LE(worst_logit, c.logit_tol);
   EXPECT_LE(worst_logprob, c.logprob_tol);
   EXPECT_GT(worst_logit, 1e-4f) << "the weights were not quantized";
-  if (c.has_clear_choice) EXPECT_GT(clear, 0) << "no choice was clear enough to compare";
+  if (c.has_clear_choice) {
+    EXPECT_GT(clear, 0) << "no choice was clear enough to compare";
+  }
 }
 
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
