@@ -90,12 +90,13 @@ float check_against_transformers(Communicator& world, LoadedModel& lm, const std
 
 // Property: with the model split over this job's ranks (any layout, both attention paths, KV blocks
 // of 64 tokens -- fewer blocks than ranks -- and of 4 -- several per rank), the prefill logits and 8
-// greedy decode steps match transformers within 1e-4, and greedy picks transformers' ids.
+// greedy decode steps match transformers within 1e-4, and greedy picks transformers' ids. tiny-gqa4-yarn
+// (YaRN, factor 4 over an original context of 128) runs its 400-token prompt to 3x past that context.
 TEST(DistributedModel, MatchesTransformersInEveryLayout) {
   Communicator& world = test::world();
   int checked = 0;
   float worst = 0;  // the largest |logit - transformers| over every layout and step, printed for the record
-  for (const std::string model : {"tiny-gqa4", "tiny-mha-tied"}) {
+  for (const std::string model : {"tiny-gqa4", "tiny-mha-tied", "tiny-gqa4-yarn"}) {
     const auto dir = test::model_dir(model);
     const Qwen3Config cfg = Qwen3Config::from_file(dir / "config.json");
     for (int tp : tp_choices(cfg, world.size())) {
