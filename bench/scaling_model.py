@@ -21,11 +21,14 @@ Assumptions (each a parameter below; say which when quoting the plot):
     loopback), and the model is checked against the 2-rank runs of bench/ranks_side_by_side.sh; the
     cluster figures are parameters: 100 Gb/s InfiniBand (beta 12.5 GB/s, alpha 2 us), 200 GB/s read
     bandwidth and 256 GiB per node.
-  * Mixture of experts: every rank holds the router and num_experts / N whole experts (qwen3_mpi's
-    placement); a token reads its experts_per_token experts where they live, so a step waits for the
-    rank that holds most of the chosen ones: the expected maximum over ranks, by simulation with every
-    expert equally likely (real routers are less even: this is the optimistic case). Attention, LM head
-    and collectives as for the dense models. 8-bit weights read 1.0625 bytes per weight (Q8).
+  * Mixture of experts: every rank holds the router; the experts are placed as --expert-split auto
+    places them (src/parallel/layout.hpp): the N ranks form as few groups as keep every rank at least
+    128 rows of an expert, each group holds num_experts / groups whole experts, and each of its ranks
+    a share of every one's rows. A token reads its experts_per_token experts where they live, so a
+    step waits for the rank that reads most of them: the expected maximum over ranks, by simulation
+    with every expert equally likely (real routers are less even: this is the optimistic case).
+    Attention, LM head and collectives as for the dense models. 8-bit weights read 1.0625 bytes per
+    weight (Q8).
 Usage: bench/scaling_model.py [--results bench/results] [--out bench/results/scaling_model.png]
 """
 import argparse
@@ -112,20 +115,34 @@ def moe_parts(m, bpw):
     return bpw * (attention + m["vocab"] * m["hidden"]), bpw * expert, bpw * router
 
 
+def split_even(n, parts):
+    """Sizes of split_even(n, part, parts) for every part (include/qwen3/partition.hpp)."""
+    return [n // parts + (1 if p < n % parts else 0) for p in range(parts)]
+
+
+def expert_groups(m, n):
+    """choose_expert_groups for --expert-split auto: groups that keep each rank >= 128 rows."""
+    members = max(1, m["moe_inter"] // 128)
+    return min(n, -(-n // members))
+
+
 def busiest_rank_experts(m, n, trials=4000, seed=0):
-    """Expected number of a token's chosen experts held by the rank that holds most of them, with the
-    experts dealt whole over n ranks (split_even) and every choice of experts equally likely."""
+    """Expected expert-equivalents a token makes the busiest rank read: with the auto placement, a
+    chosen expert costs each rank of its group 1 / (ranks in the group) of its bytes; every choice of
+    experts equally likely."""
     import random
     rng = random.Random(seed)
+    groups = expert_groups(m, n)
+    group_sizes = split_even(n, groups)
     owner = []
-    for r in range(n):
-        owner += [r] * (m["experts"] // n + (1 if r < m["experts"] % n else 0))
+    for g, count in enumerate(split_even(m["experts"], groups)):
+        owner += [g] * count
     total = 0
     for _ in range(trials):
-        counts = [0] * n
+        counts = [0] * groups
         for e in rng.sample(range(m["experts"]), m["active"]):
             counts[owner[e]] += 1
-        total += max(counts)
+        total += max(c / s for c, s in zip(counts, group_sizes))
     return total / trials
 
 
@@ -146,7 +163,8 @@ def moe_step_seconds(m, ctx, tp, sp, net, node_bw, efficiency, bpw):
 def moe_rank_memory(m, ctx, tp, sp, bpw):
     n = tp * sp
     dense, expert, router = moe_parts(m, bpw)
-    experts_here = m["experts"] // n + (1 if m["experts"] % n else 0)
+    groups = expert_groups(m, n)
+    experts_here = split_even(m["experts"], groups)[0] / min(split_even(n, groups))  # the largest share
     return dense / n + router + m["layers"] * experts_here * expert + kv_bytes_per_token(m) * ctx / n
 
 
@@ -243,14 +261,14 @@ def main():
                     if best is None or (cand["fits"], cand["tokens_per_s"]) > (best["fits"], best["tokens_per_s"]):
                         best = cand
                 moe_table.append(best)
-    print("\nmixture of experts, context 32 k, best layout per point (experts dealt whole over the ranks)")
+    print("\nmixture of experts, context 32 k, best layout per point (experts placed as --expert-split auto: rows in groups of ranks)")
     print(f'{"model":16} {"weights":>7} {"nodes":>5} {"layout":>12} {"tokens/s":>9} {"comm %":>7} {"GiB/rank":>9} fits')
     for r in moe_table:
         print(f'{r["model"]:16} {r["weights"]:>7} {r["nodes"]:>5} {"tp %d x sp %d" % (r["tp"], r["sp"]):>12} {r["tokens_per_s"]:>9.1f} '
               f'{100 * r["comm_s"] / (r["memory_s"] + r["comm_s"]):>6.1f}% {r["rank_bytes"] / 2**30:>9.1f} {"yes" if r["fits"] else "NO"}')
     with open(os.path.splitext(out)[0] + "_moe.json", "w") as f:
         json.dump({"assumptions": {"node_bw": a.node_bw, "node_mem": a.node_mem, "alpha": a.ib_alpha, "beta": a.ib_beta,
-                                   "efficiency": efficiency, "routing": "uniform (optimistic)"}, "points": moe_table}, f, indent=1)
+                                   "efficiency": efficiency, "routing": "uniform (optimistic)", "placement": "--expert-split auto"}, "points": moe_table}, f, indent=1)
 
     import matplotlib
     matplotlib.use("Agg")
@@ -281,7 +299,7 @@ def main():
     axes[0].set_yscale("log")
     axes[1].set_yscale("log")
     fig.suptitle(f"qwen3_mpi mixture-of-experts decode model, context 32 k: {a.node_bw/1e9:.0f} GB/s/node x efficiency {efficiency:.2f}, "
-                 f"experts dealt whole, uniform routing", fontsize=10)
+                 f"experts as --expert-split auto, uniform routing", fontsize=10)
     fig.tight_layout()
     fig.savefig(os.path.splitext(out)[0] + "_moe.png", dpi=110)
 
