@@ -38,19 +38,6 @@ std::string regex_escape(const std::string& text) {
   return std::regex_replace(text, special, R"(\$&)");
 }
 
-// QWEN3_MPIEXEC_PREFIX holds the launcher and its options joined by '|' (cmake/Qwen3Testing.cmake).
-Args mpiexec_prefix() {
-  Args out;
-  std::string all = QWEN3_MPIEXEC_PREFIX;
-  for (std::size_t start = 0; start <= all.size();) {
-    const auto bar = all.find('|', start);
-    out.push_back(all.substr(start, bar - start));
-    if (bar == std::string::npos) break;
-    start = bar + 1;
-  }
-  return out;
-}
-
 std::string env_value(const Env& env, const std::string& name) {
   for (auto it = env.rbegin(); it != env.rend(); ++it)
     if (it->first == name) return it->second;
@@ -106,6 +93,19 @@ std::vector<std::string> resolve_regexes(CaseDir& dir, const std::vector<std::st
 }
 
 }  // namespace
+
+// QWEN3_MPIEXEC_PREFIX holds the launcher and its options joined by '|' (cmake/Qwen3Testing.cmake).
+Args mpiexec_prefix() {
+  Args out;
+  std::string all = QWEN3_MPIEXEC_PREFIX;
+  for (std::size_t start = 0; start <= all.size();) {
+    const auto bar = all.find('|', start);
+    out.push_back(all.substr(start, bar - start));
+    if (bar == std::string::npos) break;
+    start = bar + 1;
+  }
+  return out;
+}
 
 Args operator+(Args a, const Args& b) {
   a.insert(a.end(), b.begin(), b.end());

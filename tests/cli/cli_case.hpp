@@ -75,6 +75,8 @@ struct Qwen3Run {
 // (QWEN3_MAX_ISA in this process's or the run's environment), oneDNN capped by its own variables
 // the way a user would (avx2 -> AVX2, scalar -> SSE41) unless the run sets them.
 RunResult run_qwen3(CaseDir& dir, const Qwen3Run& run);
+// mpiexec and its options for the tests (QWEN3_MPIEXEC_PREFIX), before "-n N program ...".
+Args mpiexec_prefix();
 
 // --- Instruction-set levels -----------------------------------------------------------------------
 // Whether --kernel `isa` (scalar, avx2, avx512) can run here: the CPU has it and this test's level

@@ -9,6 +9,7 @@
 #include "cli_case.hpp"
 #include "batch_files.hpp"
 #include "cli_fixtures.hpp"
+#include "cuda/cuda_sdpa.hpp"
 
 namespace qwen3::test::cli {
 namespace {
@@ -286,6 +287,22 @@ TEST(CliMpiBatch, AnswersAsOneProcess) {
   for (const auto& [id, j] : b)
     if (!a.count(id) || a.at(id)["token_ids"] != j["token_ids"]) f.add(id + ": other ids on 3 ranks");
   report(f, {&ranks, &alone});
+}
+
+// A mixed job: rank 0 sees the GPU, rank 1 none (CUDA_VISIBLE_DEVICES empty), each holding half the
+// KV blocks (sp 2); their partial states merge as two CPU ranks' do, and the ids are transformers'.
+TEST(CliMpiDevice, GpuRankAndCpuRankGiveTransformersIds) {
+  const cuda::DeviceProbe probe = cuda::probe_devices();
+  if (probe.count == 0) GTEST_SKIP() << "requires cuda: " << probe.why_none;
+  const Args args = verify_gqa4(8) + Args{"-t", "1", "--kv-block", "4", "--sp", "2"};
+  Command c;
+  c.argv = mpiexec_prefix() + Args{"-n", "1", "-x", "CUDA_VISIBLE_DEVICES=0", kQwen3Mpi} + args + Args{":", "-n", "1", "-x", "CUDA_VISIBLE_DEVICES=", kQwen3Mpi} +
+           args;
+  c.timeout = std::chrono::seconds(60);
+  const RunResult r = run(c);
+  ASSERT_TRUE(r.exited() && r.exit_code == 0) << r.describe();
+  EXPECT_EQ(nlohmann::json::parse(r.out).get<Ids>(), kGqa4GreedyIds) << r.describe();
+  EXPECT_NE(r.err.find("on cuda:0"), std::string::npos) << "rank 0's load line names its GPU: " << r.describe();
 }
 
 }  // namespace
