@@ -29,6 +29,7 @@ constexpr int kRowsPerWarp = 4;
 constexpr int kRowsPerCta = kWarps * kRowsPerWarp;
 static_assert(kRowsPerCta >= kMaxGroupSize, "a CTA holds at least one token's whole GQA group");
 constexpr int kDimsPerLane = kMaxHeadDim / 32;
+constexpr int kMaxGridYZ = 65535;  // CUDA's limit on a grid's y and z
 
 void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw Error(std::string("CUDA: ") + what + ": " + cudaGetErrorString(e));
@@ -203,15 +204,18 @@ void attend(const DeviceAttentionProblem& p, AttentionWorkspace& workspace) {
   const int group = p.n_heads / p.n_kv_heads;
   const int tokens_per_cta = std::max(1, kRowsPerCta / group);
   const int tiles = (p.n_tokens + tokens_per_cta - 1) / tokens_per_cta;
+  if (tiles > kMaxGridYZ)
+    throw Error("CUDA attention: " + std::to_string(p.n_tokens) + " query tokens in one call is more than the grid takes (" +
+                std::to_string(kMaxGridYZ * tokens_per_cta) + ")");
   int splits = p.kv_splits;
   if (splits <= 0) {  // about four CTAs per multiprocessor
     int device = 0, sms = 1;
     check(cudaGetDevice(&device), "cudaGetDevice");
     check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
     const long long base = static_cast<long long>(p.n_kv_heads) * tiles;
-    splits = static_cast<int>(std::min<long long>((4LL * sms + base - 1) / base, 1LL << 16));
+    splits = static_cast<int>(std::min<long long>((4LL * sms + base - 1) / base, kMaxGridYZ));
   }
-  splits = std::clamp(splits, 1, std::max(1, p.n_blocks));
+  splits = std::clamp(splits, 1, std::clamp(p.n_blocks, 1, kMaxGridYZ));
   const long long rows = static_cast<long long>(p.n_heads) * p.n_tokens;
   float* out = splits == 1 ? p.states : workspace.split_states(static_cast<std::size_t>(splits * rows * (p.head_dim + 2)));
   const dim3 grid(static_cast<unsigned>(p.n_kv_heads), static_cast<unsigned>(tiles), static_cast<unsigned>(splits));
