@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Integration test of scripts/slurm/*.sbatch against a real Slurm: starts a one-node cluster on
 # 127.0.0.1 (munged, slurmctld, slurmd) with its own config, key, ports and state in a private
-# folder, submits every batch script with `sbatch --wait`, checks that each generated exactly the
+# folder, submits every batch script and waits for it, checks that each generated exactly the
 # tokens of a one-process run, and stops every daemon it started (by pid), also when it fails.
 #   test_slurm.sh QWEN3_BIN MODEL_DIR SCRIPTS_DIR
 # Exit 0: all passed; 1: a check failed, or the cluster did not come up (the daemons' logs are
@@ -109,15 +109,36 @@ want=$("$BIN" -m "$MODEL" -p "$PROMPT" -n "$TOKENS" --temp 0 -t 1 --json 2>/dev/
 [[ -n "$want" ]] || fail "the one-process run printed no generated_ids"
 echo "one process: $want"
 
+# wait_for_job JOB: polls the queue every 0.1 s until the job has left it (at most 180 s), then
+# succeeds when it COMPLETED. Not `sbatch --wait`: it polls after 2 s, then every 8 s, so a 3 s job took 10.
+wait_for_job() {
+  local job=$1
+  for _ in $(seq 1800); do
+    [[ -z $(squeue -h -j "$job" 2>/dev/null) ]] && break
+    sleep 0.1
+  done
+  if [[ -n $(squeue -h -j "$job" 2>/dev/null) ]]; then
+    scancel "$job"
+    return 1
+  fi
+  scontrol show job "$job" 2>/dev/null | grep -q "JobState=COMPLETED"
+}
+# sbatch_and_wait [sbatch options...] SCRIPT: submits and waits as above.
+sbatch_and_wait() {
+  local job
+  job=$(sbatch --parsable "$@") || return 1
+  wait_for_job "$job"
+}
+
 status=0
 submit() {  # name script extra-exports [sbatch options...]   (extra-exports: "" or ",VAR=value,...")
   local name=$1 script=$2 extra=$3
   shift 3
   local out="$dir/jobs/$name.json"
   local t0=$SECONDS
-  if ! timeout 180 sbatch --wait --chdir="$dir/jobs" --output="$dir/jobs/$name.log" "$@" \
-      --export=ALL,QWEN3_BIN="$BIN",MODEL="$MODEL",PROMPT="$PROMPT",TOKENS=$TOKENS,OUTPUT="$out$extra" "$SCRIPTS/$script" >/dev/null; then
-    echo "FAILED: $name: sbatch --wait $script did not succeed"; sed 's/^/    /' "$dir/jobs/$name.log" 2>/dev/null | tail -15
+  if ! sbatch_and_wait --chdir="$dir/jobs" --output="$dir/jobs/$name.log" "$@" \
+      --export=ALL,QWEN3_BIN="$BIN",MODEL="$MODEL",PROMPT="$PROMPT",TOKENS=$TOKENS,OUTPUT="$out$extra" "$SCRIPTS/$script"; then
+    echo "FAILED: $name: job of $script did not complete"; sed 's/^/    /' "$dir/jobs/$name.log" 2>/dev/null | tail -15
     status=1; return
   fi
   local got
@@ -198,19 +219,19 @@ check_batch() {  # name results
     echo "FAILED: $1: results differ from the run outside Slurm ($dup duplicated)"; status=1
   fi
 }
-batch_job() {  # name results [sbatch options...]
+batch_job() {  # name results [sbatch options...]   (prints the job id)
   local name=$1 results=$2
   shift 2
-  timeout 180 sbatch "$@" --chdir="$dir/jobs" --output="$dir/jobs/$name.log" \
+  sbatch --parsable "$@" --chdir="$dir/jobs" --output="$dir/jobs/$name.log" \
     --export=ALL,QWEN3_BIN="$BIN",MODEL="$MODEL",INPUT="$dir/prompts.jsonl",RESULTS="$results",EXTRA_ARGS="--max-running 4" \
     "$SCRIPTS/batch.sbatch"
 }
 for ranks in 1 2; do
-  batch_job "batch_$ranks" "$dir/batch_$ranks.jsonl" --wait --ntasks=$ranks --cpus-per-task=1 >/dev/null \
+  job=$(batch_job "batch_$ranks" "$dir/batch_$ranks.jsonl" --ntasks=$ranks --cpus-per-task=1) && wait_for_job "$job" \
     || { echo "FAILED: batch.sbatch on $ranks rank(s)"; tail -5 "$dir/jobs/batch_$ranks.log"; status=1; }
   check_batch "batch.sbatch on $ranks rank(s)" "$dir/batch_$ranks.jsonl"
 done
-job=$(batch_job batch_killed "$dir/batch_resumed.jsonl" --parsable --ntasks=1 --cpus-per-task=1)
+job=$(batch_job batch_killed "$dir/batch_resumed.jsonl" --ntasks=1 --cpus-per-task=1)
 for _ in $(seq 600); do [[ $(wc -l < "$dir/batch_resumed.jsonl" 2>/dev/null || echo 0) -ge 6 ]] && break; sleep 0.05; done
 scancel "$job"
 for _ in $(seq 200); do [[ -z $(squeue -h -j "$job" 2>/dev/null) ]] && break; sleep 0.1; done
@@ -218,7 +239,7 @@ before=$(wc -l < "$dir/batch_resumed.jsonl")
 if ((before >= 48)); then
   echo "FAILED: the job finished before scancel ($before results)"; status=1
 fi
-batch_job batch_resume "$dir/batch_resumed.jsonl" --wait --ntasks=1 --cpus-per-task=1 >/dev/null \
+job=$(batch_job batch_resume "$dir/batch_resumed.jsonl" --ntasks=1 --cpus-per-task=1) && wait_for_job "$job" \
   || { echo "FAILED: the resumed job"; tail -5 "$dir/jobs/batch_resume.log"; status=1; }
 echo "batch.sbatch cancelled with $before of 48 results written; resumed: $(grep -o 'batch: 48 lines.*' "$dir/jobs/batch_resume.log")"
 check_batch "batch.sbatch cancelled and resumed" "$dir/batch_resumed.jsonl"
