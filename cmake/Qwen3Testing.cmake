@@ -20,6 +20,17 @@ find_package(GTest REQUIRED)
 # arguments. The CLI cases set oneDNN's own variables as well: tests/cli/cli_case.cpp.)
 set(QWEN3_ISA_LEVELS avx2 scalar)
 
+# Properties of every test that starts MPI processes (mpiexec, srun): one such test at a time, since
+# each one oversubscribes the cores with its ranks. Under the sanitizers their processes also unwind
+# the stack of each allocation the slow way: Open MPI's libraries have no frame pointers, and the fast
+# unwinder loses the caller of their allocations, so that a leak report names no module that
+# tests/sanitizers/lsan.supp could match. Every other test keeps the fast unwinder (the slow one made
+# allocation-heavy tests such as loading the Qwen3 tokenizer 9x slower under ASan).
+set(QWEN3_MPI_TEST_PROPERTIES RESOURCE_LOCK mpi)
+if(QWEN3_SANITIZE)
+  list(APPEND QWEN3_MPI_TEST_PROPERTIES ENVIRONMENT_MODIFICATION "ASAN_OPTIONS=string_append::fast_unwind_on_malloc=0")
+endif()
+
 # main() of every suite binary: GoogleTest's, except that a filter selecting no test fails
 # (tests/test_main.cpp says why).
 if(NOT TARGET qwen3_test_main)
