@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch's scaled_dot_product_attention on the GPU, for the comparison in bench/cuda_attention.cpp:
 one decode query of a Qwen3 attention shape against DEPTH cached tokens of bf16 K/V, the median of
---reps calls of one layer (CUDA events), times the model's layers.
+--reps calls of one layer (host clock around call and synchronize, as our benchmark), times the
+model's layers.
 
 Why: issue 25 measures our split-KV decode kernel against the general SDPA PyTorch ships, on the
 same GPU, shapes and depths. Run on the GPU machine (it has torch); never in CI.
@@ -11,6 +12,7 @@ same GPU, shapes and depths. Run on the GPU machine (it has torch); never in CI.
 import argparse
 import json
 import statistics
+import time
 
 import torch
 import torch.nn.functional as F
@@ -25,14 +27,14 @@ def time_layer(shape, depth, reps):
     run = lambda: F.scaled_dot_product_attention(q, k, v, enable_gqa=True)  # noqa: E731
     run()
     torch.cuda.synchronize()
+    # The host clock around the call and a synchronize, as bench/cuda_attention.cpp times our kernel:
+    # launch cost included on both sides (CUDA events would leave PyTorch's out).
     times = []
     for _ in range(reps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
+        start = time.perf_counter()
         run()
-        end.record()
         torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))  # ms
+        times.append(1e3 * (time.perf_counter() - start))  # ms
     return statistics.median(times)
 
 

@@ -7,9 +7,10 @@
 // as streaming_attention writes them. So the state merges across ranks, the reduce-scatter and the
 // output normalisation stay as they are, and GPU ranks and CPU ranks join in one job.
 //
-// What it does not run (can_run false; the CPU's path runs it instead): a Q8 KV cache, the h2o
-// policy's per-key attention mass (row_stats), head_dim over cuda::kMaxHeadDim, more query heads per
-// KV head than the kernel takes, and a call when the pool has no block left.
+// What it does not run (can_run false; the CPU's path runs it instead): a Q8 KV cache, head_dim over
+// cuda::kMaxHeadDim, more query heads per KV head than the kernel takes, and a call when the pool has
+// no block left. Runtime::set_up_device keeps the standard path and the h2o policy (whose per-key
+// attention mass is the CPU kernel's) off the GPU.
 #include <memory>
 #include <string>
 #include <string_view>

@@ -70,8 +70,9 @@ void add_runtime_options(CLI::App& a, RuntimeOptions& o, const std::string& seed
                "auto (rows, in groups of ranks that keep each rank at least 128 rows of an expert)")
       ->check(CLI::IsMember({"auto", "whole", "rows"}))->capture_default_str();
   a.add_option("--device", o.device,
-               "Where attention runs: auto (a GPU where this rank sees one: local rank i takes device i mod count, KV blocks in its memory; "
-               "else the CPU), cpu, or cuda (a GPU, or one line and exit)")
+               "Where attention runs: cpu; auto (a GPU where this rank sees one: local rank i takes device i mod count, KV blocks in its "
+               "memory; else the CPU, with a note saying why); or cuda (a GPU, or one line and exit). cpu is the default until the GPU "
+               "kernel has passed its checks on a GPU (cuda/README.md)")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
   // NUMA domains inside this process (README, "NUMA domains").
   a.add_option("--numa", o.numa, "auto: one thread team and one share of the model per NUMA domain this process spans (one domain: as off); off: one team")

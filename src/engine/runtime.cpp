@@ -95,6 +95,7 @@ Runtime::Runtime(const RuntimeOptions& options, Communicator& world, const KvReq
 void Runtime::print_load_line() const {
   if (!speaker()) return;
   std::fputs(thread_count_notes(threads_).c_str(), stderr);
+  std::fputs(device_note_.c_str(), stderr);
   // Allowed (a long stream with Ctrl-C to end it is a use), but positions past the trained context
   // give text the model was never trained on; Qwen3 goes past 32,768 through YaRN's rope_scaling.
   if (options_.context > config().max_position_embeddings)
@@ -115,17 +116,39 @@ std::int64_t Runtime::held_kv_tokens() const {
   return !kv_request_.held_as.empty() ? planned_kv_tokens() : bounded() ? KvEvictionPolicy(kv_policy_).budget() : context_;
 }
 
+std::string Runtime::why_attention_stays_on_cpu() const {
+  if (attention_ != AttentionKind::Streaming) return "--attention standard runs on the CPU (the GPU runs the streaming path)";
+  if (kv_type_ == KvType::Q8) return "the GPU holds an f32 or bf16 KV cache, and --kv-type q8 runs on the CPU";
+  if (KvEvictionPolicy(kv_policy_).needs_attention_mass()) return "the h2o policy's attention mass is computed on the CPU";
+  const KvCacheShape shape = model().kv_shape(kv_type_, options_.kv_block);
+  const std::int64_t group = config().num_attention_heads / config().num_key_value_heads;
+  if (shape.head_dim > cuda::kMaxHeadDim || group > cuda::kMaxGroupSize)
+    return "the GPU kernel takes head_dim up to " + std::to_string(cuda::kMaxHeadDim) + " and up to " + std::to_string(cuda::kMaxGroupSize) +
+           " query heads per KV head";
+  return {};
+}
+
 void Runtime::set_up_device() {
   const DeviceChoice choice = choose_device(options_.device);
-  if (choice.device < 0) return;
-  if (kv_type_ == KvType::Q8) {
-    if (options_.device == "cuda") throw Error("--device cuda: the GPU holds an f32 or bf16 KV cache; with --kv-type q8 attention runs on the CPU");
+  // --device cuda insists (one line and exit where it cannot be honoured); auto says why it did not.
+  const bool insisted = options_.device == "cuda";
+  const auto stay_on_cpu = [&](const std::string& why) {
+    if (insisted) throw Error("--device cuda: " + why);
+    device_note_ = "note: --device auto: attention runs on the CPU: " + why + "\n";
+  };
+  if (choice.device < 0) {
+    if (options_.device == "auto") stay_on_cpu(choice.why_cpu);
     return;
   }
+  if (const std::string why = why_attention_stays_on_cpu(); !why.empty()) return stay_on_cpu(why);
   // Room for this member's blocks of every token the cache holds, a quarter more for blocks that
-  // eviction leaves part-filled, and a few for sequences' last blocks; a call past it runs on the CPU.
+  // eviction leaves part-filled, and 8 for sequences' last blocks; a call past it runs on the CPU.
   const std::int64_t blocks = (held_kv_tokens() + options_.kv_block - 1) / options_.kv_block / model().distribution().part.kv_members;
-  device_attention_ = std::make_unique<DeviceAttention>(choice.device, model().kv_shape(kv_type_, options_.kv_block), blocks + blocks / 4 + 8);
+  try {
+    device_attention_ = std::make_unique<DeviceAttention>(choice.device, model().kv_shape(kv_type_, options_.kv_block), blocks + blocks / 4 + 8);
+  } catch (const Error& e) {
+    return stay_on_cpu(one_line(e.what()));
+  }
   model().set_device_attention(device_attention_.get());
 }
 

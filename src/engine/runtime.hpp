@@ -48,7 +48,7 @@ struct RuntimeOptions {
   bool seed_given = false;
   int tp = 0, sp = 0;                  // the rank layout (0: chosen)
   std::string expert_split = "auto";  // auto | whole | rows (--expert-split)
-  std::string device = "auto";         // auto | cpu | cuda (--device): where attention runs
+  std::string device = "cpu";         // auto | cpu | cuda (--device): where attention runs
   std::string numa = "auto";           // auto | off
   std::string numa_description;        // set by the launcher for a NUMA domain's member: the load line names the domains
 };
@@ -111,6 +111,8 @@ class Runtime {
   std::unique_ptr<DeviceAttention> device_attention_;  // --device: this rank's GPU, if it uses one
 
   void set_up_device();
+  std::string why_attention_stays_on_cpu() const;  // what the GPU kernel does not run; "" when nothing
+  std::string device_note_;                         // --device auto left attention on the CPU: why
 };
 
 }  // namespace qwen3

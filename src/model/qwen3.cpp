@@ -19,7 +19,7 @@
 
 namespace qwen3 {
 
-void Qwen3Model::Activations::resize(const Qwen3Config& c, const ModelPartition& part, std::int64_t n) {
+void Qwen3Model::Activations::resize(const Qwen3Config& c, const ModelPartition& part, std::int64_t n, bool states_needed) {
   const auto sz = [n](std::int64_t width) { return static_cast<std::size_t>(n * width); };
   const std::int64_t D = c.head_dim;
   x.resize(sz(c.hidden_size));
@@ -27,7 +27,7 @@ void Qwen3Model::Activations::resize(const Qwen3Config& c, const ModelPartition&
   tmp.resize(sz(c.hidden_size));
   q.resize(sz(part.q_heads.size() * D));
   attn.resize(sz(part.q_heads.size() * D));
-  states.resize(sz(part.q_heads.size() * OnlineSoftmaxState::packed_size(D)));  // sp > 1, or a GPU's states
+  if (states_needed || part.kv_members > 1) states.resize(sz(part.q_heads.size() * OnlineSoftmaxState::packed_size(D)));
   if (part.kv_members > 1) {
     own_states.resize(sz(part.own_q_heads.size() * OnlineSoftmaxState::packed_size(D)));
     qkv_own.resize(sz((part.own_q_heads.size() + 2 * part.own_kv_heads.size()) * D));
@@ -83,7 +83,7 @@ void Qwen3Model::forward(std::span<const SequenceStep> batch, ForwardTrace* trac
     step_spans_.push_back({rows[i].first, rows[i].count});
     key_mass_[i].start(*batch[i].cache, rows[i].count, dist_.part.q_heads.size(), dist_.part.own_q_heads.size());  // h2o only
   }
-  a_.resize(cfg_, dist_.part, static_cast<std::int64_t>(tokens.size()));
+  a_.resize(cfg_, dist_.part, static_cast<std::int64_t>(tokens.size()), device_ != nullptr);
 
   // cos/sin of every token's angles, shared by all layers.
   const ops::RotaryTable rope = ops::rotary_table(positions, rope_);

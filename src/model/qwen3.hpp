@@ -93,7 +93,8 @@ class Qwen3Model {
  private:
   struct Activations {
     std::vector<float> x, xn, q, k, v, qkv_own, qkv_group, states, own_states, attn, tmp, gate, up;
-    void resize(const Qwen3Config& c, const ModelPartition& part, std::int64_t n_tokens);
+    // states: only where attention returns partial states (sp > 1, or a GPU runs it).
+    void resize(const Qwen3Config& c, const ModelPartition& part, std::int64_t n_tokens, bool states_needed);
   };
 
   // Where each sequence of a step sits in the step's rows, and the cache slots its new tokens took.

@@ -28,7 +28,7 @@ std::vector<std::string> greedy_requests(int n, int max_tokens) {
   const char* openings[] = {"It was", "The house", "She said", "In the morning", "He had", "There was"};
   std::vector<std::string> lines;
   for (int i = 0; i < n; ++i)
-    lines.push_back(nlohmann::json{{"id", "q" + std::to_string(i)},
+    lines.push_back(nlohmann::json{{"id", std::string("q") + std::to_string(i)},
                                    {"prompt", std::string(openings[i % 6]) + " " + std::to_string(i)},
                                    {"max_tokens", max_tokens},
                                    {"temperature", 0}}

@@ -175,11 +175,14 @@ std::string shell_quote(const std::string& arg) {
 RunResult run(const Command& c) {
   RunResult r;
   for (const auto& [name, value] : c.env) r.command_line += name + "=" + shell_quote(value) + " ";
-  for (std::size_t i = 0; i < c.argv.size(); ++i) r.command_line += (i ? " " : "") + shell_quote(c.argv[i]);
-  if (!c.stdin_file.empty()) r.command_line += " < " + shell_quote(c.stdin_file.string());
+  for (std::size_t i = 0; i < c.argv.size(); ++i) {
+    if (i > 0) r.command_line += ' ';
+    r.command_line += shell_quote(c.argv[i]);
+  }
+  if (!c.stdin_file.empty()) r.command_line += std::string(" < ") + shell_quote(c.stdin_file.string());
   if (!c.cpus.empty()) {
     std::string list;
-    for (int cpu : c.cpus) list += (list.empty() ? "" : ",") + std::to_string(cpu);
+    for (int cpu : c.cpus) list += std::string(list.empty() ? "" : ",") + std::to_string(cpu);
     r.command_line = "taskset -c " + list + " " + r.command_line;
   }
 

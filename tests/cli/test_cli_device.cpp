@@ -25,7 +25,8 @@ Ids ids_of(const RunResult& r) { return nlohmann::json::parse(r.out).get<Ids>();
 bool has_device() { return cuda::probe_devices().count > 0; }
 
 // Property: --device auto gives transformers' ids wherever it runs, and the load line names where
-// attention ran: on cuda:N with the device and its KV pool where there is a GPU, else on cpu.
+// attention ran: on cuda:N with the device and its KV pool where there is a GPU, else on cpu, after a
+// note that says why.
 TEST(CliDevice, AutoRunsWhereTheLoadLineSays) {
   const RunResult r = run_args(verify_gqa4(8) + Args{"-t", "1", "--kv-block", "4", "--device", "auto"});
   ASSERT_TRUE(r.exited() && r.exit_code == 0) << r.describe();
@@ -33,6 +34,10 @@ TEST(CliDevice, AutoRunsWhereTheLoadLineSays) {
   const std::regex where(has_device() ? R"(\| attention streaming on cuda:[0-9]+ \([^)]*, KV pool [0-9.]+ [KMG]iB\) \|)"
                                       : R"(\| attention streaming on cpu \|)");
   EXPECT_TRUE(std::regex_search(r.err, where)) << r.describe();
+  if (!has_device()) {
+    EXPECT_TRUE(std::regex_search(r.err, std::regex(R"(note: --device auto: attention runs on the CPU: (no CUDA device|built without CUDA) \()")))
+        << r.describe();
+  }
 }
 
 // Property: --device cuda runs attention on the GPU with transformers' ids where there is one, and
@@ -52,8 +57,7 @@ TEST(CliDevice, CudaRunsOnTheGpuOrSaysWhyNot) {
 }
 
 // Property: on the GPU, every kind of fixture gives transformers' greedy ids: GQA and MHA with tied
-// embeddings, a bf16 KV cache, a mixture of experts, StreamingLLM sinks over a cache that slides, and
-// the h2o policy (whose attention mass runs on the CPU beside the GPU's other calls).
+// embeddings, a bf16 KV cache, a mixture of experts, and StreamingLLM sinks over a cache that slides.
 TEST(CliDevice, FixturesGiveTransformersIdsOnTheGpu) {
   const cuda::DeviceProbe probe = cuda::probe_devices();
   if (probe.count == 0) GTEST_SKIP() << "requires cuda: " << probe.why_none;
@@ -73,6 +77,25 @@ TEST(CliDevice, FixturesGiveTransformersIdsOnTheGpu) {
   const RunResult gpu = run_args(sliding + Args{"--device", "cuda"}), cpu = run_args(sliding + Args{"--device", "cpu"});
   ASSERT_TRUE(gpu.exited() && gpu.exit_code == 0 && cpu.exited() && cpu.exit_code == 0) << gpu.describe() << cpu.describe();
   EXPECT_EQ(ids_of(gpu), ids_of(cpu));
+}
+
+// Property: what the GPU kernel does not run (the standard path, a q8 KV cache, the h2o policy) is one
+// line and exit with --device cuda, and with --device auto runs on the CPU with a note that says why.
+TEST(CliDevice, WhatTheGpuDoesNotRunIsRefusedOrNoted) {
+  const cuda::DeviceProbe probe = cuda::probe_devices();
+  if (probe.count == 0) GTEST_SKIP() << "requires cuda: " << probe.why_none;
+  const Args cpu_only[] = {{"--attention", "standard"}, {"--kv-type", "q8"}, {"--kv-policy", "h2o", "--window", "28"}};
+  for (const Args& extra : cpu_only) {
+    const Args args = verify_gqa4(8) + Args{"-t", "1", "--kv-block", "4"} + extra;
+    const RunResult insisted = run_args(args + Args{"--device", "cuda"});
+    ASSERT_TRUE(insisted.exited()) << insisted.describe();
+    EXPECT_EQ(insisted.exit_code, 1) << insisted.describe();
+    EXPECT_TRUE(std::regex_match(insisted.err, std::regex(R"(qwen3_mpi: error: --device cuda: [^\n]+\n)"))) << insisted.describe();
+    const RunResult automatic = run_args(args + Args{"--device", "auto"});
+    ASSERT_TRUE(automatic.exited() && automatic.exit_code == 0) << automatic.describe();
+    EXPECT_NE(automatic.err.find("note: --device auto: attention runs on the CPU: "), std::string::npos) << automatic.describe();
+    EXPECT_NE(automatic.err.find(" on cpu |"), std::string::npos) << automatic.describe();
+  }
 }
 
 }  // namespace

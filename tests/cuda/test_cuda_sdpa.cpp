@@ -6,6 +6,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <numeric>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "attention/attention.hpp"
 #include "attention_problem.hpp"
@@ -24,19 +27,23 @@ TEST(CudaDevice, LocalRankPicksDeviceModuloCount) {
   EXPECT_EQ(cuda::device_for_local_rank(5, 4), 1);
   EXPECT_EQ(cuda::device_for_local_rank(3, 1), 0);
   EXPECT_EQ(cuda::device_for_local_rank(2, 0), -1);
-  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"}) {
-    const char* saved = std::getenv(name);
-    const std::string keep = saved ? saved : "";
-    unsetenv("OMPI_COMM_WORLD_LOCAL_RANK");
-    unsetenv("SLURM_LOCALID");
-    unsetenv("MPI_LOCALRANKID");
+  const char* const launchers[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"};
+  std::vector<std::optional<std::string>> saved;
+  for (const char* name : launchers) {
+    const char* value = std::getenv(name);
+    saved.push_back(value ? std::optional<std::string>(value) : std::nullopt);
+  }
+  for (const char* name : launchers) {
+    for (const char* other : launchers) unsetenv(other);
     EXPECT_EQ(cuda::local_rank_from_environment(), 0);
     setenv(name, "3", 1);
     EXPECT_EQ(cuda::local_rank_from_environment(), 3) << name;
     setenv(name, "x", 1);
     EXPECT_EQ(cuda::local_rank_from_environment(), 0) << name << " unparsable";
-    if (saved) setenv(name, keep.c_str(), 1);
-    else unsetenv(name);
+  }
+  for (std::size_t i = 0; i < saved.size(); ++i) {
+    if (saved[i]) setenv(launchers[i], saved[i]->c_str(), 1);
+    else unsetenv(launchers[i]);
   }
 }
 

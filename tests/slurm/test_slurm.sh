@@ -111,17 +111,16 @@ echo "one process: $want"
 
 # wait_for_job JOB: polls the queue every 0.1 s until the job has left it (at most 180 s), then
 # succeeds when it COMPLETED. Not `sbatch --wait`: it polls after 2 s, then every 8 s, so a 3 s job took 10.
+# A failed squeue (slurmctld busy for a moment) is asked again, never read as "left the queue".
 wait_for_job() {
-  local job=$1
+  local job=$1 queued
   for _ in $(seq 1800); do
-    [[ -z $(squeue -h -j "$job" 2>/dev/null) ]] && break
+    queued=$(squeue -h -j "$job" 2>/dev/null) && [[ -z $queued ]] \
+      && { scontrol show job "$job" 2>/dev/null | grep -q "JobState=COMPLETED"; return; }
     sleep 0.1
   done
-  if [[ -n $(squeue -h -j "$job" 2>/dev/null) ]]; then
-    scancel "$job"
-    return 1
-  fi
-  scontrol show job "$job" 2>/dev/null | grep -q "JobState=COMPLETED"
+  scancel "$job"
+  return 1
 }
 # sbatch_and_wait [sbatch options...] SCRIPT: submits and waits as above.
 sbatch_and_wait() {
