@@ -15,7 +15,7 @@ grep -q '^QWEN3_HAVE_CUDA:INTERNAL=ON$' "$build/CMakeCache.txt" 2>/dev/null \
 # What run_checks.sh runs: the kernel tests, the CLI's --device tests and the binary they start, the
 # GPU-against-CPU benchmark.
 binaries=(qwen3_mpi tests/cuda/test_cuda tests/cli/test_cli_auto_level bench/cuda_attention)
-cmake --build "$build" -j"$(nproc)" --target qwen3_mpi test_cuda test_cli_auto_level cuda_attention >/dev/null
+cmake --build "$build" -j"$(nproc)" --target qwen3_mpi test_cuda test_cli_auto_level qwen3_bench_cuda_attention >/dev/null
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
