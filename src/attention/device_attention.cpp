@@ -1,6 +1,7 @@
 #include "attention/device_attention.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "memory/memory_budget.hpp"
@@ -119,7 +120,13 @@ void DeviceAttention::run(const AttentionProblem& p) {
       forget_freed_blocks();
       m = sync(block, p.layer);
     }
-    if (!m) return streaming_attention(p);  // the pool is full: this call runs on the CPU
+    if (!m) {  // the pool is full: this call runs on the CPU
+      if (!pool_full_noted_)
+        std::fprintf(stderr, "note: %s: the KV pool is full (blocks kept alive, e.g. by the prefix cache, hold their slots); attention calls "
+                             "that need another block run on the CPU\n", description_.c_str());
+      pool_full_noted_ = true;
+      return streaming_attention(p);
+    }
     const std::size_t pitch = static_cast<std::size_t>(m->capacity) * row;
     const auto* keys = static_cast<const std::byte*>(pool_.data()) + static_cast<std::size_t>(m->slot) * slot_bytes() +
                        static_cast<std::size_t>(p.layer * 2 * shape_.n_kv_heads) * pitch;

@@ -62,6 +62,7 @@ class DeviceAttention {
   std::unordered_map<const KvBlock*, MirroredBlock> mirrored_;
   cuda::DeviceBuffer q_, query_positions_, states_, block_table_;
   cuda::AttentionWorkspace workspace_;
+  bool pool_full_noted_ = false;  // the note that calls fell back to the CPU, once
 };
 
 }  // namespace qwen3

@@ -155,7 +155,7 @@ void Runtime::set_up_device() {
 KvCache Runtime::new_cache() const { return model().new_cache(kv_type_, options_.kv_block, context_); }
 
 // load: DIR | 0.12 s | weights 10.4 MiB (bf16, huge-page copy) | kv cache bf16, up to 6.0 MiB at -c 512 |
-//       kernels avx512, prefill gemm ... | attention streaming | threads 2 [| numa ...] [| ranks 4 = ...]
+//       kernels avx512, prefill gemm ... | attention streaming on cpu | threads 2 [| numa ...] [| ranks 4 = ...]
 // With several ranks the weights and the KV cache are rank 0's share; with NUMA domains, member 0's.
 std::string Runtime::load_line() const {
   const Qwen3Weights& w = model().weights();

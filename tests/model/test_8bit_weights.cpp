@@ -49,9 +49,9 @@ const Case kCases[] = {
 
 // A clear choice: no error within the case's bounds can change it. The best of the reference's top 5
 // leads the second by more than twice the log-probability bound (which holds for those 5), and the
-// sixth by more than twice the logit bound (which holds for every id). The second condition alone
-// decides for dense models; with experts, a token whose near-tied router picks another expert moves
-// a few logits far (tiny-moe-fp8: 0.32 on logits, 0.05 on log-probabilities).
+// sixth by more than twice the logit bound (which holds for every id): the first guards the top 5,
+// the second the rest. The logit bound is the loose one with experts: a token whose near-tied router
+// picks another expert moves a few logits far (tiny-moe-fp8: 0.32 on logits, 0.05 on log-probabilities).
 bool clear_choice(const Case& c, std::span<const float> want) {
   std::vector<float> s(want.begin(), want.end());
   std::partial_sort(s.begin(), s.begin() + 6, s.end(), std::greater<float>());
