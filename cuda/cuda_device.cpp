@@ -4,15 +4,12 @@
 
 #include <string>
 
+#include "cuda/cuda_check.hpp"
 #include "cuda/cuda_sdpa.hpp"
 #include "qwen3/error.hpp"
 
 namespace qwen3::cuda {
 namespace {
-
-void check(cudaError_t e, const std::string& what) {
-  if (e != cudaSuccess) throw Error("CUDA: " + what + ": " + cudaGetErrorString(e));
-}
 
 std::string mib(std::size_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
@@ -44,9 +41,10 @@ DeviceBuffer::DeviceBuffer(std::size_t bytes) : bytes_(bytes) {
   const cudaError_t e = cudaMalloc(&ptr_, bytes);
   if (e != cudaSuccess) {
     cudaGetLastError();
+    ptr_ = nullptr;
+    if (e != cudaErrorMemoryAllocation) check(e, "cudaMalloc(" + std::to_string(bytes) + " bytes)");  // its own words
     std::size_t free_bytes = 0, total = 0;
     cudaMemGetInfo(&free_bytes, &total);
-    ptr_ = nullptr;
     throw Error("CUDA: out of device memory: " + std::to_string(bytes) + " bytes asked, " + mib(free_bytes) + " free of " + mib(total) +
                 " (" + cudaGetErrorString(e) + ")");
   }

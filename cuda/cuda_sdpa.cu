@@ -16,6 +16,7 @@
 #include <cmath>
 #include <string>
 
+#include "cuda/cuda_check.hpp"
 #include "cuda/cuda_sdpa.hpp"
 #include "qwen3/error.hpp"
 
@@ -30,10 +31,6 @@ constexpr int kRowsPerCta = kWarps * kRowsPerWarp;
 static_assert(kRowsPerCta >= kMaxGroupSize, "a CTA holds at least one token's whole GQA group");
 constexpr int kDimsPerLane = kMaxHeadDim / 32;
 constexpr int kMaxGridYZ = 65535;  // CUDA's limit on a grid's y and z
-
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw Error(std::string("CUDA: ") + what + ": " + cudaGetErrorString(e));
-}
 
 __device__ float to_float(float x) { return x; }
 __device__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
