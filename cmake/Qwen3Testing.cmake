@@ -16,8 +16,7 @@ find_package(GTest REQUIRED)
 # these levels are named isa_<level>.<test>.
 #   avx2:   AVX2 kernels, oneDNN at AVX2 (no bf16 matmul: bf16 weights prefill on widened tiles)
 #   scalar: scalar kernels, oneDNN at SSE4.1, its lowest level
-# (One variable, because gtest_discover_tests splits a list-valued ENVIRONMENT into separate
-# arguments. The CLI cases set oneDNN's own variables as well: tests/cli/cli_case.cpp.)
+# (The CLI cases set oneDNN's own variables as well: tests/cli/cli_case.cpp.)
 set(QWEN3_ISA_LEVELS avx2 scalar)
 
 # Properties of every test that starts MPI processes (mpiexec, srun): one such test at a time, since
@@ -62,24 +61,32 @@ function(qwen3_add_gtest name)
     endif()
     foreach(level IN LISTS QWEN3_ISA_LEVELS)
       gtest_discover_tests(${name} ${pretty} TEST_PREFIX "isa_${level}." DISCOVERY_TIMEOUT 60 ${_filter}
-                           PROPERTIES TIMEOUT 300 LABELS "isa_${level}" ENVIRONMENT "QWEN3_MAX_ISA=${level}"
-                           TEST_LIST ${name}_${level}_TESTS)
-      _qwen3_gtest_properties(${name}_${level}_TESTS "${ARG_LABELS};isa_${level}" "${ARG_PROPERTIES}")
+                           PROPERTIES TIMEOUT 300 TEST_LIST ${name}_${level}_TESTS)
+      _qwen3_gtest_properties(${name}_${level}_TESTS "${ARG_LABELS};isa_${level}" "${ARG_PROPERTIES}"
+                              "QWEN3_MAX_ISA=${level};OMP_WAIT_POLICY=passive")
     endforeach()
   endif()
 endfunction()
 
-# Sets `labels` and `properties` on the tests that gtest_discover_tests lists in `list_var`, when ctest
-# reads the tests. (gtest_discover_tests passes its PROPERTIES through a command line, which splits a
-# list-valued one such as two labels into separate arguments; a script of our own runs after its own.)
+# Sets `labels`, `properties` and (optional 4th argument) the ENVIRONMENT list on the tests that
+# gtest_discover_tests lists in `list_var`, when ctest reads the tests. (gtest_discover_tests passes its
+# PROPERTIES through a command line, which splits a list-valued one such as two labels or two
+# variables into separate arguments; a script of our own runs after its own.)
 function(_qwen3_gtest_properties list_var labels properties)
+  set(environment "")
+  if(ARGC GREATER 3)  # (ARGV3 alone would read the caller's fourth argument when there is none)
+    set(environment "${ARGV3}")
+  endif()
   list(REMOVE_ITEM labels "")
-  if(NOT labels AND NOT properties)
+  if(NOT labels AND NOT properties AND NOT environment)
     return()
   endif()
   set(props "")
   if(labels)
     string(APPEND props " LABELS [==[${labels}]==]")
+  endif()
+  if(environment)
+    string(APPEND props " ENVIRONMENT [==[${environment}]==]")
   endif()
   foreach(item IN LISTS properties)
     string(APPEND props " [==[${item}]==]")
