@@ -92,6 +92,12 @@ struct DeviceAttentionProblem {
 inline constexpr std::int32_t kMaxHeadDim = 256;
 inline constexpr std::int32_t kMaxGroupSize = 32;  // query heads per KV head
 
+// Whether the kernel takes an attention of this shape: head_dim up to kMaxHeadDim, query heads a
+// multiple of the KV heads, up to kMaxGroupSize per KV head.
+constexpr bool kernel_takes(std::int64_t head_dim, std::int64_t n_heads, std::int64_t n_kv_heads) {
+  return head_dim <= kMaxHeadDim && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && n_heads / n_kv_heads <= kMaxGroupSize;
+}
+
 // Scratch the splits need, reused across calls.
 class AttentionWorkspace {
  public:

@@ -51,8 +51,7 @@ std::size_t DeviceAttention::slot_bytes() const {
 bool DeviceAttention::can_run(const AttentionProblem& p) const {
   const KvCacheShape& s = p.cache->shape();
   return s.type == shape_.type && s.n_layers == shape_.n_layers && s.n_kv_heads == shape_.n_kv_heads && s.head_dim == shape_.head_dim &&
-         s.block_size == shape_.block_size && p.head_dim <= cuda::kMaxHeadDim && p.n_heads % p.n_kv_heads == 0 &&
-         p.n_heads / p.n_kv_heads <= cuda::kMaxGroupSize;
+         s.block_size == shape_.block_size && cuda::kernel_takes(p.head_dim, p.n_heads, p.n_kv_heads);
 }
 
 void DeviceAttention::forget_freed_blocks() {

@@ -120,9 +120,7 @@ std::string Runtime::why_attention_stays_on_cpu() const {
   if (attention_ != AttentionKind::Streaming) return "--attention standard runs on the CPU (the GPU runs the streaming path)";
   if (kv_type_ == KvType::Q8) return "the GPU holds an f32 or bf16 KV cache, and --kv-type q8 runs on the CPU";
   if (KvEvictionPolicy(kv_policy_).needs_attention_mass()) return "the h2o policy's attention mass is computed on the CPU";
-  const KvCacheShape shape = model().kv_shape(kv_type_, options_.kv_block);
-  const std::int64_t group = config().num_attention_heads / config().num_key_value_heads;
-  if (shape.head_dim > cuda::kMaxHeadDim || group > cuda::kMaxGroupSize)
+  if (!cuda::kernel_takes(config().head_dim, config().num_attention_heads, config().num_key_value_heads))
     return "the GPU kernel takes head_dim up to " + std::to_string(cuda::kMaxHeadDim) + " and up to " + std::to_string(cuda::kMaxGroupSize) +
            " query heads per KV head";
   return {};
